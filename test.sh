@@ -1,0 +1,79 @@
+#!/bin/sh
+# The whole test suite, from a fresh Debian 12 machine: installs what is
+# missing, then builds and tests three ways — a -Werror build, an ASan+UBSan
+# build, and the Redis-backed suites under valgrind — and fuzzes the decoder.
+# Prints `tests: N passed, M failed` last, counted from meson's test logs.
+set -u
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+
+FUZZ_SECONDS=${INVQ_FUZZ_SECONDS:-60}
+STEPS=${INVQ_TEST_STEPS:-"plain asan valgrind fuzz"}
+LOGS=""
+status=0
+
+step() { printf '\n==== %s\n' "$*"; }
+
+sh deploy/install-deps.sh || { echo "tests: 0 passed, 1 failed"; exit 1; }
+
+setup() { # dir, extra meson options...
+    dir=$1; shift
+    if [ -f "$dir/build.ninja" ]; then
+        meson configure "$dir" "$@" >/dev/null || return 1
+    else
+        meson setup "$dir" "$@" || return 1
+    fi
+    ninja -C "$dir"
+}
+
+run_suite() { # dir, meson test args...
+    dir=$1; shift
+    meson test -C "$dir" --print-errorlogs --num-processes 2 "$@" || status=1
+    LOGS="$LOGS $dir/meson-logs/testlog.json"
+}
+
+for s in $STEPS; do
+    case $s in
+    plain)
+        step "build (warnings as errors) and every suite"
+        if setup build-ci -Dwerror=true; then
+            rm -f build-ci/meson-logs/testlog.json
+            run_suite build-ci
+        else status=1; fi ;;
+    asan)
+        step "ASan+UBSan build and every suite"
+        if setup build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false; then
+            rm -f build-asan/meson-logs/testlog.json
+            ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+                run_suite build-asan --timeout-multiplier 3
+        else status=1; fi ;;
+    valgrind)
+        step "integration suites under valgrind"
+        if setup build-ci -Dwerror=true; then
+            mkdir -p build-valgrind/meson-logs
+            rm -f build-ci/meson-logs/testlog-valgrind.json
+            INVQ_TEST_VALGRIND=1 meson test -C build-ci --print-errorlogs --num-processes 2 \
+                --suite redis --no-suite slow --no-suite novalgrind \
+                --wrapper "valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=no --quiet" \
+                --timeout-multiplier 6 --logbase testlog-valgrind || status=1
+            LOGS="$LOGS build-ci/meson-logs/testlog-valgrind.json"
+        else status=1; fi ;;
+    fuzz)
+        step "libFuzzer on the job decoder, ${FUZZ_SECONDS}s under ASan+UBSan"
+        mkdir -p build-fuzz
+        if sh schemas/fuzz/run-fuzz.sh build-fuzz "$FUZZ_SECONDS"; then
+            echo '{"name": "fuzz_job_decode", "result": "OK"}' > build-fuzz/testlog.json
+        else
+            echo '{"name": "fuzz_job_decode", "result": "FAIL"}' > build-fuzz/testlog.json
+            status=1
+        fi
+        LOGS="$LOGS build-fuzz/testlog.json" ;;
+    *) echo "unknown step $s" >&2; status=1 ;;
+    esac
+done
+
+step "summary"
+# shellcheck disable=SC2086
+/usr/bin/python3 "$ROOT/tests/count_results.py" $LOGS || status=1
+exit $status

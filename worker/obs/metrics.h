@@ -1,0 +1,50 @@
+/* The worker's metrics registry: counters, gauges and histograms updated by
+ * the worker on its loop thread and rendered in the Prometheus text format. */
+#ifndef INVQ_WORKER_METRICS_H
+#define INVQ_WORKER_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct metrics metrics;
+
+/* A new, zeroed registry; free with metrics_free(). NULL on OOM. */
+metrics *metrics_new(const char *version);
+void metrics_free(metrics *m);
+
+/* Jobs finished, by result: "done", "retried", "dead". */
+void metrics_jobs_finished(metrics *m, const char *result, uint64_t n);
+/* One dead letter, by reason code (job_err_code() names or "wrong_type",
+ * "noperm", "max_attempts", ...): a small, bounded set of labels. */
+void metrics_dead_letter(metrics *m, const char *reason_code);
+/* Keys invalidated, by op: "del", "bump", "expire". */
+void metrics_keys(metrics *m, const char *op, uint64_t n);
+/* One batch applied: its size in jobs and the seconds from sending the first
+ * cache command to reading the last reply. */
+void metrics_batch(metrics *m, size_t jobs, double apply_seconds);
+/* Lag of one applied job: job `ts` to applied, in seconds. */
+void metrics_lag(metrics *m, double seconds);
+/* Redis connection state per target ("queue", "cache"). */
+void metrics_set_connected(metrics *m, const char *target, bool up);
+void metrics_reconnect(metrics *m, const char *target);
+/* Circuit breaker on the cache target. */
+void metrics_set_breaker_open(metrics *m, bool open);
+void metrics_set_consumers(metrics *m, unsigned n);
+void metrics_set_draining(metrics *m, bool draining);
+/* Queue depths, sampled on a timer by the worker. */
+void metrics_set_depths(metrics *m, uint64_t pending, uint64_t delayed, uint64_t dead, uint64_t processing);
+
+/* Lifetime counters of the queue's stats HASH (<ns>:{<q>}:stats: enqueued,
+ * done, retried, dead, reaped, requeued), sampled on the same timer, so that
+ * /metrics and `invqctl stats` show the same numbers. */
+void metrics_set_queue_total(metrics *m, const char *counter, uint64_t value);
+
+/* Readiness: 1 when both targets are connected and not draining; otherwise 0
+ * and a one-line reason in buf. */
+int metrics_ready(const metrics *m, char *reason, size_t len);
+
+/* Renders the exposition into a malloc'd, NUL-terminated buffer (caller frees). */
+char *metrics_render(const metrics *m, size_t *len);
+
+#endif
