@@ -53,8 +53,8 @@ for s in $STEPS; do
         if setup build-ci -Dwerror=true; then
             mkdir -p build-valgrind/meson-logs
             rm -f build-ci/meson-logs/testlog-valgrind.json
-            INVQ_TEST_VALGRIND=1 meson test -C build-ci --print-errorlogs --num-processes 2 \
-                --suite redis --no-suite slow --no-suite novalgrind \
+            INVQ_TEST_VALGRIND=1 INVQ_CTL_VALGRIND=1 meson test -C build-ci --print-errorlogs --num-processes 2 \
+                --suite redis --suite fault --no-suite slow --no-suite novalgrind \
                 --wrapper "valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=no --quiet" \
                 --timeout-multiplier 6 --logbase testlog-valgrind || status=1
             LOGS="$LOGS build-ci/meson-logs/testlog-valgrind.json"

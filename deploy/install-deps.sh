@@ -2,7 +2,36 @@
 # Installs, from Debian 12 packages, everything invq needs to build, test,
 # benchmark and run its demo. Idempotent: when every package is present it
 # changes nothing and touches no network.
+# INVQ_DEPS=all (default) | build (only what `meson setup` + `ninja` need, for
+# the container's build stage) | runtime (only the shared libraries the
+# installed programs load).
 set -eu
+
+RUNTIME_PACKAGES="
+libhiredis0.14
+libuv1
+libjansson4
+libhttp-parser2.9
+libsystemd0
+libnettle8
+"
+
+BUILD_PACKAGES="
+build-essential
+pkg-config
+meson
+ninja-build
+libhiredis-dev
+libuv1-dev
+libmsgpack-dev
+libjansson-dev
+libhttp-parser-dev
+libinih-dev
+libcmocka-dev
+libsystemd-dev
+nettle-dev
+python3
+"
 
 PACKAGES="
 build-essential
@@ -17,6 +46,7 @@ libhttp-parser-dev
 libinih-dev
 libcmocka-dev
 libsystemd-dev
+nettle-dev
 redis-server
 redis-tools
 clang
@@ -30,6 +60,13 @@ curl
 prometheus
 systemd
 "
+
+case "${INVQ_DEPS:-all}" in
+    all) ;;
+    build) PACKAGES=$BUILD_PACKAGES ;;
+    runtime) PACKAGES=$RUNTIME_PACKAGES ;;
+    *) echo "install-deps: INVQ_DEPS must be all, build or runtime (got \"$INVQ_DEPS\")" >&2; exit 64 ;;
+esac
 
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -75,6 +75,12 @@ typedef struct invq_job {
     bool redo_done; /* `redo`: this copy is the second half of a double delete */
     char **errs;    /* reasons of earlier failed attempts, oldest first */
     size_t nerrs;
+    /* Private to the codec: job_decode() copies every string and key of a
+     * decoded job into this block (allocated with the job itself); pointers
+     * into it are released by job_free() together with the job. */
+    uint8_t *pool;
+    size_t pool_len;
+    size_t pool_used;
 } invq_job;
 
 /* Error codes: 0 ok, negative on failure. job_err_code() gives the stable

@@ -40,6 +40,10 @@ void metrics_set_depths(metrics *m, uint64_t pending, uint64_t delayed, uint64_t
  * /metrics and `invqctl stats` show the same numbers. */
 void metrics_set_queue_total(metrics *m, const char *counter, uint64_t value);
 
+/* Event-loop lag seen by the HTTP server's watchdog timer: how late its
+ * ticks ran (the worst of the recent ones), in seconds. */
+void metrics_set_loop_lag(metrics *m, double seconds);
+
 /* Readiness: 1 when both targets are connected and not draining; otherwise 0
  * and a one-line reason in buf. */
 int metrics_ready(const metrics *m, char *reason, size_t len);

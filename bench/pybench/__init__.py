@@ -1,0 +1,1 @@
+"""Orchestration of invq's benchmark suite (driven by bench/run)."""

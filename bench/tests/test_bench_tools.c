@@ -1,0 +1,207 @@
+/* Checks the benchmark's helper programs against a real redis-server: the
+ * prefill tool writes exactly the keyspace and jobs the scenarios rely on,
+ * and the load generator pushes at its rate and its checker sees keys go. */
+#include <inttypes.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "job.h"
+#include "redis_fixture.h"
+
+extern char **environ;
+
+static int failures;
+
+#define CHECK(cond, ...)                                              \
+    do {                                                              \
+        if (!(cond)) {                                                \
+            fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                             \
+            fprintf(stderr, "\n");                                    \
+            failures++;                                               \
+        }                                                             \
+    } while (0)
+
+/* Runs argv, capturing stdout into out (NUL-terminated); returns the exit code. */
+static int run(const char *const argv[], char *out, size_t outlen)
+{
+    char path[] = "/tmp/invq-bench-test-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fd, 1);
+    pid_t pid;
+    /* posix_spawn does not modify argv; its prototype predates const. */
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    int status = 0;
+    if (rc == 0)
+        waitpid(pid, &status, 0);
+    FILE *f = fdopen(fd, "r");
+    size_t n = 0;
+    if (f != NULL) {
+        rewind(f);
+        n = fread(out, 1, outlen - 1, f);
+        fclose(f);
+    }
+    out[n] = '\0';
+    unlink(path);
+    if (rc != 0)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static long long integer(rfix *f, const char *fmt, const char *arg)
+{
+    redisReply *r = rfix_command(f, fmt, arg);
+    long long v = r != NULL && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    return v;
+}
+
+static void flushall(rfix *f)
+{
+    freeReplyObject(rfix_command(f, "FLUSHALL"));
+}
+
+static void test_prefill_keys(rfix *f, const char *prefill, const char *port)
+{
+    char out[256];
+    const char *argv[] = { prefill, "--port", port, "keys", "--prefix", "bk:",
+                     "--count", "2500", "--start", "10", NULL };
+    CHECK(run(argv, out, sizeof out) == 0, "prefill keys failed");
+    CHECK(integer(f, "DBSIZE", NULL) == 2500, "expected 2500 keys");
+    CHECK(integer(f, "EXISTS %s", "bk:000000000010") == 1, "first key missing");
+    CHECK(integer(f, "EXISTS %s", "bk:000000002509") == 1, "last key missing");
+    CHECK(integer(f, "EXISTS %s", "bk:000000002510") == 0, "key past the range exists");
+    CHECK(integer(f, "EXISTS %s", "bk:000000000009") == 0, "key before the range exists");
+
+    const char *argv_db[] = { prefill, "--port", port, "keys", "--prefix", "x:",
+                        "--count", "7", "--db", "1", NULL };
+    CHECK(run(argv_db, out, sizeof out) == 0, "prefill keys --db failed");
+    CHECK(integer(f, "DBSIZE", NULL) == 2500, "--db 1 wrote into db 0");
+    redisContext *c = rfix_connect(f);
+    redisReply *r = c ? redisCommand(c, "SELECT 1") : NULL;
+    freeReplyObject(r);
+    r = c ? redisCommand(c, "DBSIZE") : NULL;
+    CHECK(r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 7, "expected 7 keys in db 1");
+    freeReplyObject(r);
+    if (c)
+        redisFree(c);
+}
+
+/* Decodes job i (oldest first) of the pending list and checks its keys. */
+static void check_job(rfix *f, long long i, job_op_kind kind, const char *const *want, size_t nwant)
+{
+    char idx[32];
+    snprintf(idx, sizeof idx, "%lld", -1 - i);
+    redisReply *r = rfix_command(f, "LINDEX invq:{default}:pending %s", idx);
+    CHECK(r != NULL && r->type == REDIS_REPLY_STRING, "job %lld missing", i);
+    if (r == NULL || r->type != REDIS_REPLY_STRING) {
+        freeReplyObject(r);
+        return;
+    }
+    job_limits lim;
+    job_limits_default(&lim);
+    invq_job *job = NULL;
+    job_error err;
+    int rc = job_decode((const uint8_t *)r->str, r->len, &lim, &job, &err);
+    CHECK(rc == 0, "job %lld does not decode: %s", i, job_err_code(rc));
+    if (rc == 0) {
+        CHECK(job->nops == 1 && job->ops[0].kind == kind, "job %lld: wrong op", i);
+        CHECK(job->ops[0].nkeys == nwant, "job %lld: %zu keys", i, job->ops[0].nkeys);
+        for (size_t k = 0; k < nwant && k < job->ops[0].nkeys; k++)
+            CHECK(job->ops[0].keys[k].len == strlen(want[k]) &&
+                      memcmp(job->ops[0].keys[k].data, want[k], strlen(want[k])) == 0,
+                  "job %lld key %zu is not %s", i, k, want[k]);
+        CHECK(job->ts > 1700000000000ull, "job %lld: ts %" PRIu64 " is not ms since the epoch", i, job->ts);
+    }
+    job_free(job);
+    freeReplyObject(r);
+}
+
+static void test_prefill_jobs(rfix *f, const char *prefill, const char *port)
+{
+    char out[256];
+    flushall(f);
+    const char *argv[] = { prefill, "--port", port, "jobs", "--kind", "del", "--prefix", "bk:",
+                     "--count", "2345", "--keys-per-job", "3", NULL };
+    CHECK(run(argv, out, sizeof out) == 0, "prefill jobs failed");
+    CHECK(integer(f, "LLEN %s", "invq:{default}:pending") == 2345, "expected 2345 jobs");
+    redisReply *r = rfix_command(f, "HGET invq:{default}:stats enqueued");
+    CHECK(r != NULL && r->type == REDIS_REPLY_STRING && strcmp(r->str, "2345") == 0, "stats enqueued");
+    freeReplyObject(r);
+    const char *first[] = { "bk:000000000000", "bk:000000000001", "bk:000000000002" };
+    const char *last[] = { "bk:000000007032", "bk:000000007033", "bk:000000007034" };
+    check_job(f, 0, JOB_OP_DEL, first, 3);
+    check_job(f, 2344, JOB_OP_DEL, last, 3);
+
+    flushall(f);
+    const char *argv_hot[] = { prefill, "--port", port, "jobs", "--kind", "bump", "--prefix", "hk:",
+                         "--count", "1500", "--keyspace", "1000", NULL };
+    CHECK(run(argv_hot, out, sizeof out) == 0, "prefill bump jobs failed");
+    const char *wrap[] = { "hk:000000000499" };
+    check_job(f, 1499, JOB_OP_BUMP, wrap, 1);
+}
+
+static void test_loadgen(rfix *f, const char *loadgen, const char *port)
+{
+    char out[2048];
+    flushall(f);
+    /* No key exists, so the checker must see every sampled key gone. */
+    const char *argv[] = { loadgen, "--port", port, "--rate", "4000", "--seconds", "0.5",
+                     "--grace-ms", "2000", NULL };
+    CHECK(run(argv, out, sizeof out) == 0, "loadgen failed: %s", out);
+    CHECK(strstr(out, "\"pushed\":2000,") != NULL, "expected 2000 pushed: %s", out);
+    CHECK(strstr(out, "\"samples\":20,") != NULL, "expected 20 samples: %s", out);
+    CHECK(strstr(out, "\"push_to_gone\":{\"seen\":20,") != NULL, "expected all 20 seen gone: %s", out);
+    CHECK(integer(f, "LLEN %s", "invq:{default}:pending") == 2000, "expected 2000 jobs");
+    const char *k0[] = { "lt:000000000000" };
+    check_job(f, 0, JOB_OP_DEL, k0, 1);
+    const char *klast[] = { "lt:000000001999" };
+    check_job(f, 1999, JOB_OP_DEL, klast, 1);
+    char *p = strstr(out, "\"push_seconds\":");
+    double secs = p ? strtod(p + 15, NULL) : 0;
+    CHECK(secs >= 0.45 && secs < 1.5, "an open-loop 0.5 s run took %.3f s", secs);
+
+    /* Keys that stay: nothing is seen gone, and the run still ends. */
+    flushall(f);
+    redisContext *c = rfix_connect(f);
+    for (int i = 0; c != NULL && i < 200; i++) {
+        redisReply *r = redisCommand(c, "SET lt:%012d 1", i);
+        freeReplyObject(r);
+    }
+    if (c)
+        redisFree(c);
+    const char *argv2[] = { loadgen, "--port", port, "--rate", "400", "--seconds", "0.5",
+                      "--grace-ms", "200", NULL };
+    CHECK(run(argv2, out, sizeof out) == 0, "loadgen failed: %s", out);
+    CHECK(strstr(out, "\"push_to_gone\":{\"seen\":0,") != NULL, "no key was deleted, yet: %s", out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: test_bench_tools PREFILL LOADGEN\n");
+        return 2;
+    }
+    rfix_opts opts = { .tcp = true };
+    rfix *f = NULL;
+    int rc = rfix_start(&f, &opts);
+    if (rc != 0)
+        return rc == RFIX_SKIP ? RFIX_SKIP : 1;
+    char port[16];
+    snprintf(port, sizeof port, "%d", rfix_port(f));
+    test_prefill_keys(f, argv[1], port);
+    test_prefill_jobs(f, argv[1], port);
+    test_loadgen(f, argv[2], port);
+    rfix_free(f);
+    if (failures == 0)
+        printf("ok\n");
+    return failures ? 1 : 0;
+}

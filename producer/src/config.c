@@ -1,0 +1,83 @@
+/* invq_options defaults and validation, resolved into a prod_config. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "job_limits.h"
+
+INVQ_API void invq_options_init(invq_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->url = "redis://127.0.0.1:6379";
+    o->ns = "invq";
+    o->queue = "default";
+    o->connect_timeout_ms = 2000;
+    o->command_timeout_ms = 5000;
+    o->spool_max_bytes = 64u * 1024u * 1024u;
+    o->spool_fsync = INVQ_FSYNC_ALWAYS;
+    o->spool_fsync_interval_ms = 1000;
+    o->async_queue_max = 10000;
+    o->reconnect_min_ms = 100;
+    o->reconnect_max_ms = 5000;
+}
+
+static char *key_for(const char *ns, const char *queue, const char *suffix)
+{
+    size_t n = strlen(ns) + strlen(queue) + strlen(suffix) + 5;
+    char *k = malloc(n);
+    if (k)
+        snprintf(k, n, "%s:{%s}:%s", ns, queue, suffix);
+    return k;
+}
+
+int prod_config_init(prod_config *c, const invq_options *o, char *err, size_t errlen)
+{
+    int rc;
+    memset(c, 0, sizeof(*c));
+    if (!o)
+        return err_set(err, errlen, INVQ_EINVAL, "options are NULL (use invq_options_init)");
+    const char *ns = o->ns ? o->ns : "invq";
+    const char *queue = o->queue ? o->queue : "default";
+    if (!*ns || strlen(ns) > 128)
+        return err_set(err, errlen, INVQ_EINVAL, "option ns must be 1..128 bytes");
+    if (!*queue || strlen(queue) > 128 || strpbrk(queue, "{}"))
+        return err_set(err, errlen, INVQ_EINVAL, "option queue must be 1..128 bytes without '{' or '}'");
+    if (o->connect_timeout_ms < 0 || o->command_timeout_ms < 0)
+        return err_set(err, errlen, INVQ_EINVAL, "timeouts must be >= 0 ms (0: none)");
+    if (o->spool_fsync != INVQ_FSYNC_ALWAYS && o->spool_fsync != INVQ_FSYNC_INTERVAL &&
+        o->spool_fsync != INVQ_FSYNC_NEVER)
+        return err_set(err, errlen, INVQ_EINVAL, "option spool_fsync is not an invq_fsync_policy");
+    if (o->reconnect_min_ms < 0 || o->reconnect_max_ms < o->reconnect_min_ms)
+        return err_set(err, errlen, INVQ_EINVAL, "reconnect delays need 0 <= min <= max");
+    if ((rc = redis_url_parse(o->url ? o->url : "redis://127.0.0.1:6379", &c->url, err, errlen)) < 0)
+        return rc;
+    c->pending_key = key_for(ns, queue, "pending");
+    c->stats_key = key_for(ns, queue, "stats");
+    c->spool_dir = o->spool_dir ? strdup(o->spool_dir) : NULL;
+    if (!c->pending_key || !c->stats_key || (o->spool_dir && !c->spool_dir)) {
+        prod_config_deinit(c);
+        return err_set(err, errlen, INVQ_ENOMEM, "out of memory");
+    }
+    c->connect_timeout_ms = o->connect_timeout_ms;
+    c->command_timeout_ms = o->command_timeout_ms;
+    job_limits_from_options(o, &c->lim);
+    c->spool_max_bytes = o->spool_max_bytes ? o->spool_max_bytes : 64u * 1024u * 1024u;
+    c->spool_fsync = o->spool_fsync;
+    c->spool_fsync_interval_ms = o->spool_fsync_interval_ms > 0 ? o->spool_fsync_interval_ms : 1000;
+    c->async_queue_max = o->async_queue_max ? o->async_queue_max : 10000;
+    c->reconnect_min_ms = o->reconnect_min_ms > 0 ? o->reconnect_min_ms : 100;
+    c->reconnect_max_ms = o->reconnect_max_ms > 0 ? o->reconnect_max_ms : 5000;
+    return 0;
+}
+
+void prod_config_deinit(prod_config *c)
+{
+    redis_url_deinit(&c->url);
+    free(c->pending_key);
+    free(c->stats_key);
+    free(c->spool_dir);
+    memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,38 @@
+/* Resolved producer configuration: invq_options with defaults applied, the
+ * URL parsed and the queue's key names built; shared by the sync and async
+ * producers. */
+#ifndef INVQ_PRODUCER_CONFIG_H
+#define INVQ_PRODUCER_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <invq/invq.h>
+
+#include "job.h"
+#include "redis_url.h"
+
+/* Every pointer is owned and freed by prod_config_deinit(). */
+typedef struct prod_config {
+    redis_url url;
+    char *pending_key; /* <ns>:{<queue>}:pending */
+    char *stats_key;   /* <ns>:{<queue>}:stats */
+    int connect_timeout_ms;
+    int command_timeout_ms;
+    job_limits lim;
+    char *spool_dir; /* NULL: no spool */
+    uint64_t spool_max_bytes;
+    invq_fsync_policy spool_fsync;
+    int spool_fsync_interval_ms;
+    size_t async_queue_max;
+    int reconnect_min_ms;
+    int reconnect_max_ms;
+} prod_config;
+
+/* Resolves o (borrowed) into c. Returns 0, or INVQ_EINVAL / INVQ_EURL /
+ * INVQ_ENOMEM with a message naming the bad option (c is then empty). */
+int prod_config_init(prod_config *c, const invq_options *o, char *err, size_t errlen);
+
+void prod_config_deinit(prod_config *c);
+
+#endif

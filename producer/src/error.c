@@ -1,0 +1,40 @@
+/* invq_strerror() and the error-buffer helper: one English line per status. */
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+INVQ_API const char *invq_strerror(int code)
+{
+    switch (code) {
+    case INVQ_OK: return "ok: sent, Redis confirmed the job is queued";
+    case INVQ_SPOOLED: return "spooled: Redis unreachable, job stored in the local spool for replay";
+    case INVQ_EINVAL: return "invalid argument or option";
+    case INVQ_ENOMEM: return "out of memory";
+    case INVQ_EURL: return "bad Redis URL";
+    case INVQ_ECONNECT: return "cannot connect to Redis";
+    case INVQ_ETIMEOUT: return "Redis connect or command timed out (not confirmed)";
+    case INVQ_EAUTH: return "Redis authentication failed";
+    case INVQ_EREPLY: return "Redis replied with an error";
+    case INVQ_EIO: return "Redis connection broke (not confirmed)";
+    case INVQ_ELIMIT: return "job exceeds a limit";
+    case INVQ_EJOB: return "invalid job";
+    case INVQ_ESPOOL: return "spool file I/O failed";
+    case INVQ_ESPOOLFULL: return "spool full (spool_max_bytes reached), job not stored";
+    case INVQ_ECLOSED: return "producer is closing or closed";
+    case INVQ_EQUEUEFULL: return "too many jobs waiting in memory for a connection";
+    case INVQ_EPROTO: return "unexpected reply from Redis";
+    default: return "unknown invq status";
+    }
+}
+
+int err_set(char *buf, size_t len, int code, const char *fmt, ...)
+{
+    if (buf && len > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, len, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}

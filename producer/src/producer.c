@@ -1,0 +1,260 @@
+/* The synchronous producer: one hiredis connection (reconnected on the next
+ * call after it broke), the atomic enqueue round trip, and the spool for
+ * when Redis cannot be reached. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <invq/invq.h>
+
+#include "config.h"
+#include "enqueue.h"
+#include "error.h"
+#include "job_limits.h"
+#include "redis_sync.h"
+#include "spool.h"
+
+#define REPLAY_MAX_JOBS 1000u
+#define REPLAY_MAX_BYTES (4u * 1024u * 1024u)
+
+struct invq_producer {
+    prod_config cfg;
+    redisContext *c;
+    spool *spool;
+    uint64_t torn_seen;
+    char errstr[512];
+};
+
+/* Errors after which the job may still be delivered later: spool it. */
+static bool spoolable(int rc, int transient)
+{
+    return rc == INVQ_ECONNECT || rc == INVQ_ETIMEOUT || rc == INVQ_EIO || rc == INVQ_EPROTO ||
+           (rc == INVQ_EREPLY && transient);
+}
+
+static void drop_conn(invq_producer *p)
+{
+    if (p->c)
+        redisFree(p->c);
+    p->c = NULL;
+}
+
+static int connect_now(invq_producer *p)
+{
+    if (p->c)
+        return 0;
+    return redis_sync_connect(&p->cfg.url, p->cfg.connect_timeout_ms, p->cfg.command_timeout_ms, &p->c,
+                              p->errstr, sizeof(p->errstr));
+}
+
+/* Surfaces a new spool warning (torn record) through errstr. */
+static void note_spool_warning(invq_producer *p)
+{
+    invq_spool_stats st;
+    if (!p->spool)
+        return;
+    spool_stats(p->spool, &st);
+    if (st.torn_records != p->torn_seen) {
+        p->torn_seen = st.torn_records;
+        snprintf(p->errstr, sizeof(p->errstr), "%s", spool_warning(p->spool));
+    }
+}
+
+/* One enqueue round trip. A reused connection that turns out dead (say the
+ * server restarted since the last call) is replaced once and the round trip
+ * retried: at least once, never lost. */
+static int push(invq_producer *p, const uint8_t *const *payloads, const size_t *lens, size_t n,
+                int *transient)
+{
+    enq_plan plan;
+    int rc, broken = 0;
+
+    *transient = 0;
+    if (enq_plan_build(&plan, p->cfg.pending_key, p->cfg.stats_key, payloads, lens, n) < 0)
+        return err_set(p->errstr, sizeof(p->errstr), INVQ_ENOMEM, "out of memory");
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bool fresh = p->c == NULL;
+        if ((rc = connect_now(p)) < 0)
+            break;
+        rc = enq_plan_run_sync(&plan, p->c, transient, &broken, p->errstr, sizeof(p->errstr));
+        if (broken)
+            drop_conn(p);
+        if (rc == 0 || !broken || fresh || rc == INVQ_ETIMEOUT)
+            break;
+    }
+    enq_plan_deinit(&plan);
+    return rc;
+}
+
+/* Replays the spool chunk by chunk; each chunk is committed only after EXEC
+ * confirmed it. */
+static int replay(invq_producer *p)
+{
+    int rc = 0, transient;
+    while (p->spool && spool_pending(p->spool) > 0) {
+        spool_chunk c;
+        rc = spool_peek(p->spool, &c, REPLAY_MAX_JOBS, REPLAY_MAX_BYTES, p->errstr, sizeof(p->errstr));
+        if (rc <= 0)
+            break;
+        rc = push(p, c.payloads, c.lens, c.n, &transient);
+        if (rc == 0)
+            rc = spool_commit(p->spool, &c, p->errstr, sizeof(p->errstr));
+        spool_chunk_deinit(&c);
+        if (rc < 0)
+            break;
+    }
+    note_spool_warning(p);
+    return rc < 0 ? rc : 0;
+}
+
+static int to_spool(invq_producer *p, const uint8_t *const *payloads, const size_t *lens, size_t n,
+                    int cause)
+{
+    char why[512];
+    int rc;
+    snprintf(why, sizeof(why), "%s", p->errstr);
+    rc = spool_append(p->spool, payloads, lens, n, p->errstr, sizeof(p->errstr));
+    if (rc < 0) {
+        size_t used = strlen(p->errstr);
+        snprintf(p->errstr + used, sizeof(p->errstr) - used, " (after: %s: %.200s)", invq_strerror(cause), why);
+        return rc;
+    }
+    snprintf(p->errstr, sizeof(p->errstr), "spooled %zu job(s): %.400s", n, why);
+    return INVQ_SPOOLED;
+}
+
+/* Sends encoded jobs: spool first when it holds older jobs (order), then one
+ * round trip, spooling what cannot reach Redis. */
+static int deliver(invq_producer *p, const uint8_t *const *payloads, const size_t *lens, size_t n)
+{
+    int rc, transient = 0;
+    if (p->spool && spool_pending(p->spool) > 0) {
+        rc = replay(p);
+        if (rc < 0)
+            return spoolable(rc, 1) ? to_spool(p, payloads, lens, n, rc) : rc;
+    }
+    rc = push(p, payloads, lens, n, &transient);
+    if (rc < 0 && p->spool && spoolable(rc, transient))
+        return to_spool(p, payloads, lens, n, rc);
+    return rc;
+}
+
+INVQ_API int invq_producer_new(const invq_options *o, invq_producer **out, char *err, size_t errlen)
+{
+    invq_producer *p;
+    int rc;
+
+    if (!out)
+        return err_set(err, errlen, INVQ_EINVAL, "out is NULL");
+    *out = NULL;
+    if (!(p = calloc(1, sizeof(*p))))
+        return err_set(err, errlen, INVQ_ENOMEM, "out of memory");
+    if ((rc = prod_config_init(&p->cfg, o, err, errlen)) < 0) {
+        free(p);
+        return rc;
+    }
+    if (p->cfg.spool_dir) {
+        spool_opts so = {
+            .dir = p->cfg.spool_dir,
+            .max_bytes = p->cfg.spool_max_bytes,
+            .fsync = p->cfg.spool_fsync,
+            .fsync_interval_ms = p->cfg.spool_fsync_interval_ms,
+            .max_record = p->cfg.lim.max_payload,
+        };
+        if ((rc = spool_open(&so, &p->spool, err, errlen)) < 0) {
+            invq_producer_free(p);
+            return rc;
+        }
+    }
+    /* Unreachable Redis is not an error yet: sends report or spool. */
+    if (connect_now(p) == 0 && p->spool)
+        (void)replay(p);
+    note_spool_warning(p);
+    *out = p;
+    return 0;
+}
+
+INVQ_API void invq_producer_free(invq_producer *p)
+{
+    if (!p)
+        return;
+    drop_conn(p);
+    spool_close(p->spool);
+    prod_config_deinit(&p->cfg);
+    free(p);
+}
+
+INVQ_API int invq_send_many(invq_producer *p, const invq_job *const *jobs, size_t n)
+{
+    uint8_t **bufs;
+    size_t *lens;
+    int rc = 0;
+
+    if (!p || (!jobs && n > 0))
+        return INVQ_EINVAL;
+    p->errstr[0] = '\0';
+    if (n == 0)
+        return 0;
+    bufs = calloc(n, sizeof(*bufs));
+    lens = calloc(n, sizeof(*lens));
+    if (!bufs || !lens) {
+        free(bufs);
+        free(lens);
+        return err_set(p->errstr, sizeof(p->errstr), INVQ_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = job_encode_checked(jobs[i], &p->cfg.lim, &bufs[i], &lens[i], p->errstr, sizeof(p->errstr));
+    if (rc == 0)
+        rc = deliver(p, (const uint8_t *const *)bufs, lens, n);
+    for (size_t i = 0; i < n; i++)
+        free(bufs[i]);
+    free(bufs);
+    free(lens);
+    return rc;
+}
+
+INVQ_API int invq_send(invq_producer *p, const invq_job *job)
+{
+    return invq_send_many(p, &job, 1);
+}
+
+INVQ_API int invq_delete_keys(invq_producer *p, const void *const *keys, const size_t *lens, size_t n)
+{
+    invq_job *job;
+    int rc;
+    if (!p)
+        return INVQ_EINVAL;
+    if (!(job = invq_job_new()))
+        return err_set(p->errstr, sizeof(p->errstr), INVQ_ENOMEM, "cannot create a job");
+    rc = invq_job_del(job, keys, lens, n);
+    if (rc < 0)
+        err_set(p->errstr, sizeof(p->errstr), rc, "delete_keys: %s", invq_strerror(rc));
+    else
+        rc = invq_send(p, job);
+    invq_job_free(job);
+    return rc;
+}
+
+INVQ_API int invq_flush_spool(invq_producer *p)
+{
+    int rc;
+    if (!p)
+        return INVQ_EINVAL;
+    p->errstr[0] = '\0';
+    if (!p->spool)
+        return 0;
+    if ((rc = spool_adopt_orphans(p->spool, p->errstr, sizeof(p->errstr))) < 0)
+        return rc;
+    return replay(p);
+}
+
+INVQ_API const char *invq_producer_errstr(const invq_producer *p)
+{
+    return p ? p->errstr : "";
+}
+
+INVQ_API void invq_producer_spool_stats(const invq_producer *p, invq_spool_stats *st)
+{
+    spool_stats(p ? p->spool : NULL, st);
+}

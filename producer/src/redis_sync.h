@@ -1,0 +1,35 @@
+/* Synchronous Redis connections for every invq program: connect with
+ * timeouts, AUTH and SELECT, and the translation of hiredis errors into
+ * INVQ_* codes (done here once, at the boundary). */
+#ifndef INVQ_PRODUCER_REDIS_SYNC_H
+#define INVQ_PRODUCER_REDIS_SYNC_H
+
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+#include "redis_url.h"
+
+/* Connects to u (borrowed), sets the command timeout (0: none), sends AUTH
+ * when u has a password and SELECT when u->db != 0. On 0 *out is a ready
+ * context the caller frees with redisFree(). On failure *out is NULL and the
+ * code is INVQ_ECONNECT, INVQ_ETIMEOUT, INVQ_EAUTH, INVQ_EREPLY, INVQ_EIO or
+ * INVQ_ENOMEM, with a message in err. */
+int redis_sync_connect(const redis_url *u, int connect_timeout_ms, int command_timeout_ms,
+                       redisContext **out, char *err, size_t errlen);
+
+/* Translates the error recorded in a context (c->err != 0) after a failed
+ * command into INVQ_ETIMEOUT, INVQ_EIO, INVQ_EPROTO or INVQ_ENOMEM, with a
+ * message prefixed by `what`. The context must then be dropped. */
+int redis_sync_ctx_error(const redisContext *c, const char *what, char *err, size_t errlen);
+
+/* Translates an error reply (type REDIS_REPLY_ERROR): auth errors (NOAUTH,
+ * WRONGPASS, ...) give INVQ_EAUTH, everything else INVQ_EREPLY; the message
+ * is "<what>: <Redis's message>". */
+int redis_reply_error(const redisReply *r, const char *what, char *err, size_t errlen);
+
+/* True when an error reply means "try again later" (LOADING, BUSY, TRYAGAIN,
+ * MASTERDOWN, READONLY, OOM, CLUSTERDOWN) rather than a permanent refusal. */
+int redis_reply_is_transient(const redisReply *r);
+
+#endif

@@ -1,0 +1,396 @@
+/* hiredis async ↔ libuv glue with connect/command timeouts and poll errors
+ * treated as a dead connection (see uvredis.h). Replaces hiredis 0.14's
+ * adapters/libuv.h, which ignores poll errors and leaks on uv_poll_init
+ * failure. */
+#include "uvredis.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/async.h>
+
+#include "error.h"
+#include "redis_sync.h"
+#include "sigpipe.h"
+
+enum uvredis_state { ST_CONNECTING, ST_READY, ST_GONE, ST_CLOSING };
+
+struct uvredis {
+    uv_loop_t *loop;
+    redisAsyncContext *ac; /* NULL once hiredis freed it */
+    bool freeing;          /* redisAsyncFree() called, maybe deferred by hiredis */
+    uv_poll_t poll;
+    bool poll_open;
+    int poll_events;
+    uv_timer_t conn_timer; /* connect timeout, and deferred kills */
+    uv_timer_t cmd_timer;  /* reply progress while commands are outstanding */
+    int open_handles;
+    enum uvredis_state state;
+    int gone_status;       /* why the connection ended; 0 while alive */
+    int setup_pending;     /* AUTH/SELECT replies still expected */
+    bool tcp_connected;
+    size_t outstanding;
+    uvredis_opts o;
+    uvredis_close_cb close_cb;
+    void *close_data;
+    char errstr[256];
+};
+
+/* One command in flight: the caller's callback, or a setup step. */
+typedef struct tramp {
+    uvredis_reply_cb cb;
+    void *data;
+    int setup; /* 0: a caller's command, SETUP_AUTH, SETUP_SELECT */
+} tramp;
+
+enum { SETUP_AUTH = 1, SETUP_SELECT = 2 };
+
+static void note_gone(uvredis *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void note_gone(uvredis *r, int status, const char *fmt, ...)
+{
+    va_list ap;
+    if (r->gone_status != 0)
+        return; /* the first reason wins */
+    r->gone_status = status;
+    va_start(ap, fmt);
+    vsnprintf(r->errstr, sizeof(r->errstr), fmt, ap);
+    va_end(ap);
+}
+
+/* The reason hiredis itself dropped the connection. */
+static void note_gone_from_ac(uvredis *r, const redisAsyncContext *ac)
+{
+    if (ac->err == REDIS_ERR_EOF)
+        note_gone(r, INVQ_EIO, "Redis closed the connection");
+    else if (ac->err == REDIS_ERR_PROTOCOL)
+        note_gone(r, INVQ_EPROTO, "protocol error: %s", ac->errstr);
+    else if (ac->err == REDIS_ERR_OOM)
+        note_gone(r, INVQ_ENOMEM, "out of memory in hiredis");
+    else if (ac->err)
+        note_gone(r, r->state == ST_CONNECTING ? INVQ_ECONNECT : INVQ_EIO, "%s", ac->errstr);
+    else
+        note_gone(r, INVQ_EIO, "connection closed");
+}
+
+static void maybe_finish_close(uvredis *r)
+{
+    if (r->state != ST_CLOSING || r->ac || r->open_handles > 0)
+        return;
+    if (r->close_cb)
+        r->close_cb(r, r->close_data);
+    free(r);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    uvredis *r = h->data;
+    r->open_handles--;
+    maybe_finish_close(r);
+}
+
+/* Drops the connection now (or as soon as hiredis leaves its callback). */
+static void kill_connection(uvredis *r)
+{
+    if (!r->ac || r->freeing)
+        return;
+    r->freeing = true;
+    redisAsyncFree(r->ac);
+}
+
+/* ------------------------------------------------ event-library hooks */
+
+static void on_poll(uv_poll_t *h, int status, int events);
+static void on_conn_timer(uv_timer_t *t);
+
+static void set_events(uvredis *r, int events)
+{
+    if (!r->poll_open || events == r->poll_events)
+        return;
+    int rc = events ? uv_poll_start(&r->poll, events, on_poll) : uv_poll_stop(&r->poll);
+    r->poll_events = events;
+    if (rc < 0) {
+        /* We are inside hiredis here: kill from the loop, not from this stack. */
+        note_gone(r, INVQ_EIO, "poll: %s", uv_strerror(rc));
+        uv_timer_start(&r->conn_timer, on_conn_timer, 0, 0);
+    }
+}
+
+static void ev_add_read(void *p) { uvredis *r = p; set_events(r, r->poll_events | UV_READABLE); }
+static void ev_del_read(void *p) { uvredis *r = p; set_events(r, r->poll_events & ~UV_READABLE); }
+static void ev_add_write(void *p) { uvredis *r = p; set_events(r, r->poll_events | UV_WRITABLE); }
+static void ev_del_write(void *p) { uvredis *r = p; set_events(r, r->poll_events & ~UV_WRITABLE); }
+
+/* hiredis is freeing the context: pending replies already ran with NULL. */
+static void ev_cleanup(void *p)
+{
+    uvredis *r = p;
+    enum uvredis_state was = r->state;
+
+    if (r->gone_status == 0)
+        note_gone_from_ac(r, r->ac);
+    r->ac = NULL;
+    if (r->poll_open) {
+        r->poll_open = false;
+        uv_close((uv_handle_t *)&r->poll, on_handle_closed);
+    }
+    if (!uv_is_closing((uv_handle_t *)&r->conn_timer))
+        uv_timer_stop(&r->conn_timer);
+    if (!uv_is_closing((uv_handle_t *)&r->cmd_timer))
+        uv_timer_stop(&r->cmd_timer);
+    if (was == ST_CLOSING)
+        return;
+    r->state = ST_GONE;
+    if (was == ST_CONNECTING)
+        r->o.on_connect(r, r->gone_status, r->o.data);
+    else if (was == ST_READY && r->o.on_lost)
+        r->o.on_lost(r, r->gone_status, r->o.data);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    uvredis *r = h->data;
+    if (!r->ac || r->freeing)
+        return;
+    if (status < 0) {
+        note_gone(r, INVQ_EIO, "poll error: %s", uv_strerror(status));
+        kill_connection(r);
+        return;
+    }
+    if (events & UV_READABLE)
+        redisAsyncHandleRead(r->ac);
+    if (r->ac && !r->freeing && (events & UV_WRITABLE)) {
+        sigpipe_guard g;
+        sigpipe_block(&g);
+        redisAsyncHandleWrite(r->ac);
+        sigpipe_restore(&g);
+    }
+}
+
+/* Connect timeout, or a kill deferred out of a hiredis hook. */
+static void on_conn_timer(uv_timer_t *t)
+{
+    uvredis *r = t->data;
+    note_gone(r, INVQ_ETIMEOUT, "connect timed out after %d ms", r->o.connect_timeout_ms);
+    kill_connection(r);
+}
+
+static void on_cmd_timer(uv_timer_t *t)
+{
+    uvredis *r = t->data;
+    note_gone(r, INVQ_ETIMEOUT, "no reply from Redis for %d ms", r->o.command_timeout_ms);
+    kill_connection(r);
+}
+
+/* ------------------------------------------------------ connect/ready */
+
+static void become_ready(uvredis *r)
+{
+    uv_timer_stop(&r->conn_timer);
+    r->state = ST_READY;
+    r->o.on_connect(r, 0, r->o.data);
+}
+
+static void on_hiredis_connect(const redisAsyncContext *ac, int status)
+{
+    uvredis *r = ac->data;
+    if (status != REDIS_OK) {
+        note_gone(r, INVQ_ECONNECT, "connect: %s", ac->errstr);
+        return; /* hiredis frees the context next; ev_cleanup reports it */
+    }
+    r->tcp_connected = true;
+    if (r->setup_pending == 0 && r->state == ST_CONNECTING)
+        become_ready(r);
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    uvredis *r = ac->data;
+    tramp *t = privdata;
+    redisReply *rep = reply;
+
+    r->outstanding--;
+    if (r->o.command_timeout_ms > 0 && !uv_is_closing((uv_handle_t *)&r->cmd_timer)) {
+        if (r->outstanding > 0 && rep)
+            uv_timer_start(&r->cmd_timer, on_cmd_timer, (uint64_t)r->o.command_timeout_ms, 0);
+        else if (r->outstanding == 0)
+            uv_timer_stop(&r->cmd_timer);
+    }
+    if (!rep) {
+        /* hiredis is tearing the context down: accept no more commands. */
+        r->freeing = true;
+        if (r->gone_status == 0)
+            note_gone_from_ac(r, ac);
+    }
+
+    if (t->setup) {
+        if (rep && rep->type == REDIS_REPLY_ERROR) {
+            char msg[256];
+            int code = redis_reply_error(rep, t->setup == SETUP_AUTH ? "AUTH" : "SELECT", msg, sizeof(msg));
+            if (t->setup == SETUP_AUTH)
+                code = INVQ_EAUTH;
+            note_gone(r, code, "%s", msg);
+            kill_connection(r); /* deferred by hiredis until we return */
+        } else if (rep && --r->setup_pending == 0 && r->tcp_connected && r->state == ST_CONNECTING) {
+            become_ready(r);
+        }
+    } else if (t->cb) {
+        t->cb(r, rep ? 0 : r->gone_status, rep, t->data);
+    }
+    free(t);
+}
+
+static int send_cmd(uvredis *r, int argc, const char **argv, const size_t *lens, tramp *t)
+{
+    if (redisAsyncCommandArgv(r->ac, on_reply, t, argc, argv, lens) != REDIS_OK)
+        return INVQ_ENOMEM;
+    if (r->outstanding++ == 0 && r->o.command_timeout_ms > 0)
+        uv_timer_start(&r->cmd_timer, on_cmd_timer, (uint64_t)r->o.command_timeout_ms, 0);
+    return 0;
+}
+
+static int send_setup(uvredis *r, const redis_url *u)
+{
+    tramp *t;
+    if (u->password) {
+        const char *argv[3] = { "AUTH", u->user ? u->user : u->password, u->password };
+        size_t lens[3] = { 4, strlen(argv[1]), strlen(u->password) };
+        if (!(t = calloc(1, sizeof(*t))))
+            return INVQ_ENOMEM;
+        t->setup = SETUP_AUTH;
+        if (send_cmd(r, u->user ? 3 : 2, argv, lens, t) < 0) {
+            free(t);
+            return INVQ_ENOMEM;
+        }
+        r->setup_pending++;
+    }
+    if (u->db != 0) {
+        char db[16];
+        snprintf(db, sizeof(db), "%d", u->db);
+        const char *argv[2] = { "SELECT", db };
+        size_t lens[2] = { 6, strlen(db) };
+        if (!(t = calloc(1, sizeof(*t))))
+            return INVQ_ENOMEM;
+        t->setup = SETUP_SELECT;
+        if (send_cmd(r, 2, argv, lens, t) < 0) {
+            free(t);
+            return INVQ_ENOMEM;
+        }
+        r->setup_pending++;
+    }
+    return 0;
+}
+
+int uvredis_new(uv_loop_t *loop, const redis_url *u, const uvredis_opts *o, uvredis **out,
+                char *err, size_t errlen)
+{
+    char addr[300];
+    uvredis *r;
+    redisAsyncContext *ac;
+    int rc;
+
+    *out = NULL;
+    redis_url_describe(u, addr, sizeof(addr));
+    if (!o->on_connect)
+        return err_set(err, errlen, INVQ_EINVAL, "uvredis: on_connect is required");
+    if (!(r = calloc(1, sizeof(*r))))
+        return err_set(err, errlen, INVQ_ENOMEM, "out of memory");
+    ac = u->path ? redisAsyncConnectUnix(u->path) : redisAsyncConnect(u->host, u->port);
+    if (!ac) {
+        free(r);
+        return err_set(err, errlen, INVQ_ENOMEM, "connect %s: out of memory", addr);
+    }
+    if (ac->err) {
+        rc = err_set(err, errlen, INVQ_ECONNECT, "connect %s: %s", addr, ac->errstr);
+        redisAsyncFree(ac);
+        free(r);
+        return rc;
+    }
+    if ((rc = uv_poll_init_socket(loop, &r->poll, ac->c.fd)) < 0) {
+        redisAsyncFree(ac); /* no hooks attached yet: nothing calls back */
+        free(r);
+        return err_set(err, errlen, INVQ_ECONNECT, "connect %s: poll init: %s", addr, uv_strerror(rc));
+    }
+    r->loop = loop;
+    r->ac = ac;
+    r->o = *o;
+    r->state = ST_CONNECTING;
+    r->poll.data = r;
+    r->poll_open = true;
+    r->open_handles = 3;
+    uv_timer_init(loop, &r->conn_timer);
+    uv_timer_init(loop, &r->cmd_timer);
+    r->conn_timer.data = r;
+    r->cmd_timer.data = r;
+
+    ac->data = r;
+    ac->ev.data = r;
+    ac->ev.addRead = ev_add_read;
+    ac->ev.delRead = ev_del_read;
+    ac->ev.addWrite = ev_add_write;
+    ac->ev.delWrite = ev_del_write;
+    ac->ev.cleanup = ev_cleanup;
+    redisAsyncSetConnectCallback(ac, on_hiredis_connect);
+    if (o->connect_timeout_ms > 0)
+        uv_timer_start(&r->conn_timer, on_conn_timer, (uint64_t)o->connect_timeout_ms, 0);
+
+    if (send_setup(r, u) < 0) {
+        /* Tear down quietly: the caller gets the error, no callback. */
+        r->state = ST_CLOSING;
+        uvredis_close(r, NULL, NULL);
+        return err_set(err, errlen, INVQ_ENOMEM, "connect %s: out of memory", addr);
+    }
+    snprintf(r->errstr, sizeof(r->errstr), "%s", "");
+    *out = r;
+    return 0;
+}
+
+int uvredis_command_argv(uvredis *r, int argc, const char **argv, const size_t *lens,
+                         uvredis_reply_cb cb, void *data)
+{
+    tramp *t;
+    if (!r->ac || r->freeing || (r->state != ST_CONNECTING && r->state != ST_READY))
+        return INVQ_ECLOSED;
+    if (!(t = malloc(sizeof(*t))))
+        return INVQ_ENOMEM;
+    t->cb = cb;
+    t->data = data;
+    t->setup = 0;
+    if (send_cmd(r, argc, argv, lens, t) < 0) {
+        free(t);
+        return INVQ_ENOMEM;
+    }
+    return 0;
+}
+
+int uvredis_is_ready(const uvredis *r)
+{
+    return r->state == ST_READY && r->ac && !r->freeing;
+}
+
+size_t uvredis_outstanding(const uvredis *r)
+{
+    return r->outstanding;
+}
+
+const char *uvredis_errstr(const uvredis *r)
+{
+    return r->errstr;
+}
+
+void uvredis_close(uvredis *r, uvredis_close_cb cb, void *data)
+{
+    r->state = ST_CLOSING;
+    r->close_cb = cb;
+    r->close_data = data;
+    note_gone(r, INVQ_ECLOSED, "connection closed by its owner");
+    if (!uv_is_closing((uv_handle_t *)&r->conn_timer))
+        uv_close((uv_handle_t *)&r->conn_timer, on_handle_closed);
+    if (!uv_is_closing((uv_handle_t *)&r->cmd_timer))
+        uv_close((uv_handle_t *)&r->cmd_timer, on_handle_closed);
+    kill_connection(r); /* ev_cleanup closes the poll handle */
+    maybe_finish_close(r);
+}

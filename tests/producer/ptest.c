@@ -1,0 +1,85 @@
+/* Helpers for the producer tests (see ptest.h). */
+#include "ptest.h"
+
+#include <dirent.h>
+#include <string.h>
+#include <unistd.h>
+
+job_list read_queue(const rfix *f, const char *key)
+{
+    job_list l = { 0 };
+    job_limits lim;
+    redisReply *r = rfix_command(f, "LRANGE %s 0 -1", key);
+    CHECK(r && r->type == REDIS_REPLY_ARRAY);
+    job_limits_default(&lim);
+    l.n = r->elements;
+    l.jobs = calloc(l.n ? l.n : 1, sizeof(*l.jobs));
+    CHECK(l.jobs);
+    for (size_t i = 0; i < l.n; i++) {
+        const redisReply *e = r->element[l.n - 1 - i]; /* LPUSH: the tail is the oldest */
+        job_error je;
+        CHECK(e->type == REDIS_REPLY_STRING);
+        int rc = job_decode((const uint8_t *)e->str, e->len, &lim, &l.jobs[i], &je);
+        if (rc != 0) {
+            char msg[300];
+            job_error_format(&je, msg, sizeof(msg));
+            fprintf(stderr, "decode failed: %s\n", msg);
+        }
+        CHECK(rc == 0);
+    }
+    freeReplyObject(r);
+    return l;
+}
+
+void job_list_free(job_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        job_free(l->jobs[i]);
+    free(l->jobs);
+    l->jobs = NULL;
+    l->n = 0;
+}
+
+long long queue_len(const rfix *f, const char *key)
+{
+    redisReply *r = rfix_command(f, "LLEN %s", key);
+    long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    if (r)
+        freeReplyObject(r);
+    return n;
+}
+
+long long stats_get(const rfix *f, const char *key, const char *field)
+{
+    redisReply *r = rfix_command(f, "HGET %s %s", key, field);
+    long long n = r && r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
+    if (r)
+        freeReplyObject(r);
+    return n;
+}
+
+char *make_temp_dir(void)
+{
+    char tmpl[] = "/tmp/invq-ptest-XXXXXX";
+    CHECK(mkdtemp(tmpl) != NULL);
+    char *s = strdup(tmpl);
+    CHECK(s);
+    return s;
+}
+
+void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        char p[4096];
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}

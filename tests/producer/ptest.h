@@ -1,0 +1,53 @@
+/* Helpers shared by the producer tests: a CHECK macro and reading a queue
+ * back from Redis as decoded jobs. */
+#ifndef INVQ_TESTS_PRODUCER_PTEST_H
+#define INVQ_TESTS_PRODUCER_PTEST_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "job.h"
+#include "redis_fixture.h"
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            exit(1);                                                                 \
+        }                                                                            \
+    } while (0)
+
+#define CHECK_RC(expr, want)                                                          \
+    do {                                                                              \
+        int rc_ = (expr);                                                             \
+        if (rc_ != (want)) {                                                          \
+            fprintf(stderr, "%s:%d: %s returned %d, want %d\n", __FILE__, __LINE__, #expr, \
+                    rc_, (int)(want));                                                \
+            exit(1);                                                                  \
+        }                                                                             \
+    } while (0)
+
+/* The jobs of a list, oldest first (the order a worker takes them). */
+typedef struct job_list {
+    invq_job **jobs;
+    size_t n;
+} job_list;
+
+/* Reads key (LRANGE) from the fixture, decodes every element (a decode
+ * failure fails the test) and returns them oldest first. */
+job_list read_queue(const rfix *f, const char *key);
+void job_list_free(job_list *l);
+
+/* LLEN of key, -1 on failure. */
+long long queue_len(const rfix *f, const char *key);
+
+/* HGET stats field as a number, 0 when absent. */
+long long stats_get(const rfix *f, const char *key, const char *field);
+
+/* A temp dir (mkdtemp under /tmp); the caller frees the string. */
+char *make_temp_dir(void);
+
+/* Removes a directory and the files in it (one level). */
+void remove_dir(const char *dir);
+
+#endif

@@ -1,0 +1,256 @@
+/* The spool against a real redis-server that stops and starts: jobs sent
+ * while it is down are spooled, then replayed in order with nothing lost or
+ * duplicated; torn tails are cut and reported; orphans of dead processes
+ * are adopted; the byte bound fails loudly. */
+#include <dirent.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <invq/invq.h>
+
+#include "ptest.h"
+
+#define PENDING "invq:{default}:pending"
+
+static invq_producer *open_spooled(const rfix *f, const char *dir, uint64_t max_bytes)
+{
+    invq_options o;
+    invq_producer *p = NULL;
+    char err[256];
+    invq_options_init(&o);
+    o.url = rfix_url(f);
+    o.spool_dir = dir;
+    o.connect_timeout_ms = 500;
+    if (max_bytes)
+        o.spool_max_bytes = max_bytes;
+    int rc = invq_producer_new(&o, &p, err, sizeof(err));
+    if (rc != 0)
+        fprintf(stderr, "invq_producer_new: %s\n", err);
+    CHECK(rc == 0);
+    return p;
+}
+
+static invq_job *job_n(int i)
+{
+    char k[32];
+    snprintf(k, sizeof(k), "item:%d", i);
+    const void *keys[] = { k };
+    invq_job *j = invq_job_new();
+    CHECK(j && invq_job_del(j, keys, NULL, 1) == 0);
+    return j;
+}
+
+static int count_files(const char *dir, const char *suffix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    CHECK(d);
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l > strlen(suffix) && strcmp(e->d_name + l - strlen(suffix), suffix) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* The queue holds exactly these ids, oldest first. */
+static void check_queue(const rfix *f, char ids[][27], size_t n)
+{
+    job_list l = read_queue(f, PENDING);
+    if (l.n != n)
+        fprintf(stderr, "queue has %zu jobs, want %zu\n", l.n, n);
+    CHECK(l.n == n);
+    for (size_t i = 0; i < n; i++)
+        CHECK(strcmp(l.jobs[i]->id, ids[i]) == 0);
+    job_list_free(&l);
+}
+
+static void clear_queue(const rfix *f)
+{
+    redisReply *r = rfix_command(f, "DEL %s", PENDING);
+    CHECK(r);
+    freeReplyObject(r);
+}
+
+static void test_outage_and_replay(rfix *f, const char *dir)
+{
+    char ids[16][27];
+    invq_job *jobs[16];
+    invq_spool_stats st;
+    invq_producer *p;
+
+    for (int i = 0; i < 16; i++) {
+        jobs[i] = job_n(i);
+        memcpy(ids[i], jobs[i]->id, 27);
+    }
+    CHECK(rfix_stop(f) == 0);
+    p = open_spooled(f, dir, 0);
+    for (int i = 0; i < 10; i++)
+        CHECK_RC(invq_send(p, jobs[i]), INVQ_SPOOLED);
+    CHECK(strstr(invq_producer_errstr(p), "spooled") != NULL);
+    CHECK_RC(invq_send_many(p, (const invq_job *const *)jobs + 10, 5), INVQ_SPOOLED);
+    invq_producer_spool_stats(p, &st);
+    CHECK(st.pending_jobs == 15 && st.pending_bytes > 0);
+    CHECK(count_files(dir, ".spool") == 1);
+    /* Still down: an explicit flush reports the failure, keeps everything. */
+    CHECK(invq_flush_spool(p) < 0);
+    invq_producer_spool_stats(p, &st);
+    CHECK(st.pending_jobs == 15);
+
+    CHECK(rfix_restart(f) == 0);
+    /* The next send replays the spool first, then goes out itself. */
+    CHECK_RC(invq_send(p, jobs[15]), INVQ_SENT);
+    invq_producer_spool_stats(p, &st);
+    CHECK(st.pending_jobs == 0 && st.replayed_jobs == 15 && st.torn_records == 0);
+    check_queue(f, ids, 16);
+    CHECK_RC(invq_flush_spool(p), 0);
+    check_queue(f, ids, 16); /* nothing replayed twice */
+    invq_producer_free(p);
+    CHECK(count_files(dir, ".spool") == 0); /* an empty spool file is removed */
+    for (int i = 0; i < 16; i++)
+        invq_job_free(jobs[i]);
+    clear_queue(f);
+}
+
+static void test_torn_tail(rfix *f, const char *dir)
+{
+    char ids[3][27], path[4096] = "";
+    invq_job *jobs[3];
+    invq_spool_stats st;
+    invq_producer *p;
+    struct stat sb;
+
+    CHECK(rfix_stop(f) == 0);
+    p = open_spooled(f, dir, 0);
+    for (int i = 0; i < 3; i++) {
+        jobs[i] = job_n(100 + i);
+        memcpy(ids[i], jobs[i]->id, 27);
+        CHECK_RC(invq_send(p, jobs[i]), INVQ_SPOOLED);
+    }
+    invq_producer_free(p); /* the file stays: it holds jobs */
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strstr(e->d_name, ".spool"))
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+    closedir(d);
+    CHECK(path[0] && stat(path, &sb) == 0);
+    /* A crash in the middle of writing the last record. */
+    CHECK(truncate(path, sb.st_size - 5) == 0);
+
+    CHECK(rfix_restart(f) == 0);
+    p = open_spooled(f, dir, 0); /* adopts and replays at once */
+    invq_producer_spool_stats(p, &st);
+    CHECK(st.adopted_files == 1 && st.torn_records == 1);
+    CHECK(st.replayed_jobs == 2 && st.pending_jobs == 0);
+    fprintf(stderr, "torn: %s\n", invq_producer_errstr(p));
+    CHECK(strstr(invq_producer_errstr(p), "torn record") != NULL);
+    check_queue(f, ids, 2);
+    CHECK(access(path, F_OK) != 0); /* the replayed orphan is gone */
+    invq_producer_free(p);
+    for (int i = 0; i < 3; i++)
+        invq_job_free(jobs[i]);
+    clear_queue(f);
+}
+
+static void test_orphans(rfix *f, const char *dir)
+{
+    char ids[4][27];
+    invq_spool_stats st;
+    invq_job *jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = job_n(200 + i);
+        memcpy(ids[i], jobs[i]->id, 27);
+    }
+    CHECK(rfix_stop(f) == 0);
+
+    /* A live producer's file is never taken over. */
+    invq_producer *a = open_spooled(f, dir, 0);
+    CHECK_RC(invq_send(a, jobs[2]), INVQ_SPOOLED);
+
+    /* A process that spools two jobs and dies without cleaning up. */
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        invq_producer *c = open_spooled(f, dir, 0);
+        int ok = invq_send(c, jobs[0]) == INVQ_SPOOLED && invq_send(c, jobs[1]) == INVQ_SPOOLED;
+        if (ok)
+            kill(getpid(), SIGKILL); /* crash: no cleanup at all */
+        _exit(1);
+    }
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+    invq_producer *b = open_spooled(f, dir, 0);
+    invq_producer_spool_stats(b, &st);
+    CHECK(st.adopted_files == 1 && st.pending_jobs == 2); /* the dead child's only */
+    CHECK(count_files(dir, ".spool") == 2);
+
+    CHECK(rfix_restart(f) == 0);
+    CHECK_RC(invq_flush_spool(b), 0);
+    invq_producer_free(a); /* leaves its file: one job inside */
+    CHECK_RC(invq_send(b, jobs[3]), INVQ_SENT);
+    CHECK_RC(invq_flush_spool(b), 0); /* adopts a's file now */
+    invq_producer_spool_stats(b, &st);
+    CHECK(st.adopted_files == 2 && st.replayed_jobs == 3 && st.pending_jobs == 0);
+    job_list l = read_queue(f, PENDING);
+    CHECK(l.n == 4);
+    int seen = 0;
+    for (size_t i = 0; i < l.n; i++)
+        for (int k = 0; k < 4; k++)
+            if (strcmp(l.jobs[i]->id, ids[k]) == 0)
+                seen |= 1 << k;
+    CHECK(seen == 15);
+    job_list_free(&l);
+    invq_producer_free(b);
+    CHECK(count_files(dir, ".spool") == 0);
+    for (int i = 0; i < 4; i++)
+        invq_job_free(jobs[i]);
+    clear_queue(f);
+}
+
+static void test_full(rfix *f, const char *dir)
+{
+    invq_job *j = job_n(300);
+    invq_spool_stats st;
+    CHECK(rfix_stop(f) == 0);
+    invq_producer *p = open_spooled(f, dir, 400);
+    int spooled = 0, rc;
+    while ((rc = invq_send(p, j)) == INVQ_SPOOLED)
+        spooled++;
+    CHECK_RC(rc, INVQ_ESPOOLFULL);
+    CHECK(strstr(invq_producer_errstr(p), "spool_max_bytes") != NULL);
+    invq_producer_spool_stats(p, &st);
+    CHECK(spooled > 0 && st.pending_jobs == (uint64_t)spooled && st.pending_bytes <= 400);
+    CHECK(rfix_restart(f) == 0);
+    CHECK_RC(invq_flush_spool(p), 0);
+    CHECK(queue_len(f, PENDING) == spooled);
+    CHECK_RC(invq_send(p, j), INVQ_SENT);
+    invq_producer_free(p);
+    invq_job_free(j);
+    clear_queue(f);
+}
+
+int main(void)
+{
+    rfix *f;
+    int rc = rfix_start(&f, NULL);
+    if (rc == RFIX_SKIP)
+        return RFIX_SKIP;
+    CHECK(rc == 0);
+    char *dir = make_temp_dir();
+    test_outage_and_replay(f, dir);
+    test_torn_tail(f, dir);
+    test_orphans(f, dir);
+    test_full(f, dir);
+    remove_dir(dir);
+    free(dir);
+    rfix_free(f);
+    printf("spool ok\n");
+    return 0;
+}

@@ -1,0 +1,119 @@
+/* Deferred work: a job with after_ms is not applied before ts+after_ms and is
+ * applied after it; a job with redo_ms deletes its key at once and again
+ * redo_ms later (the delayed double delete), and only once more. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "wtest.h"
+
+typedef struct key_wait {
+    redisContext *c;
+    const char *key;
+} key_wait;
+
+static bool key_gone(void *ctx)
+{
+    key_wait *k = ctx;
+    return wt_exists(k->c, k->key) == 0;
+}
+
+static uint8_t *deferred_job(const char *id, const char *key, bool redo, uint64_t ms, uint64_t ts,
+                             size_t *len)
+{
+    invq_job *job = job_new();
+    uint8_t *out;
+    WT_CHECK(job != NULL && job_set_id(job, id) == 0, "job");
+    job->ts = ts;
+    if (redo) {
+        job->redo_ms = ms;
+        job->has_redo_ms = true;
+    } else {
+        job->after_ms = ms;
+        job->has_after_ms = true;
+    }
+    WT_CHECK(job_add_op(job, JOB_OP_DEL, 0, false, 0) == 0, "op");
+    WT_CHECK(job_op_add_key(job, 0, key, strlen(key), false) == 0, "key");
+    out = wt_encode(job, len);
+    job_free(job);
+    return out;
+}
+
+int main(void)
+{
+    rfix *srv;
+    redisContext *c;
+    char log[512], delayed[128];
+    const char *marker[] = {"d:marker"};
+    uint8_t *job;
+    size_t len;
+    wt_proc *w;
+    uint64_t ts, gone_at;
+    key_wait kw;
+    int st = 0;
+
+    wt_worker_path();
+    srv = wt_server(NULL);
+    c = wt_connect(srv);
+    wt_qkey(delayed, sizeof(delayed), "delayed");
+    snprintf(log, sizeof(log), "%s/worker.log", rfix_dir(srv));
+    wt_set_log(log);
+    w = wt_worker_start(rfix_url(srv), NULL, log, NULL);
+    WT_CHECK(w != NULL, "worker did not start");
+
+    /* after_ms: deferred by 2 s; an immediate job pushed after it is applied first. */
+    wt_cmd(c, "MSET d:later 1 d:marker 1");
+    ts = wt_wall_ms();
+    job = deferred_job("after", "d:later", false, 2000, ts, &len);
+    wt_push(c, job, len);
+    free(job);
+    job = wt_job1("marker", JOB_OP_DEL, marker, 1, 0, &len);
+    wt_push(c, job, len);
+    free(job);
+    kw = (key_wait){c, "d:marker"};
+    WT_CHECK(wt_wait_for(key_gone, &kw, WT_DEADLINE_MS), "the immediate job was not applied");
+    if (wt_wall_ms() < ts + 1900) {
+        WT_CHECK(wt_exists(c, "d:later") == 1, "the deferred job was applied before after_ms");
+        WT_CHECK(wt_zcard(c, delayed) == 1, "the deferred job is not in delayed");
+    } else {
+        wt_note("machine too slow to observe the key before after_ms; checking the time only");
+    }
+    kw = (key_wait){c, "d:later"};
+    WT_CHECK(wt_wait_for(key_gone, &kw, WT_DEADLINE_MS), "the deferred job was never applied");
+    gone_at = wt_wall_ms();
+    wt_note("after_ms=2000: applied %llu ms after ts", (unsigned long long)(gone_at - ts));
+    WT_CHECK(gone_at >= ts + 2000, "applied %llu ms after ts, before after_ms",
+             (unsigned long long)(gone_at - ts));
+
+    /* redo_ms: deleted now, re-created by a racing reader, deleted again 1.5 s later. */
+    wt_cmd(c, "SET d:redo 1");
+    ts = wt_wall_ms();
+    job = deferred_job("redo", "d:redo", true, 1500, ts, &len);
+    wt_push(c, job, len);
+    free(job);
+    kw = (key_wait){c, "d:redo"};
+    WT_CHECK(wt_wait_for(key_gone, &kw, WT_DEADLINE_MS), "first delete of the redo job missing");
+    wt_cmd(c, "SET d:redo stale-refill");
+    WT_CHECK(wt_exists(c, "d:redo") == 1, "refill");
+    WT_CHECK(wt_wait_for(key_gone, &kw, WT_DEADLINE_MS), "the second (redo) delete never came");
+    gone_at = wt_wall_ms();
+    wt_note("redo_ms=1500: second delete %llu ms after ts", (unsigned long long)(gone_at - ts));
+    WT_CHECK(gone_at >= ts + 1500, "second delete came before redo_ms");
+    WT_CHECK(wt_zcard(c, delayed) == 0, "something left in delayed: the redo would repeat");
+    {
+        char dead[128];
+        WT_CHECK(wt_llen(c, wt_qkey(dead, sizeof(dead), "dead")) == 0, "unexpected dead letters");
+    }
+
+    WT_CHECK(wt_proc_signal(w, SIGTERM) == 0, "SIGTERM");
+    WT_CHECK(wt_proc_wait(w, WT_DEADLINE_MS, &st) == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+             "worker exit status %d", st);
+    wt_proc_free(w);
+    redisFree(c);
+    wt_set_log(NULL);
+    wt_server_free(srv);
+    wt_note("ok after_ms and redo_ms honoured");
+    return 0;
+}

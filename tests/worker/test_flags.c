@@ -1,0 +1,176 @@
+/* The command line: --help and --version exit 0; a bad value gets one line
+ * naming the flag and exit 64; a missing queue address is a usage error;
+ * INVQ_QUEUE_URL works like --queue-url; a queue Redis that is not there at
+ * start-up is retried and logged, and used once it appears. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "wtest.h"
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = calloc(1, 1 << 16);
+    WT_CHECK(f != NULL && buf != NULL, "read %s", path);
+    fread(buf, 1, (1 << 16) - 1, f);
+    fclose(f);
+    return buf;
+}
+
+static int run(const char *dir, const char *name, const char *const *argv, const char *const *env, char **out)
+{
+    char log[512];
+    int st;
+    snprintf(log, sizeof(log), "%s/%s.out", dir, name);
+    st = wt_run(argv[0], argv, env, log, WT_DEADLINE_MS);
+    WT_CHECK(st != -1, "%s did not finish", name);
+    *out = read_file(log);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++) {
+        n += *s == '\n';
+    }
+    return n;
+}
+
+typedef struct key_wait {
+    redisContext *c;
+    const char *key;
+} key_wait;
+
+static bool key_gone(void *ctx)
+{
+    key_wait *k = ctx;
+    return wt_exists(k->c, k->key) == 0;
+}
+
+typedef struct log_wait {
+    const char *path;
+} log_wait;
+
+static bool logged_unreachable(void *ctx)
+{
+    log_wait *l = ctx;
+    return wt_file_contains(l->path, "unreachable");
+}
+
+static void push_del(redisContext *c, const char *key)
+{
+    const char *keys[1] = {key};
+    size_t len;
+    uint8_t *job = wt_job1(key, JOB_OP_DEL, keys, 1, 0, &len);
+    wt_push(c, job, len);
+    free(job);
+}
+
+static void stop(wt_proc *w)
+{
+    int st = 0;
+    WT_CHECK(wt_proc_signal(w, SIGTERM) == 0, "SIGTERM");
+    WT_CHECK(wt_proc_wait(w, WT_DEADLINE_MS, &st) == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+             "worker exit status %d", st);
+    wt_proc_free(w);
+}
+
+int main(void)
+{
+    const char *exe = wt_worker_path();
+    rfix *srv = wt_server(NULL);
+    const char *dir = rfix_dir(srv);
+    redisContext *c = wt_connect(srv);
+    char *out;
+    int code;
+
+    {
+        const char *argv[] = {exe, "--help", NULL};
+        code = run(dir, "help", argv, NULL, &out);
+        WT_CHECK(code == 0, "--help exit %d", code);
+        WT_CHECK(strstr(out, "--queue-url") != NULL && strstr(out, "--batch") != NULL, "--help lists no flags");
+        free(out);
+    }
+    {
+        const char *argv[] = {exe, "--version", NULL};
+        code = run(dir, "version", argv, NULL, &out);
+        WT_CHECK(code == 0, "--version exit %d", code);
+        WT_CHECK(strstr(out, "0.1") != NULL, "--version printed \"%s\"", out);
+        free(out);
+    }
+    {
+        const char *argv[] = {exe, "--queue-url", rfix_url(srv), "--batch", "x", NULL};
+        code = run(dir, "badbatch", argv, NULL, &out);
+        wt_note("--batch x: exit %d, said: %s", code, out);
+        WT_CHECK(code == 64, "--batch x exit %d, want 64", code);
+        WT_CHECK(count_lines(out) == 1, "want exactly one line, got \"%s\"", out);
+        WT_CHECK(strstr(out, "--batch") != NULL, "the error does not name the flag: %s", out);
+        free(out);
+    }
+    {
+        const char *argv[] = {exe, "--queue-url", rfix_url(srv), "--no-such-flag", NULL};
+        code = run(dir, "unknown", argv, NULL, &out);
+        WT_CHECK(code == 64, "unknown flag exit %d, want 64", code);
+        free(out);
+    }
+    {
+        const char *argv[] = {exe, "--http-addr", "off", NULL};
+        const char *env[] = {"INVQ_QUEUE_URL=", NULL};
+        code = run(dir, "noqueue", argv, env, &out);
+        WT_CHECK(code == 64, "no queue url: exit %d, want 64", code);
+        WT_CHECK(strstr(out, "--queue-url") != NULL || strstr(out, "INVQ_QUEUE_URL") != NULL,
+                 "the error does not name the missing flag: %s", out);
+        free(out);
+    }
+
+    /* INVQ_QUEUE_URL instead of --queue-url. */
+    {
+        char log[512], envurl[600];
+        const char *argv[] = {exe, "--http-addr", "off", "--log-format", "json", NULL};
+        const char *env[] = {envurl, NULL};
+        key_wait kw = {c, "env:1"};
+        wt_proc *w;
+        snprintf(log, sizeof(log), "%s/env.log", dir);
+        snprintf(envurl, sizeof(envurl), "INVQ_QUEUE_URL=%s", rfix_url(srv));
+        wt_set_log(log);
+        wt_cmd(c, "SET env:1 v");
+        w = wt_proc_start(exe, argv, env, log);
+        WT_CHECK(w != NULL, "start");
+        push_del(c, "env:1");
+        WT_CHECK(wt_wait_for(key_gone, &kw, WT_DEADLINE_MS), "worker configured by INVQ_QUEUE_URL did nothing");
+        stop(w);
+    }
+
+    /* The queue Redis is down at start-up: retried, logged, then used. */
+    {
+        char log[512];
+        log_wait lw;
+        key_wait kw;
+        wt_proc *w;
+        snprintf(log, sizeof(log), "%s/late.log", dir);
+        wt_set_log(log);
+        redisFree(c);
+        WT_CHECK(rfix_stop(srv) == 0, "stop");
+        w = wt_worker_start(rfix_url(srv), NULL, log, NULL);
+        WT_CHECK(w != NULL, "start");
+        lw.path = log;
+        WT_CHECK(wt_wait_for(logged_unreachable, &lw, WT_DEADLINE_MS), "no log line about the unreachable queue");
+        WT_CHECK(wt_proc_running(w), "the worker gave up instead of retrying");
+        WT_CHECK(rfix_restart(srv) == 0, "restart");
+        c = wt_connect(srv);
+        wt_cmd(c, "SET late:1 v");
+        push_del(c, "late:1");
+        kw = (key_wait){c, "late:1"};
+        WT_CHECK(wt_wait_for(key_gone, &kw, WT_DEADLINE_MS), "the worker never used the queue that appeared");
+        stop(w);
+    }
+    redisFree(c);
+    wt_set_log(NULL);
+    wt_server_free(srv);
+    wt_note("ok flags, env mirror, late queue");
+    return 0;
+}

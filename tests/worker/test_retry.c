@@ -1,0 +1,232 @@
+/* Transient cache errors, injected by the fault proxy: LOADING on the next 3
+ * DEL replies is retried with growing backoff caps and then succeeds;
+ * MASTERDOWN on PEXPIRE is retried too; a BUSY that never ends exhausts
+ * --max-attempts and lands in the DLQ with attempts=3 and the last error. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "faultproxy.h"
+#include "wtest.h"
+
+typedef struct stat_wait {
+    redisContext *c;
+    const char *field;
+    long long want;
+} stat_wait;
+
+static bool stat_reached(void *ctx)
+{
+    stat_wait *w = ctx;
+    return wt_stat(w->c, w->field) >= w->want;
+}
+
+typedef struct env {
+    rfix *queue;
+    rfix *cache;
+    redisContext *qc;
+    redisContext *cc;
+    faultproxy *proxy;
+    wt_proc *worker;
+    char log[512];
+} env;
+
+static void env_start(env *e, const char *const *extra)
+{
+    memset(e, 0, sizeof(*e));
+    e->queue = wt_server(NULL);
+    e->cache = wt_server(NULL);
+    e->qc = wt_connect(e->queue);
+    e->cc = wt_connect(e->cache);
+    WT_CHECK(faultproxy_new(&e->proxy, rfix_socket(e->cache), NULL, 0) == 0, "proxy");
+    snprintf(e->log, sizeof(e->log), "%s/worker.log", rfix_dir(e->queue));
+    wt_set_log(e->log);
+    e->worker = wt_worker_start(rfix_url(e->queue), faultproxy_url(e->proxy), e->log, extra);
+    WT_CHECK(e->worker != NULL, "worker did not start");
+}
+
+static void env_stop(env *e)
+{
+    int st = 0;
+    WT_CHECK(wt_proc_signal(e->worker, SIGTERM) == 0, "SIGTERM");
+    WT_CHECK(wt_proc_wait(e->worker, WT_DEADLINE_MS, &st) == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+             "worker exit status %d", st);
+    wt_proc_free(e->worker);
+    faultproxy_free(e->proxy);
+    redisFree(e->qc);
+    redisFree(e->cc);
+    wt_set_log(NULL);
+    wt_server_free(e->queue);
+    wt_server_free(e->cache);
+}
+
+/* Records each retry copy of the job seen in delayed: its attempt and the
+ * delay its score asks for. */
+typedef struct observer {
+    redisContext *qc;
+    redisContext *cc;
+    const char *key;
+    uint64_t attempts_seen[16];
+    int64_t delays[16];
+    size_t n;
+} observer;
+
+static bool observe(void *ctx)
+{
+    observer *o = ctx;
+    char key[128];
+    redisReply *r = redisCommand(o->qc, "ZRANGE %s 0 -1 WITHSCORES", wt_qkey(key, sizeof(key), "delayed"));
+    uint64_t now = wt_wall_ms();
+    if (r != NULL && r->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i + 1 < r->elements; i += 2) {
+            job_limits lim;
+            job_error err;
+            invq_job *j = NULL;
+            job_limits_default(&lim);
+            if (job_decode((const uint8_t *)r->element[i]->str, r->element[i]->len, &lim, &j, &err) == 0) {
+                if ((o->n == 0 || o->attempts_seen[o->n - 1] != j->attempt) && o->n < 16) {
+                    o->attempts_seen[o->n] = j->attempt;
+                    o->delays[o->n] = (int64_t)strtoll(r->element[i + 1]->str, NULL, 10) - (int64_t)now;
+                    o->n++;
+                }
+                job_free(j);
+            }
+        }
+    }
+    freeReplyObject(r);
+    return wt_exists(o->cc, o->key) == 0;
+}
+
+static void test_loading_then_success(void)
+{
+    const char *extra[] = {"--max-attempts", "5", "--backoff-base-ms", "200", "--backoff-max-ms", "5000", NULL};
+    const char *keys[] = {"r:1", "r:2"};
+    env e;
+    observer o;
+    uint8_t *job;
+    size_t len;
+    stat_wait sw;
+    char dead[128];
+
+    env_start(&e, extra);
+    wt_cmd(e.cc, "MSET r:1 a r:2 b");
+    WT_CHECK(faultproxy_fail_next(e.proxy, "DEL", 3, "LOADING Redis is loading the dataset in memory") == 0 &&
+                 faultproxy_fail_next(e.proxy, "UNLINK", 3, "LOADING Redis is loading the dataset in memory") == 0,
+             "rule");
+    job = wt_job1("retry-1", JOB_OP_DEL, keys, 2, 0, &len);
+    wt_push(e.qc, job, len);
+    free(job);
+
+    memset(&o, 0, sizeof(o));
+    o.qc = e.qc;
+    o.cc = e.cc;
+    o.key = "r:1";
+    WT_CHECK(wt_wait_for(observe, &o, WT_DEADLINE_MS), "the keys were never deleted");
+    sw = (stat_wait){e.qc, "done", 1};
+    WT_CHECK(wt_wait_for(stat_reached, &sw, WT_DEADLINE_MS), "the job was never acknowledged");
+    WT_CHECK(wt_exists(e.cc, "r:2") == 0, "r:2 still there");
+    WT_CHECK(faultproxy_injected(e.proxy) == 3, "injected %ld errors, want 3", faultproxy_injected(e.proxy));
+    WT_CHECK(wt_stat(e.qc, "retried") == 3, "retried=%lld, want 3", wt_stat(e.qc, "retried"));
+    WT_CHECK(wt_llen(e.qc, wt_qkey(dead, sizeof(dead), "dead")) == 0, "dead letters after a transient error");
+    /* Each retry copy seen carries a higher attempt, and its delay stays under
+     * that attempt's cap base*2^(attempt-1) (full jitter: random below the cap). */
+    for (size_t i = 0; i < o.n; i++) {
+        int64_t cap = 200LL << (o.attempts_seen[i] - 1);
+        wt_note("retry copy: attempt=%llu delay=%lld ms (cap %lld)", (unsigned long long)o.attempts_seen[i],
+                (long long)o.delays[i], (long long)cap);
+        WT_CHECK(o.attempts_seen[i] >= 1 && o.attempts_seen[i] <= 3, "attempt %llu out of range",
+                 (unsigned long long)o.attempts_seen[i]);
+        WT_CHECK(i == 0 || o.attempts_seen[i] > o.attempts_seen[i - 1], "attempt counter did not grow");
+        WT_CHECK(o.delays[i] <= cap + 50, "delay %lld over the cap %lld", (long long)o.delays[i], (long long)cap);
+    }
+    env_stop(&e);
+}
+
+static void test_masterdown_on_pexpire(void)
+{
+    const char *extra[] = {"--backoff-base-ms", "50", NULL};
+    const char *keys[] = {"t:1"};
+    env e;
+    uint8_t *job;
+    size_t len;
+    stat_wait sw;
+    long long pttl;
+
+    env_start(&e, extra);
+    wt_cmd(e.cc, "SET t:1 v PX 600000");
+    faultproxy_fail_next(e.proxy, "PEXPIRE", 1, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
+    job = wt_job1("exp-1", JOB_OP_EXPIRE, keys, 1, 30000, &len);
+    wt_push(e.qc, job, len);
+    free(job);
+    sw = (stat_wait){e.qc, "done", 1};
+    WT_CHECK(wt_wait_for(stat_reached, &sw, WT_DEADLINE_MS), "the job was never acknowledged");
+    pttl = wt_pttl(e.cc, "t:1");
+    WT_CHECK(pttl > 0 && pttl <= 30000, "PTTL %lld after the retry", pttl);
+    WT_CHECK(faultproxy_injected(e.proxy) == 1, "injected %ld", faultproxy_injected(e.proxy));
+    WT_CHECK(wt_stat(e.qc, "retried") == 1, "retried=%lld, want 1", wt_stat(e.qc, "retried"));
+    WT_CHECK(wt_stat(e.qc, "dead") == 0, "dead=%lld", wt_stat(e.qc, "dead"));
+    env_stop(&e);
+}
+
+static void test_max_attempts(void)
+{
+    const char *extra[] = {"--max-attempts", "3", "--backoff-base-ms", "20", "--backoff-max-ms", "100", NULL};
+    const char *keys[] = {"m:1"};
+    const char *later[] = {"m:later"};
+    env e;
+    uint8_t *job;
+    size_t len;
+    stat_wait sw;
+    dead_record **recs;
+    size_t n;
+
+    env_start(&e, extra);
+    wt_cmd(e.cc, "SET m:1 5");
+    wt_cmd(e.cc, "SET m:later x");
+    faultproxy_fail_next(e.proxy, "INCR", -1, "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+    job = wt_job1("max-1", JOB_OP_BUMP, keys, 1, 0, &len);
+    wt_push(e.qc, job, len);
+    free(job);
+    sw = (stat_wait){e.qc, "dead", 1};
+    WT_CHECK(wt_wait_for(stat_reached, &sw, WT_DEADLINE_MS), "never dead-lettered");
+    n = wt_dead_records(e.qc, &recs);
+    WT_CHECK(n == 1, "%zu dead letters", n);
+    wt_note("max attempts: reason=\"%s\" attempts=%llu errs=%zu first=%llu last=%llu", recs[0]->reason,
+            (unsigned long long)recs[0]->attempts, recs[0]->nerrs, (unsigned long long)recs[0]->first_failed_ms,
+            (unsigned long long)recs[0]->last_failed_ms);
+    WT_CHECK(recs[0]->attempts == 3, "attempts=%llu, want 3", (unsigned long long)recs[0]->attempts);
+    WT_CHECK(strstr(recs[0]->reason, "BUSY") != NULL || strstr(recs[0]->reason, "max_attempts") != NULL,
+             "reason \"%s\" names neither the error nor max_attempts", recs[0]->reason);
+    WT_CHECK(recs[0]->id != NULL && strcmp(recs[0]->id, "max-1") == 0, "id");
+    WT_CHECK(recs[0]->first_failed_ms > 0 && recs[0]->first_failed_ms <= recs[0]->last_failed_ms,
+             "first/last failed times");
+    WT_CHECK(wt_stat(e.qc, "retried") == 2, "retried=%lld, want 2", wt_stat(e.qc, "retried"));
+    WT_CHECK(faultproxy_injected(e.proxy) == 3, "INCR attempted %ld times, want 3", faultproxy_injected(e.proxy));
+    WT_CHECK(wt_get_int(e.cc, "m:1") == 5, "m:1 changed: %lld", wt_get_int(e.cc, "m:1"));
+    for (size_t i = 0; i < n; i++) {
+        dead_free(recs[i]);
+    }
+    free(recs);
+    /* The worker carries on. */
+    job = wt_job1("after-max", JOB_OP_DEL, later, 1, 0, &len);
+    wt_push(e.qc, job, len);
+    free(job);
+    sw = (stat_wait){e.qc, "done", 1};
+    WT_CHECK(wt_wait_for(stat_reached, &sw, WT_DEADLINE_MS), "the next job was not applied");
+    WT_CHECK(wt_exists(e.cc, "m:later") == 0, "m:later still there");
+    env_stop(&e);
+}
+
+int main(void)
+{
+    wt_worker_path();
+    test_loading_then_success();
+    wt_note("ok LOADING x3 retried, then applied");
+    test_masterdown_on_pexpire();
+    wt_note("ok MASTERDOWN on PEXPIRE retried");
+    test_max_attempts();
+    wt_note("ok max attempts -> DLQ");
+    return 0;
+}

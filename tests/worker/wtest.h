@@ -1,0 +1,125 @@
+/* Shared helpers for the invq-worker integration tests: running the worker
+ * as a subprocess, building and enqueuing jobs, reading the queue's keys,
+ * bounded polling, and a tiny assertion macro. */
+#ifndef INVQ_TESTS_WTEST_H
+#define INVQ_TESTS_WTEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <hiredis/hiredis.h>
+
+#include "dead.h"
+#include "job.h"
+#include "redis_fixture.h"
+
+/* Fails the test (exit 1) with file:line and the message when cond is false. */
+#define WT_CHECK(cond, ...)                                                  \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            wt_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);                 \
+        }                                                                    \
+    } while (0)
+
+void wt_fail(const char *file, int line, const char *cond, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5), noreturn));
+
+/* Starts a redis-server through the fixture (exits 77 when there is none)
+ * and remembers it, so a failing check stops it. Free with wt_server_free(). */
+rfix *wt_server(const rfix_opts *opts);
+void wt_server_free(rfix *f);
+/* A connection to f that must succeed; caller frees with redisFree(). */
+redisContext *wt_connect(const rfix *f);
+
+/* The worker log to print when a check fails (borrowed; NULL: none). */
+void wt_set_log(const char *path);
+
+/* Prints "# ..." progress lines to stdout (meson shows them in the test log). */
+void wt_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Milliseconds: wall clock (for job ts) and monotonic (for deadlines). */
+uint64_t wt_wall_ms(void);
+uint64_t wt_mono_ms(void);
+
+/* Generous deadline for anything that waits on the worker (valgrind-safe). */
+#define WT_DEADLINE_MS 60000
+
+/* Polls pred(ctx) every few ms until it returns true or timeout_ms passes;
+ * returns whether it became true. */
+bool wt_wait_for(bool (*pred)(void *ctx), void *ctx, int timeout_ms);
+
+/* Path of the invq-worker binary: $INVQ_TEST_WORKER. Exits 77 (skip) when unset. */
+/* True in the valgrind pass (INVQ_TEST_VALGRIND=1): workers run under memcheck. */
+bool wt_under_valgrind(void);
+const char *wt_worker_path(void);
+
+/* A worker subprocess; its stdout and stderr go to a log file. */
+typedef struct wt_proc wt_proc;
+
+/* Starts `exe` with argv (NULL-terminated, argv[0] included) and extra
+ * environment entries "NAME=value" (NULL-terminated; may be NULL), output
+ * appended to log_path. Returns NULL on failure. Free with wt_proc_free(). */
+wt_proc *wt_proc_start(const char *exe, const char *const *argv, const char *const *env,
+                       const char *log_path);
+pid_t wt_proc_pid(const wt_proc *w);
+int wt_proc_signal(wt_proc *w, int sig);
+/* Waits up to timeout_ms for exit. Returns 0 and fills *status (as waitpid)
+ * once exited, -1 on timeout. */
+int wt_proc_wait(wt_proc *w, int timeout_ms, int *status);
+bool wt_proc_running(wt_proc *w);
+/* SIGKILLs the process if still running, reaps it, frees w; NULL is fine. */
+void wt_proc_free(wt_proc *w);
+
+/* Runs a program to completion (output to log_path); returns its wait
+ * status, or -1 when it did not finish within timeout_ms (then it is killed). */
+int wt_run(const char *exe, const char *const *argv, const char *const *env,
+           const char *log_path, int timeout_ms);
+
+/* Starts invq-worker on the given queue and cache URLs with fast test
+ * settings (--http-addr off, json logs, short heartbeats/backoffs) followed
+ * by `extra` flags (NULL-terminated; may be NULL; later flags win). */
+wt_proc *wt_worker_start(const char *queue_url, const char *cache_url, const char *log_path,
+                         const char *const *extra);
+
+/* Whether the file contains the string. */
+bool wt_file_contains(const char *path, const char *needle);
+/* Prints the file to stdout (for failed tests' context). */
+void wt_file_dump(const char *path);
+
+/* Key of the default queue: "invq:{default}:<suffix>" into buf. */
+const char *wt_qkey(char *buf, size_t len, const char *suffix);
+
+/* A one-op job with keys, encoded into a malloc'd buffer (caller frees).
+ * ttl_ms only for expire. Aborts the test on failure. */
+uint8_t *wt_job1(const char *id, job_op_kind kind, const char *const *keys, size_t nkeys,
+                 uint64_t ttl_ms, size_t *len);
+
+/* A job built by the caller, encoded (caller frees the buffer and the job). */
+uint8_t *wt_encode(const invq_job *job, size_t *len);
+
+/* LPUSHes encoded jobs onto the default queue's pending list. */
+void wt_push(redisContext *c, const uint8_t *job, size_t len);
+
+/* Integer answers from the server (-1 on error): LLEN, ZCARD, EXISTS, DBSIZE,
+ * HGET stats <field> (0 when absent), PTTL, GET as integer. */
+long long wt_llen(redisContext *c, const char *key);
+long long wt_zcard(redisContext *c, const char *key);
+long long wt_exists(redisContext *c, const char *key);
+long long wt_dbsize(redisContext *c);
+long long wt_stat(redisContext *c, const char *field);
+long long wt_pttl(redisContext *c, const char *key);
+long long wt_get_int(redisContext *c, const char *key);
+
+/* Number of keys matching a pattern (SCAN). */
+long long wt_count_keys(redisContext *c, const char *pattern);
+
+/* Runs a command that must succeed (not an error reply); aborts otherwise. */
+void wt_cmd(redisContext *c, const char *fmt, ...);
+
+/* Reads every dead-letter record (LRANGE dead 0 -1, newest first). The
+ * caller frees each with dead_free() and the array with free(). */
+size_t wt_dead_records(redisContext *c, dead_record ***out);
+
+#endif

@@ -1,0 +1,186 @@
+/* The cache target over one Redis connection: coalesced entries become
+ * chunked DEL/UNLINK, INCR and PEXPIRE ... LT commands, pipelined; every
+ * reply is read and its result given to the entries it concerned. */
+#include "cache_target.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errclass.h"
+
+void cache_target_init(cache_target *t, rlink *conn, bool use_unlink)
+{
+    memset(t, 0, sizeof *t);
+    t->conn = conn;
+    t->unlink = use_unlink;
+    argv_init(&t->argv);
+}
+
+static void free_msgs(cache_target *t)
+{
+    for (size_t i = 0; i < t->nmsgs; i++)
+        free(t->msgs[i]);
+    t->nmsgs = 0;
+}
+
+void cache_target_deinit(cache_target *t)
+{
+    free_msgs(t);
+    free(t->msgs);
+    free(t->results);
+    free(t->cmds);
+    free(t->idx);
+    argv_deinit(&t->argv);
+    memset(t, 0, sizeof *t);
+}
+
+static int reserve(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap != 0 ? *cap : 256;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * size);
+    if (q == NULL)
+        return -ENOMEM;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+static const char *keep_msg(cache_target *t, const char *s, size_t len)
+{
+    if (reserve((void **)&t->msgs, &t->cap_msgs, t->nmsgs + 1, sizeof *t->msgs) < 0)
+        return "(out of memory)";
+    char *m = strndup(s, len);
+    if (m == NULL)
+        return "(out of memory)";
+    t->msgs[t->nmsgs++] = m;
+    return m;
+}
+
+static void set_results(cache_target *t, const cache_cmd *c, cache_status st, const char *code, const char *msg)
+{
+    for (uint32_t i = 0; i < c->count; i++)
+        t->results[t->idx[c->first + i]] = (cache_result){ st, code, msg };
+}
+
+static void finish_one(cache_target *t)
+{
+    if (--t->outstanding == 0)
+        t->cb(t, t->lost ? CACHE_LOST : 0, t->data);
+}
+
+static void on_reply(uvredis *r, int status, redisReply *reply, void *data)
+{
+    cache_cmd *c = data;
+    cache_target *t = c->t;
+    if (status < 0 || reply == NULL) {
+        t->lost = true;
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        errclass ec = errclass_of(reply->str, reply->len);
+        const char *msg = keep_msg(t, reply->str, reply->len);
+        set_results(t, c, ec.transient ? CACHE_TRANSIENT : CACHE_PERMANENT, ec.code, msg);
+    } else if (reply->type == REDIS_REPLY_INTEGER) {
+        set_results(t, c, CACHE_OK, NULL, NULL);
+    } else {
+        set_results(t, c, CACHE_PERMANENT, "bad_reply", "unexpected reply type from the cache");
+    }
+    finish_one(t);
+}
+
+/* Groups entries into commands: DEL chunks first, then INCR, then PEXPIRE. */
+static int plan_commands(cache_target *t)
+{
+    size_t n = t->nentries;
+    size_t ndel = 0;
+    for (size_t i = 0; i < n; i++)
+        ndel += t->entries[i].op == JOB_OP_DEL;
+    size_t ncmds = (ndel + CACHE_DEL_CHUNK - 1) / CACHE_DEL_CHUNK + (n - ndel);
+    if (reserve((void **)&t->cmds, &t->cap_cmds, ncmds, sizeof *t->cmds) < 0 ||
+        reserve((void **)&t->idx, &t->cap_idx, n, sizeof *t->idx) < 0 ||
+        reserve((void **)&t->results, &t->cap_results, n, sizeof *t->results) < 0)
+        return -ENOMEM;
+    size_t k = 0;
+    t->ncmds = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (t->entries[i].op != JOB_OP_DEL)
+            continue;
+        if (t->ncmds == 0 || t->cmds[t->ncmds - 1].count == CACHE_DEL_CHUNK)
+            t->cmds[t->ncmds++] = (cache_cmd){ t, (uint32_t)k, 0 };
+        t->idx[k++] = (uint32_t)i;
+        t->cmds[t->ncmds - 1].count++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (t->entries[i].op == JOB_OP_DEL)
+            continue;
+        t->cmds[t->ncmds++] = (cache_cmd){ t, (uint32_t)k, 1 };
+        t->idx[k++] = (uint32_t)i;
+    }
+    return 0;
+}
+
+static int build_argv(cache_target *t, const cache_cmd *c)
+{
+    argv_reset(&t->argv);
+    const cache_entry *e = &t->entries[t->idx[c->first]];
+    int rc = 0;
+    switch (e->op) {
+    case JOB_OP_DEL:
+        rc = argv_push_str(&t->argv, t->unlink ? "UNLINK" : "DEL");
+        for (uint32_t i = 0; i < c->count && rc >= 0; i++) {
+            const cache_entry *d = &t->entries[t->idx[c->first + i]];
+            rc = argv_push(&t->argv, d->key, d->len);
+        }
+        break;
+    case JOB_OP_BUMP:
+        if ((rc = argv_push_str(&t->argv, "INCR")) >= 0)
+            rc = argv_push(&t->argv, e->key, e->len);
+        break;
+    case JOB_OP_EXPIRE:
+        if ((rc = argv_push_str(&t->argv, "PEXPIRE")) >= 0 && (rc = argv_push(&t->argv, e->key, e->len)) >= 0 &&
+            (rc = argv_push_u64(&t->argv, e->ttl_ms)) >= 0)
+            rc = argv_push_str(&t->argv, "LT");
+        break;
+    }
+    argv_finalize(&t->argv);
+    return rc < 0 ? rc : 0;
+}
+
+int cache_target_apply(cache_target *t, const cache_entry *entries, size_t n, cache_done_cb cb, void *data)
+{
+    free_msgs(t);
+    t->entries = entries;
+    t->nentries = n;
+    t->cb = cb;
+    t->data = data;
+    t->lost = false;
+    t->outstanding = 0;
+    if (!t->conn->up)
+        return CACHE_LOST;
+    int rc = plan_commands(t);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        t->results[i] = (cache_result){ CACHE_TRANSIENT, "lost", "no reply" };
+    /* hold one count while sending so a synchronous failure cannot finish early */
+    t->outstanding = 1;
+    for (size_t i = 0; i < t->ncmds; i++) {
+        if ((rc = build_argv(t, &t->cmds[i])) < 0)
+            break;
+        rc = rlink_command(t->conn, (int)t->argv.n, t->argv.argv, t->argv.lens, on_reply, &t->cmds[i]);
+        if (rc < 0) {
+            t->lost = true;
+            rc = 0;
+            break;
+        }
+        t->outstanding++;
+    }
+    if (rc < 0) { /* out of memory mid-way: wait for what was sent, report lost */
+        t->lost = true;
+    }
+    finish_one(t);
+    return 0;
+}

@@ -1,0 +1,63 @@
+/* The cache target: applies a batch of (op, key, arg) entries to the cache
+ * Redis and reports a result per entry. DEL/UNLINK go in chunks of up to 256
+ * keys, INCR and PEXPIRE ... LT one command per key, all pipelined. This is
+ * the one place that sends invalidations, so a Redis Cluster target (split by
+ * slot, follow MOVED/ASK) can replace it later. */
+#ifndef INVQ_WORKER_CACHE_TARGET_H
+#define INVQ_WORKER_CACHE_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "argv.h"
+#include "batch.h"
+#include "coalesce.h"
+#include "rlink.h"
+
+#define CACHE_DEL_CHUNK 256
+
+typedef struct cache_target cache_target;
+
+/* status 0: every entry has its result in results[]; CACHE_LOST: the
+ * connection broke or timed out before every reply arrived, so the outcome is
+ * unknown and the batch must be applied again once the cache is back. */
+#define CACHE_LOST 1
+typedef void (*cache_done_cb)(cache_target *t, int status, void *data);
+
+typedef struct cache_cmd {
+    cache_target *t;
+    uint32_t first; /* into t->idx */
+    uint32_t count;
+} cache_cmd;
+
+struct cache_target {
+    rlink *conn; /* borrowed */
+    bool unlink;
+    const cache_entry *entries; /* borrowed for one apply */
+    size_t nentries;
+    cache_result *results; /* owned, one per entry */
+    size_t cap_results;
+    char **msgs; /* copies of error replies, freed on the next apply */
+    size_t nmsgs, cap_msgs;
+    cache_cmd *cmds;
+    size_t ncmds, cap_cmds;
+    uint32_t *idx; /* entry indices, grouped by command */
+    size_t cap_idx;
+    argv_buf argv;
+    size_t outstanding;
+    bool lost;
+    cache_done_cb cb;
+    void *data;
+};
+
+void cache_target_init(cache_target *t, rlink *conn, bool use_unlink);
+void cache_target_deinit(cache_target *t);
+
+/* Sends every entry (borrowed until cb runs). On a 0 return cb runs exactly
+ * once, possibly before this returns (when every send failed at once).
+ * Returns -ENOMEM, or CACHE_LOST when the connection is not up (then cb does
+ * not run). */
+int cache_target_apply(cache_target *t, const cache_entry *entries, size_t n, cache_done_cb cb, void *data);
+
+#endif

@@ -1,0 +1,290 @@
+/* invq-worker's settings: a table of flags, each with its INVQ_* environment
+ * variable, its range and its place in worker_config. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "redis_url.h"
+
+typedef enum opt_kind {
+    OPT_STR,
+    OPT_UINT,  /* unsigned field */
+    OPT_U64,   /* uint64_t field */
+    OPT_SIZE,  /* size_t field */
+    OPT_FLAG,  /* bool, no value */
+    OPT_LEVEL,
+    OPT_FORMAT,
+    OPT_ACTION, /* --help, --version: no value, no env */
+} opt_kind;
+
+typedef struct opt {
+    const char *name; /* without "--" */
+    const char *env;  /* NULL: no mirror */
+    opt_kind kind;
+    size_t offset;
+    uint64_t min, max;
+    const char *help;
+} opt;
+
+#define OFF(f) offsetof(worker_config, f)
+
+static const opt opts[] = {
+    { "queue-url", "INVQ_QUEUE_URL", OPT_STR, OFF(queue_url), 0, 0,
+      "queue Redis: redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N] (required)" },
+    { "cache-url", "INVQ_CACHE_URL", OPT_STR, OFF(cache_url), 0, 0,
+      "cache Redis to invalidate (default: the queue's)" },
+    { "namespace", "INVQ_NAMESPACE", OPT_STR, OFF(ns), 0, 0, "key namespace (default invq)" },
+    { "queue", "INVQ_QUEUE", OPT_STR, OFF(queue), 0, 0, "queue name (default default)" },
+    { "consumers", "INVQ_CONSUMERS", OPT_UINT, OFF(consumers), 1, 256,
+      "consumers on the loop, each with its own connections (default 2)" },
+    { "batch", "INVQ_BATCH", OPT_UINT, OFF(batch), 1, 100000, "jobs taken per fetch (default 512)" },
+    { "max-attempts", "INVQ_MAX_ATTEMPTS", OPT_UINT, OFF(max_attempts), 1, 1000,
+      "attempts before a job is dead-lettered (default 5)" },
+    { "backoff-base-ms", "INVQ_BACKOFF_BASE_MS", OPT_U64, OFF(backoff_base_ms), 1, 86400000,
+      "retry backoff base (default 200)" },
+    { "backoff-max-ms", "INVQ_BACKOFF_MAX_MS", OPT_U64, OFF(backoff_max_ms), 1, 604800000,
+      "retry backoff cap (default 60000)" },
+    { "heartbeat-ms", "INVQ_HEARTBEAT_MS", OPT_U64, OFF(heartbeat_ms), 10, 3600000,
+      "consumer heartbeat period (default 1000)" },
+    { "reap-after-ms", "INVQ_REAP_AFTER_MS", OPT_U64, OFF(reap_after_ms), 30, 86400000,
+      "a consumer silent this long is dead; must exceed 2x --heartbeat-ms (default 15000)" },
+    { "shutdown-grace-ms", "INVQ_SHUTDOWN_GRACE_MS", OPT_U64, OFF(shutdown_grace_ms), 0, 3600000,
+      "time to finish batches in flight on SIGTERM (default 10000)" },
+    { "command-timeout-ms", "INVQ_COMMAND_TIMEOUT_MS", OPT_U64, OFF(command_timeout_ms), 10, 600000,
+      "a Redis reply later than this means a dead connection (default 5000)" },
+    { "connect-timeout-ms", "INVQ_CONNECT_TIMEOUT_MS", OPT_U64, OFF(connect_timeout_ms), 10, 600000,
+      "connect timeout (default 2000)" },
+    { "unlink", "INVQ_UNLINK", OPT_FLAG, OFF(unlink), 0, 0, "delete with UNLINK instead of DEL" },
+    { "log-level", "INVQ_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0, "debug|info|warn|error (default info)" },
+    { "log-format", "INVQ_LOG_FORMAT", OPT_FORMAT, OFF(log_format), 0, 0, "text|json (default text)" },
+    { "http-addr", "INVQ_HTTP_ADDR", OPT_STR, OFF(http_addr), 0, 0,
+      "metrics/health listener host:port, or off (default 127.0.0.1:9464)" },
+    { "probe", NULL, OPT_STR, OFF(probe_url), 0, 0,
+      "health-check mode: GET URL, exit 0 on 2xx, 1 otherwise" },
+    { "max-payload", "INVQ_MAX_PAYLOAD", OPT_SIZE, OFF(limits.max_payload), 16, 64u * 1024 * 1024,
+      "largest job in bytes (default 1048576)" },
+    { "max-keys", "INVQ_MAX_KEYS", OPT_SIZE, OFF(limits.max_keys), 1, 1000000,
+      "most keys in one job (default 10000)" },
+    { "max-key-len", "INVQ_MAX_KEY_LEN", OPT_SIZE, OFF(limits.max_key_len), 1, 65536,
+      "longest key in bytes (default 1024)" },
+    { "help", NULL, OPT_ACTION, CONFIG_HELP, 0, 0, "print this help and exit" },
+    { "version", NULL, OPT_ACTION, CONFIG_VERSION, 0, 0, "print the version and exit" },
+};
+
+#define NOPTS (sizeof opts / sizeof opts[0])
+
+void config_defaults(worker_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->ns = "invq";
+    c->queue = "default";
+    c->http_addr = "127.0.0.1:9464";
+    c->consumers = 2;
+    c->batch = 512;
+    c->max_attempts = 5;
+    c->backoff_base_ms = 200;
+    c->backoff_max_ms = 60000;
+    c->heartbeat_ms = 1000;
+    c->reap_after_ms = 15000;
+    c->shutdown_grace_ms = 10000;
+    c->command_timeout_ms = 5000;
+    c->connect_timeout_ms = 2000;
+    c->log_level = LOG_INFO;
+    c->log_format = LOG_TEXT;
+    job_limits_default(&c->limits);
+}
+
+void config_usage(FILE *f)
+{
+    fputs("usage: invq-worker --queue-url URL [options]\n"
+          "Applies invq cache-invalidation jobs from a Redis queue.\n\n",
+          f);
+    for (size_t i = 0; i < NOPTS; i++) {
+        const opt *o = &opts[i];
+        char left[64];
+        bool takes_value = o->kind != OPT_FLAG && o->kind != OPT_ACTION;
+        snprintf(left, sizeof left, "--%s%s", o->name, takes_value ? " V" : "");
+        fprintf(f, "  %-24s %s", left, o->help);
+        if (o->env != NULL)
+            fprintf(f, " [%s]", o->env);
+        fputc('\n', f);
+    }
+    fputs("\nA flag beats its environment variable. Bad values exit with status 64.\n", f);
+}
+
+static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+    if (strcmp(s, "1") == 0 || strcmp(s, "true") == 0 || strcmp(s, "yes") == 0) {
+        *out = true;
+        return 0;
+    }
+    if (strcmp(s, "0") == 0 || strcmp(s, "false") == 0 || strcmp(s, "no") == 0 || *s == '\0') {
+        *out = false;
+        return 0;
+    }
+    return -1;
+}
+
+/* Stores `val` for option o; on a bad value writes the one-line error. */
+static int set_value(worker_config *c, const opt *o, const char *val, char *err, size_t errlen)
+{
+    char *field = (char *)c + o->offset;
+    uint64_t v = 0;
+    switch (o->kind) {
+    case OPT_STR:
+        if (*val == '\0') {
+            snprintf(err, errlen, "invq-worker: --%s: expected a non-empty value", o->name);
+            return -1;
+        }
+        *(const char **)(void *)field = val;
+        return 0;
+    case OPT_UINT:
+    case OPT_U64:
+    case OPT_SIZE:
+        if (parse_u64(val, o->min, o->max, &v) < 0) {
+            snprintf(err, errlen, "invq-worker: --%s: expected an integer %" PRIu64 "..%" PRIu64 ", got \"%s\"",
+                     o->name, o->min, o->max, val);
+            return -1;
+        }
+        if (o->kind == OPT_UINT)
+            *(unsigned *)(void *)field = (unsigned)v;
+        else if (o->kind == OPT_U64)
+            *(uint64_t *)(void *)field = v;
+        else
+            *(size_t *)(void *)field = (size_t)v;
+        return 0;
+    case OPT_FLAG:
+        if (parse_bool(val, (bool *)(void *)field) < 0) {
+            snprintf(err, errlen, "invq-worker: --%s: expected true or false, got \"%s\"", o->name, val);
+            return -1;
+        }
+        return 0;
+    case OPT_LEVEL:
+        if (log_level_parse(val, (log_level *)(void *)field) < 0) {
+            snprintf(err, errlen, "invq-worker: --%s: expected debug, info, warn or error, got \"%s\"", o->name, val);
+            return -1;
+        }
+        return 0;
+    case OPT_FORMAT:
+        if (log_format_parse(val, (log_format *)(void *)field) < 0) {
+            snprintf(err, errlen, "invq-worker: --%s: expected text or json, got \"%s\"", o->name, val);
+            return -1;
+        }
+        return 0;
+    case OPT_ACTION:
+        break;
+    }
+    return 0;
+}
+
+static const opt *find_opt(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
+            return &opts[i];
+    }
+    return NULL;
+}
+
+int config_parse(worker_config *c, int argc, char **argv, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        const char *env = opts[i].env != NULL ? getenv(opts[i].env) : NULL;
+        if (env != NULL && set_value(c, &opts[i], env, err, errlen) < 0) {
+            size_t n = strlen(err);
+            snprintf(err + n, errlen - n, " (from %s)", opts[i].env);
+            return -1;
+        }
+    }
+    int action = CONFIG_RUN;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+            snprintf(err, errlen, "invq-worker: unexpected argument \"%s\" (see --help)", arg);
+            return -1;
+        }
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq != NULL ? (size_t)(eq - name) : strlen(name);
+        const opt *o = find_opt(name, nlen);
+        if (o == NULL) {
+            snprintf(err, errlen, "invq-worker: unknown flag \"--%.*s\" (see --help)", (int)nlen, name);
+            return -1;
+        }
+        if (o->kind == OPT_ACTION) {
+            if (action == CONFIG_RUN)
+                action = (int)o->offset;
+            continue;
+        }
+        const char *val;
+        if (eq != NULL) {
+            val = eq + 1;
+        } else if (o->kind == OPT_FLAG) {
+            val = "true";
+        } else if (i + 1 < argc) {
+            val = argv[++i];
+        } else {
+            snprintf(err, errlen, "invq-worker: --%s: missing value", o->name);
+            return -1;
+        }
+        if (set_value(c, o, val, err, errlen) < 0)
+            return -1;
+    }
+    if (action != CONFIG_RUN)
+        return action;
+    if (c->probe_url != NULL)
+        return CONFIG_PROBE;
+    if (c->queue_url == NULL) {
+        snprintf(err, errlen, "invq-worker: --queue-url: required (or set INVQ_QUEUE_URL)");
+        return -1;
+    }
+    if (c->cache_url == NULL)
+        c->cache_url = c->queue_url;
+    const char *urls[2][2] = { { "queue-url", c->queue_url }, { "cache-url", c->cache_url } };
+    for (int i = 0; i < 2; i++) {
+        redis_url u;
+        char msg[256];
+        if (redis_url_parse(urls[i][1], &u, msg, sizeof msg) != 0) {
+            snprintf(err, errlen, "invq-worker: --%s: %s", urls[i][0], msg);
+            return -1;
+        }
+        redis_url_deinit(&u);
+    }
+    struct sockaddr_storage addr;
+    char msg[256] = "";
+    if (http_addr_parse(c->http_addr, &addr, msg, sizeof msg) < 0) {
+        snprintf(err, errlen, "invq-worker: --http-addr: %s", msg);
+        return -1;
+    }
+    if (c->reap_after_ms <= 2 * c->heartbeat_ms) {
+        snprintf(err, errlen,
+                 "invq-worker: --reap-after-ms: expected more than 2 x --heartbeat-ms (%" PRIu64 "), got \"%" PRIu64 "\"",
+                 c->heartbeat_ms, c->reap_after_ms);
+        return -1;
+    }
+    if (c->backoff_max_ms < c->backoff_base_ms) {
+        snprintf(err, errlen,
+                 "invq-worker: --backoff-max-ms: expected at least --backoff-base-ms (%" PRIu64 "), got \"%" PRIu64 "\"",
+                 c->backoff_base_ms, c->backoff_max_ms);
+        return -1;
+    }
+    return CONFIG_RUN;
+}

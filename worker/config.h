@@ -1,0 +1,58 @@
+/* invq-worker's settings: command-line flags, each mirrored by an INVQ_*
+ * environment variable (a flag beats its variable), validated with one-line
+ * errors that name the flag. */
+#ifndef INVQ_WORKER_CONFIG_H
+#define INVQ_WORKER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "job.h"
+#include "log.h"
+
+#define CONFIG_EX_USAGE 64
+
+typedef struct worker_config {
+    const char *queue_url; /* borrowed from argv or the environment */
+    const char *cache_url; /* the queue's when not given */
+    const char *ns;
+    const char *queue;
+    const char *http_addr; /* "off" disables the listener */
+    const char *probe_url; /* non-NULL: --probe mode */
+    unsigned consumers;
+    unsigned batch;
+    unsigned max_attempts;
+    uint64_t backoff_base_ms;
+    uint64_t backoff_max_ms;
+    uint64_t heartbeat_ms;
+    uint64_t reap_after_ms;
+    uint64_t shutdown_grace_ms;
+    uint64_t command_timeout_ms;
+    uint64_t connect_timeout_ms;
+    bool unlink;
+    log_level log_level;
+    log_format log_format;
+    job_limits limits;
+} worker_config;
+
+enum {
+    CONFIG_RUN = 0,     /* run the worker */
+    CONFIG_HELP = 1,    /* --help given */
+    CONFIG_VERSION = 2, /* --version given */
+    CONFIG_PROBE = 3,   /* --probe given */
+};
+
+/* Fills c with the defaults. */
+void config_defaults(worker_config *c);
+
+/* Parses argv (strings borrowed) over the defaults and the environment.
+ * Returns CONFIG_RUN/HELP/VERSION/PROBE, or -1 with a one-line message
+ * ("invq-worker: --batch: expected an integer 1..100000, got \"x\"") in err. */
+int config_parse(worker_config *c, int argc, char **argv, char *err, size_t errlen);
+
+/* Writes the --help text to f. */
+void config_usage(FILE *f);
+
+#endif

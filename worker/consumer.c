@@ -1,0 +1,471 @@
+/* One consumer: fetch → decode/plan → apply → finish, with the next fetch
+ * pipelined behind each finish, and a batch held while its cache connection
+ * is down. Invariant: the consumer's processing list holds exactly the jobs
+ * of its current batch (oldest at the tail) plus, while a fetch is
+ * outstanding, the next batch at the head; finish.lua trims the oldest n. */
+#include "consumer.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "log.h"
+#include "pool.h"
+
+static void send_fetch(consumer *c, size_t prefilled);
+static void on_blmoved(uvredis *r, int status, redisReply *reply, void *data);
+
+static void reset_batch(consumer *c)
+{
+    batch_reset(&c->b);
+    argv_reset(&c->finish_argv);
+    c->has_batch = false;
+    c->started = false;
+    c->applied = false;
+    c->held = false;
+    c->settled = false;
+}
+
+/* Anything unexpected on the queue connection: drop it; after reconnecting,
+ * release.lua returns the list to pending (at least once, no attempt used). */
+static void queue_broken(consumer *c, const char *what, const redisReply *reply)
+{
+    const char *msg = reply == NULL ? "unexpected reply"
+                      : reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                         : "unexpected reply type";
+    log_event(LOG_ERROR, "queue command failed", LOG_S("consumer", c->id), LOG_S("command", what),
+              LOG_S("error", msg));
+    rlink_reset(&c->q, msg);
+}
+
+static void on_scripts_reloaded(int status, void *data)
+{
+    consumer *c = data;
+    c->reloading = false;
+    if (status < 0) {
+        rlink_reset(&c->q, "SCRIPT LOAD failed");
+        return;
+    }
+    c->q_ready = true;
+    consumer_kick(c);
+}
+
+static void reload_scripts(consumer *c)
+{
+    c->q_ready = false;
+    if (c->reloading)
+        return;
+    c->reloading = true;
+    log_event(LOG_WARN, "scripts missing on the queue redis, loading them again", LOG_S("consumer", c->id));
+    if (scripts_load(&c->p->sc, &c->q, on_scripts_reloaded, c) < 0)
+        c->reloading = false;
+}
+
+/* ---- apply ---- */
+
+static void on_applied(cache_target *t, int status, void *data)
+{
+    consumer *c = data;
+    c->applying = false;
+    if (status == CACHE_LOST) {
+        /* the outcome is unknown: apply the whole batch again once the cache
+         * is back; every op is idempotent and no attempt is counted */
+        c->held = true;
+        log_event(LOG_WARN, "batch held: cache connection lost", LOG_S("consumer", c->id),
+                  LOG_N("jobs", c->b.n));
+        return;
+    }
+    c->applied = true;
+    if (c->p->m != NULL)
+        metrics_batch(c->p->m, c->b.n, (double)(uv_hrtime() - c->apply_start_ns) / 1e9);
+    consumer_kick(c);
+}
+
+static void start_apply(consumer *c)
+{
+    c->started = true;
+    c->applying = true;
+    c->held = false;
+    c->apply_start_ns = uv_hrtime();
+    int rc = cache_target_apply(&c->ct, c->b.co.entries, c->b.co.nentries, on_applied, c);
+    if (rc != 0) {
+        c->applying = false;
+        c->held = true;
+        if (rc < 0)
+            log_event(LOG_ERROR, "cannot apply batch", LOG_S("consumer", c->id), LOG_S("error", strerror(-rc)));
+    }
+}
+
+/* ---- finish ---- */
+
+static void on_finished(uvredis *r, int status, redisReply *reply, void *data)
+{
+    consumer *c = data;
+    c->finishing = false;
+    if (status < 0 || reply == NULL)
+        return; /* connection lost: the batch is released after reconnecting */
+    if (scripts_is_noscript(reply)) {
+        reload_scripts(c);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        queue_broken(c, "finish", reply);
+        return;
+    }
+    reset_batch(c);
+    consumer_kick(c);
+}
+
+static int settle(consumer *c)
+{
+    pool *p = c->p;
+    argv_buf *a = &c->finish_argv;
+    argv_reset(a);
+    int rc = 0;
+    const char *head[] = { "EVALSHA", p->sc.sha[SCRIPT_FINISH], "5", c->processing, p->keys.delayed,
+                           p->keys.dead, p->keys.reaped, p->keys.stats };
+    for (size_t i = 0; i < sizeof head / sizeof head[0] && rc >= 0; i++)
+        rc = argv_push_str(a, head[i]);
+    int at_n = argv_push_u64(a, c->b.n);
+    int at_counts[4];
+    for (int i = 0; i < 4; i++)
+        at_counts[i] = argv_push_u64(a, 0);
+    if (rc < 0 || at_n < 0 || at_counts[3] < 0)
+        return -ENOMEM;
+    batch_outcome oc;
+    rc = batch_settle(&c->b, c->b.napply > 0 ? c->ct.results : NULL, &c->policy, pool_now_ms(), &p->rng, p->m,
+                      a, &oc);
+    if (rc < 0)
+        return rc;
+    argv_set_u64(a, at_counts[0], oc.done);
+    argv_set_u64(a, at_counts[1], oc.retried);
+    argv_set_u64(a, at_counts[2], oc.dead);
+    argv_set_u64(a, at_counts[3], oc.deferred);
+    argv_finalize(a);
+    c->settled = true;
+    return 0;
+}
+
+static void send_finish(consumer *c)
+{
+    if (!c->settled) {
+        int rc = settle(c);
+        if (rc < 0) {
+            log_event(LOG_ERROR, "cannot settle batch", LOG_S("consumer", c->id), LOG_S("error", strerror(-rc)));
+            argv_reset(&c->finish_argv);
+            return;
+        }
+    }
+    argv_buf *a = &c->finish_argv;
+    /* the script's SHA1 may have been reloaded: argv[1] points at it */
+    a->argv[1] = c->p->sc.sha[SCRIPT_FINISH];
+    if (rlink_command(&c->q, (int)a->n, a->argv, a->lens, on_finished, c) < 0)
+        return;
+    c->finishing = true;
+    if (pool_may_fetch(c->p) && c->c.up)
+        send_fetch(c, 0);
+}
+
+/* ---- fetch ---- */
+
+static void on_fetched(uvredis *r, int status, redisReply *reply, void *data)
+{
+    consumer *c = data;
+    size_t prefilled = c->prefilled;
+    c->fetching = false;
+    c->prefilled = 0;
+    if (status < 0 || reply == NULL)
+        return;
+    if (scripts_is_noscript(reply)) {
+        /* a job BLMOVEd here stays in the list; release it by reconnecting */
+        if (prefilled > 0) {
+            queue_broken(c, "fetch", reply);
+            return;
+        }
+        reload_scripts(c);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_ARRAY || reply->element[1]->type != REDIS_REPLY_ARRAY) {
+        queue_broken(c, "fetch", reply);
+        return;
+    }
+    const redisReply *jobs = reply->element[0];
+    const redisReply *counts = reply->element[1];
+    if (jobs->elements == 0 && prefilled == 0) {
+        if (c->has_batch) /* a batch still waits for its finish */
+            return;
+        if (pool_may_fetch(c->p) && c->c.up) {
+            const char *argv[] = { "BLMOVE", c->p->keys.pending, c->processing, "RIGHT", "LEFT", "1" };
+            size_t lens[6];
+            for (int i = 0; i < 6; i++)
+                lens[i] = strlen(argv[i]);
+            if (rlink_command(&c->q, 6, argv, lens, on_blmoved, c) == 0) {
+                c->fetching = true;
+                c->blocking = true;
+            }
+            return;
+        }
+        consumer_kick(c);
+        return;
+    }
+    if (c->has_batch) {
+        queue_broken(c, "fetch (a batch is still unfinished)", NULL);
+        return;
+    }
+    if (prefilled == 0)
+        batch_reset(&c->b);
+    for (size_t i = 0; i < jobs->elements; i++) {
+        const redisReply *j = jobs->element[i];
+        if (j->type != REDIS_REPLY_STRING) {
+            queue_broken(c, "fetch", reply);
+            return;
+        }
+        if (batch_add(&c->b, j->str, j->len, 0) < 0) {
+            queue_broken(c, "fetch (out of memory)", NULL);
+            return;
+        }
+    }
+    for (size_t i = 0; i < counts->elements && i < c->b.n; i++) {
+        if (counts->element[i]->type == REDIS_REPLY_INTEGER && counts->element[i]->integer > 0)
+            c->b.jobs[i].reaped = (uint64_t)counts->element[i]->integer;
+    }
+    if (batch_plan_all(&c->b, &c->policy, pool_now_ms(), &c->p->rng) < 0) {
+        queue_broken(c, "fetch (out of memory)", NULL);
+        return;
+    }
+    c->has_batch = true;
+    c->batch_epoch = c->q_epoch;
+    c->started = false;
+    c->applied = c->b.napply == 0;
+    consumer_kick(c);
+}
+
+static void on_blmoved(uvredis *r, int status, redisReply *reply, void *data)
+{
+    consumer *c = data;
+    c->fetching = false;
+    c->blocking = false;
+    if (status < 0 || reply == NULL)
+        return;
+    if (reply->type == REDIS_REPLY_NIL) {
+        consumer_kick(c);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_STRING) {
+        queue_broken(c, "blmove", reply);
+        return;
+    }
+    /* the job is in the list now: it must become part of this batch (even
+     * when draining) so that finish.lua's trim stays exact */
+    batch_reset(&c->b);
+    if (batch_add(&c->b, reply->str, reply->len, 0) < 0) {
+        queue_broken(c, "blmove (out of memory)", NULL);
+        return;
+    }
+    send_fetch(c, 1);
+}
+
+static void send_fetch(consumer *c, size_t prefilled)
+{
+    pool *p = c->p;
+    argv_buf *a = &c->fetch_argv;
+    argv_reset(a);
+    uint64_t want = p->cfg->batch > prefilled ? p->cfg->batch - prefilled : 0;
+    const char *head[] = { "EVALSHA", p->sc.sha[SCRIPT_FETCH], "3", p->keys.pending, c->processing,
+                           p->keys.reaped };
+    int rc = 0;
+    for (size_t i = 0; i < 6 && rc >= 0; i++)
+        rc = argv_push_str(a, head[i]);
+    if (rc >= 0)
+        rc = argv_push_u64(a, want);
+    if (rc >= 0 && prefilled > 0)
+        rc = argv_push(a, c->b.bytes + c->b.jobs[0].off, c->b.jobs[0].len);
+    if (rc < 0) {
+        queue_broken(c, "fetch (out of memory)", NULL);
+        return;
+    }
+    argv_finalize(a);
+    if (rlink_command(&c->q, (int)a->n, a->argv, a->lens, on_fetched, c) == 0) {
+        c->fetching = true;
+        c->prefilled = prefilled;
+    }
+}
+
+/* ---- state ---- */
+
+bool consumer_idle(const consumer *c)
+{
+    if (c->fetching || c->applying || c->finishing)
+        return false;
+    return !c->has_batch || !c->started || c->batch_epoch != c->q_epoch;
+}
+
+void consumer_kick(consumer *c)
+{
+    pool *p = c->p;
+    if (p->releasing || p->closing)
+        return;
+    if (c->fetching || c->applying || c->finishing)
+        return;
+    if (c->has_batch && c->batch_epoch != c->q_epoch)
+        reset_batch(c); /* its jobs went back to pending when we reconnected */
+    if (c->has_batch) {
+        if (!c->applied) {
+            if (p->draining && !c->started) {
+                pool_consumer_idle(p); /* taken but not started: given back */
+                return;
+            }
+            if (c->c.up)
+                start_apply(c);
+            else
+                c->held = true;
+            return;
+        }
+        if (c->q_ready)
+            send_finish(c);
+        return;
+    }
+    if (!c->q_ready)
+        return;
+    if (pool_may_fetch(p) && c->c.up) {
+        send_fetch(c, 0);
+        return;
+    }
+    if (p->draining)
+        pool_consumer_idle(p);
+}
+
+static void on_released(uvredis *r, int status, redisReply *reply, void *data)
+{
+    consumer *c = data;
+    if (status < 0 || reply == NULL)
+        return;
+    if (scripts_is_noscript(reply)) {
+        reload_scripts(c);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        queue_broken(c, "release", reply);
+        return;
+    }
+    if (reply->integer > 0)
+        log_event(LOG_INFO, "returned jobs to pending after reconnecting", LOG_S("consumer", c->id),
+                  LOG_N("jobs", reply->integer));
+    c->q_ready = true;
+    consumer_kick(c);
+}
+
+static void on_q_scripts(int status, void *data)
+{
+    consumer *c = data;
+    c->reloading = false;
+    if (status < 0) {
+        rlink_reset(&c->q, "SCRIPT LOAD failed");
+        return;
+    }
+    pool *p = c->p;
+    const char *argv[] = { "EVALSHA", p->sc.sha[SCRIPT_RELEASE], "3", c->processing, p->keys.pending,
+                           p->keys.consumers, c->id, "0" };
+    size_t lens[8];
+    for (int i = 0; i < 8; i++)
+        lens[i] = strlen(argv[i]);
+    rlink_command(&c->q, 8, argv, lens, on_released, c);
+}
+
+static void on_q_state(rlink *l, bool up, void *data)
+{
+    consumer *c = data;
+    if (up) {
+        c->reloading = true;
+        if (scripts_load(&c->p->sc, &c->q, on_q_scripts, c) < 0) {
+            c->reloading = false;
+            rlink_reset(&c->q, "cannot send SCRIPT LOAD");
+        }
+    } else {
+        c->q_ready = false;
+        c->q_epoch++;
+    }
+    pool_consumer_link(c->p, c, l, up);
+}
+
+static void on_c_state(rlink *l, bool up, void *data)
+{
+    consumer *c = data;
+    pool_consumer_link(c->p, c, l, up);
+    if (up)
+        consumer_kick(c);
+}
+
+int consumer_init(consumer *c, pool *p, unsigned index)
+{
+    memset(c, 0, sizeof *c);
+    c->p = p;
+    c->index = index;
+    int rc = qkeys_consumer_id(c->id, sizeof c->id, p->start_tag, index);
+    if (rc == 0)
+        rc = qkeys_processing(&p->keys, c->id, c->processing, sizeof c->processing);
+    if (rc < 0)
+        return rc;
+    c->policy = p->policy;
+    c->policy.consumer = c->id;
+    batch_init(&c->b);
+    argv_init(&c->fetch_argv);
+    argv_init(&c->finish_argv);
+    const worker_config *cfg = p->cfg;
+    rlink_opts q = {
+        .target = "queue",
+        .url = &p->qurl,
+        .url_text = p->qdesc,
+        .connect_timeout_ms = (int)cfg->connect_timeout_ms,
+        /* BLMOVE blocks for 1 s: the command timeout must outlast it */
+        .command_timeout_ms = (int)cfg->command_timeout_ms + 1000,
+        .backoff_base_ms = 100,
+        .backoff_max_ms = 5000,
+        .on_state = on_q_state,
+        .data = c,
+    };
+    rlink_opts k = q;
+    k.target = "cache";
+    k.url = &p->curl;
+    k.url_text = p->cdesc;
+    k.command_timeout_ms = (int)cfg->command_timeout_ms;
+    k.on_state = on_c_state;
+    if ((rc = rlink_init(&c->q, p->loop, &q)) < 0)
+        return rc;
+    if ((rc = rlink_init(&c->c, p->loop, &k)) < 0) {
+        uv_close((uv_handle_t *)&c->q.timer, NULL);
+        return rc;
+    }
+    cache_target_init(&c->ct, &c->c, cfg->unlink);
+    return 0;
+}
+
+void consumer_start(consumer *c)
+{
+    rlink_start(&c->q);
+    rlink_start(&c->c);
+}
+
+static void on_link_closed(rlink *l, void *data)
+{
+    consumer *c = data;
+    if (++c->closed == 2 && c->close_cb != NULL)
+        c->close_cb(c);
+}
+
+void consumer_close(consumer *c, void (*cb)(consumer *c))
+{
+    c->close_cb = cb;
+    c->closed = 0;
+    rlink_close(&c->q, on_link_closed, c);
+    rlink_close(&c->c, on_link_closed, c);
+}
+
+void consumer_deinit(consumer *c)
+{
+    batch_deinit(&c->b);
+    argv_deinit(&c->fetch_argv);
+    argv_deinit(&c->finish_argv);
+    cache_target_deinit(&c->ct);
+}

@@ -1,0 +1,63 @@
+/* invqctl command-line handling: exit codes, the connection flags shared
+ * with invq-worker (and their INVQ_* environment mirrors), and a small
+ * getopt_long wrapper every subcommand uses. */
+#ifndef INVQ_CTL_ARGS_H
+#define INVQ_CTL_ARGS_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Exit codes (documented in worker/ctl/README.md). */
+enum ctl_exit {
+    CTL_OK = 0,
+    CTL_NOMATCH = 1,      /* nothing matched */
+    CTL_PARTIAL = 2,      /* partial failure, or corrupt entries where it matters */
+    CTL_USAGE = 64,       /* bad command line */
+    CTL_DATAERR = 65,     /* bad input data (import) */
+    CTL_UNAVAILABLE = 69, /* queue Redis unreachable */
+    CTL_SOFTWARE = 70,    /* internal error (including unexpected Redis replies) */
+    CTL_INTERRUPTED = 130,
+};
+
+typedef struct ctl_common {
+    const char *queue_url; /* --queue-url / INVQ_QUEUE_URL, required */
+    const char *ns;        /* --namespace / INVQ_NAMESPACE, "invq" */
+    const char *queue;     /* --queue / INVQ_QUEUE, "default" */
+    uint64_t connect_timeout_ms; /* --connect-timeout-ms / INVQ_CONNECT_TIMEOUT_MS, 2000 */
+    uint64_t command_timeout_ms; /* --command-timeout-ms / INVQ_COMMAND_TIMEOUT_MS, 30000 */
+    bool json;             /* --json */
+} ctl_common;
+
+/* Fills defaults, then the INVQ_* environment. Returns 0 or CTL_USAGE
+ * (message printed) for a bad environment value. */
+int args_common_init(ctl_common *c);
+
+/* Called for every subcommand-specific option: `id` is the option's `val`.
+ * Returns 0 or CTL_USAGE (having printed a message). */
+typedef int (*args_opt_cb)(int id, const char *arg, void *data);
+
+/* What args_parse found. */
+enum { ARGS_OK = 0, ARGS_HELP = 1 };
+
+/* Parses argv[1..] of subcommand `cmd` (for messages): the common flags,
+ * --help, and `extra` (NULL-terminated getopt_long table; may be NULL).
+ * On ARGS_OK *first_pos is the index of the first positional argument
+ * (getopt_long permutes them to the end; "--" ends options). On ARGS_HELP
+ * the caller prints its help. Returns ARGS_OK, ARGS_HELP or CTL_USAGE. */
+int args_parse(int argc, char **argv, const char *cmd, const struct option *extra, args_opt_cb cb,
+               void *data, ctl_common *common, int *first_pos);
+
+/* Parses an unsigned integer in [min, max] for `flag`; prints
+ * `invqctl: FLAG: expected an integer MIN..MAX, got "S"` and returns
+ * CTL_USAGE on error, else 0. */
+int args_uint(const char *flag, const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Prints "invqctl: <msg>" and a hint to stderr; returns CTL_USAGE. */
+int args_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The text describing the common flags, for every --help. */
+extern const char args_common_help[];
+
+#endif

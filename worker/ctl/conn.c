@@ -1,0 +1,192 @@
+/* invqctl's queue connection: URL parsing and connecting through the shared
+ * producer/src plumbing, key names, and checked command helpers. */
+#include "conn.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <invq/invq.h>
+
+#include "redis_sync.h"
+#include "redis_url.h"
+
+static char *key_of(const char *prefix, const char *suffix)
+{
+    size_t n = strlen(prefix) + strlen(suffix) + 1;
+    char *k = malloc(n);
+    if (k)
+        snprintf(k, n, "%s%s", prefix, suffix);
+    return k;
+}
+
+int conn_open(conn *c, const ctl_common *o)
+{
+    memset(c, 0, sizeof *c);
+    if (!o->queue_url || !*o->queue_url) {
+        fprintf(stderr, "invqctl: --queue-url (or INVQ_QUEUE_URL) is required\n");
+        return CTL_USAGE;
+    }
+    char err[256];
+    redis_url u;
+    if (redis_url_parse(o->queue_url, &u, err, sizeof err) < 0) {
+        fprintf(stderr, "invqctl: --queue-url: %s\n", err);
+        return CTL_USAGE;
+    }
+    int rc = redis_sync_connect(&u, (int)o->connect_timeout_ms, (int)o->command_timeout_ms, &c->rc, err,
+                                sizeof err);
+    char where[300];
+    redis_url_describe(&u, where, sizeof where);
+    redis_url_deinit(&u);
+    if (rc < 0) {
+        fprintf(stderr, "invqctl: queue redis %s unreachable: %s\n", where, err);
+        return rc == INVQ_ENOMEM ? CTL_SOFTWARE : CTL_UNAVAILABLE;
+    }
+    size_t n = strlen(o->ns) + strlen(o->queue) + 6;
+    c->prefix = malloc(n);
+    if (c->prefix)
+        snprintf(c->prefix, n, "%s:{%s}:", o->ns, o->queue);
+    if (!c->prefix || !(c->pending = key_of(c->prefix, "pending")) ||
+        !(c->delayed = key_of(c->prefix, "delayed")) || !(c->dead = key_of(c->prefix, "dead")) ||
+        !(c->stats = key_of(c->prefix, "stats")) || !(c->consumers = key_of(c->prefix, "consumers")) ||
+        !(c->reaped = key_of(c->prefix, "reaped"))) {
+        conn_close(c);
+        fprintf(stderr, "invqctl: out of memory\n");
+        return CTL_SOFTWARE;
+    }
+    c->failure = CTL_SOFTWARE;
+    return 0;
+}
+
+void conn_close(conn *c)
+{
+    if (c->rc)
+        redisFree(c->rc);
+    free(c->prefix);
+    free(c->pending);
+    free(c->delayed);
+    free(c->dead);
+    free(c->stats);
+    free(c->consumers);
+    free(c->reaped);
+    memset(c, 0, sizeof *c);
+}
+
+char *conn_processing_key(const conn *c, const char *consumer)
+{
+    size_t n = strlen(c->prefix) + strlen(consumer) + 12;
+    char *k = malloc(n);
+    if (k)
+        snprintf(k, n, "%sprocessing:%s", c->prefix, consumer);
+    return k;
+}
+
+static const char *type_name(int t)
+{
+    switch (t) {
+    case REDIS_REPLY_STRING:
+        return "a string";
+    case REDIS_REPLY_ARRAY:
+        return "an array";
+    case REDIS_REPLY_INTEGER:
+        return "an integer";
+    case REDIS_REPLY_NIL:
+        return "nil";
+    case REDIS_REPLY_STATUS:
+        return "a status";
+    default:
+        return "an error";
+    }
+}
+
+/* Checks a reply (NULL: the context failed). Frees it and prints on error. */
+static redisReply *check(conn *c, redisReply *r, const char *what, int want_type)
+{
+    char err[512];
+    if (!r) {
+        redis_sync_ctx_error(c->rc, what, err, sizeof err);
+        fprintf(stderr, "invqctl: redis: %s\n", err);
+        c->failure = CTL_UNAVAILABLE;
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        int code = redis_reply_error(r, what, err, sizeof err);
+        fprintf(stderr, "invqctl: redis: %s\n", err);
+        c->failure = code == INVQ_EAUTH ? CTL_UNAVAILABLE : CTL_SOFTWARE;
+        freeReplyObject(r);
+        return NULL;
+    }
+    if (want_type >= 0 && r->type != want_type) {
+        fprintf(stderr, "invqctl: redis: %s: expected %s reply, got %s\n", what, type_name(want_type),
+                type_name(r->type));
+        c->failure = CTL_SOFTWARE;
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+static void describe(char *buf, size_t len, int argc, const char **argv)
+{
+    snprintf(buf, len, "%s%s%s", argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
+}
+
+redisReply *conn_run(conn *c, int argc, const char **argv, const size_t *lens, int want_type)
+{
+    char what[256];
+    describe(what, sizeof what, argc, argv);
+    return check(c, redisCommandArgv(c->rc, argc, argv, lens), what, want_type);
+}
+
+redisReply *conn_runf(conn *c, int want_type, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c->rc, fmt, ap);
+    va_end(ap);
+    char what[64];
+    snprintf(what, sizeof what, "%.*s", (int)strcspn(fmt, " "), fmt);
+    return check(c, r, what, want_type);
+}
+
+int conn_append(conn *c, int argc, const char **argv, const size_t *lens)
+{
+    if (redisAppendCommandArgv(c->rc, argc, argv, lens) != REDIS_OK) {
+        fprintf(stderr, "invqctl: out of memory\n");
+        c->failure = CTL_SOFTWARE;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+redisReply *conn_reply(conn *c, const char *what, int want_type)
+{
+    void *r = NULL;
+    if (redisGetReply(c->rc, &r) != REDIS_OK)
+        r = NULL;
+    return check(c, r, what, want_type);
+}
+
+int conn_script_load(conn *c, const char *src, char *sha)
+{
+    const char *argv[] = {"SCRIPT", "LOAD", src};
+    redisReply *r = conn_run(c, 3, argv, NULL, REDIS_REPLY_STRING);
+    if (!r)
+        return c->failure;
+    snprintf(sha, 41, "%s", r->str);
+    freeReplyObject(r);
+    return 0;
+}
+
+long long conn_int(const redisReply *r)
+{
+    if (!r)
+        return 0;
+    if (r->type == REDIS_REPLY_INTEGER)
+        return r->integer;
+    if (r->type == REDIS_REPLY_STRING)
+        return strtoll(r->str, NULL, 10);
+    return 0;
+}

@@ -1,0 +1,56 @@
+/* invqctl's connection to the queue Redis (over the shared sync connect in
+ * producer/src/redis_sync.h) plus the queue's key names and checked,
+ * binary-safe command helpers that print one clear error line. */
+#ifndef INVQ_CTL_CONN_H
+#define INVQ_CTL_CONN_H
+
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+#include "args.h"
+
+typedef struct conn {
+    redisContext *rc; /* owned */
+    char *prefix;     /* "<ns>:{<queue>}:" */
+    char *pending;
+    char *delayed;
+    char *dead;
+    char *stats;
+    char *consumers;
+    char *reaped;
+    int failure; /* CTL_UNAVAILABLE or CTL_SOFTWARE: exit code of the last failure */
+} conn;
+
+/* Connects (with the connect timeout, AUTH and SELECT from the URL) and
+ * builds the key names. Returns 0, or CTL_USAGE (no/bad URL),
+ * CTL_UNAVAILABLE (unreachable) or CTL_SOFTWARE, with the message printed. */
+int conn_open(conn *c, const ctl_common *o);
+void conn_close(conn *c);
+
+/* "<prefix>processing:<consumer>", malloc'd (caller frees); NULL on ENOMEM. */
+char *conn_processing_key(const conn *c, const char *consumer);
+
+/* Runs argv (binary safe; lens may be NULL for C strings) and checks the
+ * reply type (want_type, or -1 for any non-error reply). Returns the reply
+ * (caller frees with freeReplyObject) or NULL after printing
+ * "invqctl: redis: <CMD> <key>: <problem>" and setting c->failure. */
+redisReply *conn_run(conn *c, int argc, const char **argv, const size_t *lens, int want_type);
+
+/* printf-style variant of conn_run for commands without binary arguments. */
+redisReply *conn_runf(conn *c, int want_type, const char *fmt, ...);
+
+/* Pipelining: queue commands with conn_append, then read each reply with
+ * conn_reply (same checks as conn_run, errors printed, what = the command
+ * name for messages). */
+int conn_append(conn *c, int argc, const char **argv, const size_t *lens);
+redisReply *conn_reply(conn *c, const char *what, int want_type);
+
+/* Loads a Lua script; writes its SHA-1 (41 bytes with NUL). Returns 0 or the
+ * failure exit code (message printed). */
+int conn_script_load(conn *c, const char *src, char *sha);
+
+/* Reads an integer reply element or string holding an integer; 0 otherwise. */
+long long conn_int(const redisReply *r);
+
+#endif

@@ -1,0 +1,20 @@
+-- promote.lua: move up to ARGV[2] due members of delayed (score <= ARGV[1])
+-- to the tail of pending, the end consumers take next, earliest due first.
+-- KEYS: delayed, pending.  Returns the number moved.
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local n = #due
+if n == 0 then
+  return 0
+end
+for i = 1, n, 1000 do
+  local last = math.min(i + 999, n)
+  redis.call('ZREM', KEYS[1], unpack(due, i, last))
+  -- RPUSH puts each argument after the previous one; the last ends at the
+  -- tail and is taken first, so push the latest-due first
+  local chunk = {}
+  for j = last, i, -1 do
+    chunk[#chunk + 1] = due[j]
+  end
+  redis.call('RPUSH', KEYS[2], unpack(chunk))
+end
+return n

@@ -1,0 +1,589 @@
+/* The worker pool: consumers on one loop, and the control connection's
+ * periodic work (register + heartbeat, promote, reap, sample), the circuit
+ * breaker and graceful shutdown. */
+#include "pool.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef INVQ_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "log.h"
+
+#define PROMOTE_EVERY_MS 100
+#define PROMOTE_PAGE 1000
+#define SAMPLE_EVERY_MS 5000
+#define CLOSE_DEADLINE_MS 2000
+
+uint64_t pool_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void notify(const char *state)
+{
+#ifdef INVQ_HAVE_SYSTEMD
+    sd_notify(0, state);
+#else
+    (void)state;
+#endif
+}
+
+bool pool_may_fetch(const pool *p)
+{
+    return p->registered && !p->draining && !p->breaker_open && !p->closing;
+}
+
+static void kick_all(pool *p)
+{
+    for (unsigned i = 0; i < p->n; i++)
+        consumer_kick(&p->consumers[i]);
+}
+
+static void set_connected(pool *p)
+{
+    if (p->m == NULL)
+        return;
+    metrics_set_connected(p->m, "queue", p->queue_down == 0);
+    metrics_set_connected(p->m, "cache", p->cache_down == 0);
+}
+
+void pool_consumer_link(pool *p, consumer *c, rlink *l, bool up)
+{
+    if (l == &c->c) {
+        if (up)
+            p->cache_down--;
+        else
+            p->cache_down++;
+        if (up && l->ups > 1 && p->m != NULL)
+            metrics_reconnect(p->m, "cache");
+        bool open = p->cache_down > 0;
+        if (open != p->breaker_open) {
+            p->breaker_open = open;
+            if (p->m != NULL)
+                metrics_set_breaker_open(p->m, open);
+            if (open && p->cache_was_up)
+                log_event(LOG_WARN, "circuit breaker open: cache redis unreachable, fetching paused",
+                          LOG_S("url", p->cdesc));
+            else if (!open && p->cache_was_up)
+                log_event(LOG_INFO, "circuit breaker closed: cache redis is back", LOG_S("url", p->cdesc));
+            if (!open) {
+                p->cache_was_up = true;
+                kick_all(p);
+            }
+        }
+    } else {
+        if (up)
+            p->queue_down--;
+        else
+            p->queue_down++;
+        if (up && l->ups > 1 && p->m != NULL)
+            metrics_reconnect(p->m, "queue");
+    }
+    set_connected(p);
+}
+
+/* ---- control connection: heartbeat, promote, reap, sample ---- */
+
+static int control_cmd(pool *p, int argc, const char **argv, uvredis_reply_cb cb, void *data)
+{
+    size_t lens[16];
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    return rlink_command(&p->control, argc, argv, lens, cb, data);
+}
+
+static void control_reload(pool *p);
+
+static bool control_reply_ok(pool *p, const char *what, int status, const redisReply *reply)
+{
+    if (status < 0 || reply == NULL)
+        return false;
+    if (scripts_is_noscript(reply)) {
+        control_reload(p);
+        return false;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        log_event(LOG_ERROR, "queue command failed", LOG_S("command", what), LOG_S("error", reply->str));
+        return false;
+    }
+    return true;
+}
+
+static void on_heartbeat(uvredis *r, int status, redisReply *reply, void *data)
+{
+    pool *p = data;
+    if (!control_reply_ok(p, "heartbeat", status, reply))
+        return;
+    if (!p->registered) {
+        p->registered = true;
+        if (!p->was_registered) {
+            p->was_registered = true;
+            log_event(LOG_INFO, "worker ready", LOG_S("queue", p->keys.prefix), LOG_N("consumers", p->n),
+                      LOG_S("consumer", p->start_tag));
+            notify("READY=1");
+        }
+        kick_all(p);
+    }
+}
+
+static void send_heartbeat(pool *p)
+{
+    if (!p->control_ready || p->releasing || p->closing)
+        return;
+    /* ZADD consumers now id1 now id2 ... */
+    size_t argc = 2 + 2 * (size_t)p->n;
+    const char **argv = malloc(argc * sizeof *argv);
+    size_t *lens = malloc(argc * sizeof *lens);
+    if (argv == NULL || lens == NULL) {
+        free(argv);
+        free(lens);
+        return;
+    }
+    char now[24];
+    snprintf(now, sizeof now, "%" PRIu64, pool_now_ms());
+    argv[0] = "ZADD";
+    argv[1] = p->keys.consumers;
+    for (unsigned i = 0; i < p->n; i++) {
+        argv[2 + 2 * i] = now;
+        argv[3 + 2 * i] = p->consumers[i].id;
+    }
+    for (size_t i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    rlink_command(&p->control, (int)argc, argv, lens, on_heartbeat, p);
+    free(argv);
+    free(lens);
+}
+
+static void on_heartbeat_timer(uv_timer_t *t)
+{
+    send_heartbeat(t->data);
+}
+
+static void send_promote(pool *p);
+
+static void on_promoted(uvredis *r, int status, redisReply *reply, void *data)
+{
+    pool *p = data;
+    p->promoting = false;
+    if (!control_reply_ok(p, "promote", status, reply))
+        return;
+    if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= PROMOTE_PAGE)
+        send_promote(p); /* a full page: there may be more due */
+}
+
+static void send_promote(pool *p)
+{
+    if (!p->control_ready || p->promoting || p->closing)
+        return;
+    char now[24], page[24];
+    snprintf(now, sizeof now, "%" PRIu64, pool_now_ms());
+    snprintf(page, sizeof page, "%d", PROMOTE_PAGE);
+    const char *argv[] = { "EVALSHA", p->sc.sha[SCRIPT_PROMOTE], "2", p->keys.delayed, p->keys.pending, now, page };
+    if (control_cmd(p, 7, argv, on_promoted, p) == 0)
+        p->promoting = true;
+}
+
+static void on_promote_timer(uv_timer_t *t)
+{
+    send_promote(t->data);
+}
+
+typedef struct reap_req {
+    pool *p;
+    char id[320];
+} reap_req;
+
+static void on_reaped(uvredis *r, int status, redisReply *reply, void *data)
+{
+    reap_req *req = data;
+    pool *p = req->p;
+    if (--p->reap_outstanding == 0)
+        p->reaping = false;
+    if (control_reply_ok(p, "reap", status, reply) && reply->type == REDIS_REPLY_INTEGER && reply->integer >= 0)
+        log_event(LOG_WARN, "dead consumer reaped: its jobs are back in pending", LOG_S("consumer", req->id),
+                  LOG_N("jobs", reply->integer));
+    free(req);
+}
+
+static void on_dead_listed(uvredis *r, int status, redisReply *reply, void *data)
+{
+    pool *p = data;
+    p->reap_outstanding = 1;
+    if (control_reply_ok(p, "reap", status, reply) && reply->type == REDIS_REPLY_ARRAY) {
+        char cutoff[24];
+        snprintf(cutoff, sizeof cutoff, "%" PRIu64, pool_now_ms() - p->cfg->reap_after_ms);
+        size_t tag = strlen(p->start_tag);
+        for (size_t i = 0; i < reply->elements; i++) {
+            const redisReply *e = reply->element[i];
+            if (e->type != REDIS_REPLY_STRING || e->len >= sizeof ((reap_req *)0)->id)
+                continue;
+            if (strncmp(e->str, p->start_tag, tag) == 0 && e->str[tag] == '-')
+                continue; /* never reap ourselves */
+            reap_req *req = calloc(1, sizeof *req);
+            char processing[512];
+            if (req == NULL || qkeys_processing(&p->keys, e->str, processing, sizeof processing) < 0) {
+                free(req);
+                continue;
+            }
+            req->p = p;
+            memcpy(req->id, e->str, e->len);
+            const char *argv[] = { "EVALSHA", p->sc.sha[SCRIPT_REAP], "5", p->keys.consumers, processing,
+                                   p->keys.pending, p->keys.reaped, p->keys.stats, req->id, cutoff };
+            if (control_cmd(p, 10, argv, on_reaped, req) == 0)
+                p->reap_outstanding++;
+            else
+                free(req);
+        }
+    }
+    if (--p->reap_outstanding == 0)
+        p->reaping = false;
+}
+
+static void on_reap_timer(uv_timer_t *t)
+{
+    pool *p = t->data;
+    if (!p->control_ready || p->reaping || p->closing)
+        return;
+    char cutoff[24];
+    snprintf(cutoff, sizeof cutoff, "%" PRIu64, pool_now_ms() - p->cfg->reap_after_ms);
+    const char *argv[] = { "ZRANGEBYSCORE", p->keys.consumers, "-inf", cutoff };
+    if (control_cmd(p, 4, argv, on_dead_listed, p) == 0)
+        p->reaping = true;
+}
+
+static uint64_t reply_u64(const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_INTEGER)
+        return r->integer > 0 ? (uint64_t)r->integer : 0;
+    if (r->type == REDIS_REPLY_STRING)
+        return strtoull(r->str, NULL, 10);
+    return 0;
+}
+
+static void on_sampled(uvredis *r, int status, redisReply *reply, void *data)
+{
+    pool *p = data;
+    p->sampling = false;
+    if (!control_reply_ok(p, "sample", status, reply))
+        return;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 5 || p->m == NULL)
+        return;
+    redisReply **e = reply->element;
+    metrics_set_depths(p->m, reply_u64(e[0]), reply_u64(e[1]), reply_u64(e[2]), reply_u64(e[3]));
+    if (e[4]->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i + 1 < e[4]->elements; i += 2) {
+            if (e[4]->element[i]->type == REDIS_REPLY_STRING)
+                metrics_set_queue_total(p->m, e[4]->element[i]->str, reply_u64(e[4]->element[i + 1]));
+        }
+    }
+}
+
+static void on_sample_timer(uv_timer_t *t)
+{
+    pool *p = t->data;
+    if (!p->control_ready || p->sampling || p->closing)
+        return;
+    char prefix[300];
+    snprintf(prefix, sizeof prefix, "%sprocessing:", p->keys.prefix);
+    const char *argv[] = { "EVALSHA", p->sc.sha[SCRIPT_SAMPLE], "5", p->keys.pending, p->keys.delayed,
+                           p->keys.dead, p->keys.consumers, p->keys.stats, prefix };
+    if (control_cmd(p, 9, argv, on_sampled, p) == 0)
+        p->sampling = true;
+}
+
+static void start_timers(pool *p)
+{
+    if (p->timers_started)
+        return;
+    p->timers_started = true;
+    uv_timer_start(&p->heartbeat, on_heartbeat_timer, p->cfg->heartbeat_ms, p->cfg->heartbeat_ms);
+    uv_timer_start(&p->promote, on_promote_timer, PROMOTE_EVERY_MS, PROMOTE_EVERY_MS);
+    uint64_t reap_every = p->cfg->reap_after_ms / 2;
+    uv_timer_start(&p->reap, on_reap_timer, reap_every, reap_every);
+    uv_timer_start(&p->sample, on_sample_timer, 0, SAMPLE_EVERY_MS);
+}
+
+static void on_control_scripts(int status, void *data)
+{
+    pool *p = data;
+    if (status < 0) {
+        rlink_reset(&p->control, "SCRIPT LOAD failed");
+        return;
+    }
+    p->control_ready = true;
+    send_heartbeat(p); /* registers the consumers before their first fetch */
+    send_promote(p);
+    start_timers(p);
+    if (p->draining)
+        pool_consumer_idle(p);
+}
+
+static void control_reload(pool *p)
+{
+    if (!p->control_ready)
+        return;
+    p->control_ready = false;
+    if (scripts_load(&p->sc, &p->control, on_control_scripts, p) < 0)
+        rlink_reset(&p->control, "cannot send SCRIPT LOAD");
+}
+
+static void on_control_state(rlink *l, bool up, void *data)
+{
+    pool *p = data;
+    if (up) {
+        p->queue_down--;
+        if (scripts_load(&p->sc, &p->control, on_control_scripts, p) < 0)
+            rlink_reset(&p->control, "cannot send SCRIPT LOAD");
+    } else {
+        p->queue_down++;
+        p->control_ready = false;
+        /* the queue Redis may have restarted without our registrations:
+         * no new fetches until the consumers are registered again */
+        p->registered = false;
+        p->promoting = false;
+        p->sampling = false;
+    }
+    set_connected(p);
+}
+
+/* ---- shutdown ---- */
+
+static void closed_one(pool *p)
+{
+    if (--p->open_handles == 0 && p->on_closed != NULL)
+        p->on_closed(p);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    closed_one(h->data);
+}
+
+static void on_consumer_closed(consumer *c)
+{
+    closed_one(c->p);
+}
+
+static void on_control_closed(rlink *l, void *data)
+{
+    closed_one(data);
+}
+
+static void close_all(pool *p)
+{
+    if (p->closing)
+        return;
+    p->closing = true;
+    p->exit_code = p->release_failed > 0 ? 1 : 0;
+    uv_timer_t *timers[] = { &p->heartbeat, &p->promote, &p->reap, &p->sample, &p->grace };
+    p->open_handles = 5 + p->n + 1;
+    for (size_t i = 0; i < 5; i++)
+        uv_close((uv_handle_t *)timers[i], on_handle_closed);
+    for (unsigned i = 0; i < p->n; i++)
+        consumer_close(&p->consumers[i], on_consumer_closed);
+    rlink_close(&p->control, on_control_closed, p);
+    if (p->m != NULL)
+        metrics_set_consumers(p->m, 0);
+}
+
+static void release_done(pool *p)
+{
+    if (--p->release_outstanding > 0)
+        return;
+    log_event(p->release_failed > 0 ? LOG_WARN : LOG_INFO, "worker stopped",
+              LOG_N("unreleased_consumers", p->release_failed));
+    close_all(p);
+}
+
+static void on_release_reply(uvredis *r, int status, redisReply *reply, void *data)
+{
+    consumer *c = data;
+    pool *p = c->p;
+    if (status < 0 || reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        p->release_failed++;
+        log_event(LOG_WARN, "could not return the processing list; the reaper will", LOG_S("consumer", c->id),
+                  LOG_S("error", reply != NULL && reply->type == REDIS_REPLY_ERROR ? reply->str : "connection lost"));
+    } else {
+        c->released = true;
+        if (reply->integer > 0)
+            log_event(LOG_INFO, "returned unstarted jobs to pending", LOG_S("consumer", c->id),
+                      LOG_N("jobs", reply->integer));
+    }
+    release_done(p);
+}
+
+static void release_all(pool *p)
+{
+    if (p->releasing)
+        return;
+    p->releasing = true;
+    p->release_outstanding = 1;
+    for (unsigned i = 0; i < p->n; i++) {
+        consumer *c = &p->consumers[i];
+        if (c->q.ups == 0) {
+            c->released = true; /* never connected: it took nothing */
+            continue;
+        }
+        rlink *l = p->control_ready ? &p->control : c->q_ready ? &c->q : NULL;
+        const char *argv[] = { "EVALSHA", p->sc.sha[SCRIPT_RELEASE], "3", c->processing, p->keys.pending,
+                               p->keys.consumers, c->id, "1" };
+        size_t lens[8];
+        for (int k = 0; k < 8; k++)
+            lens[k] = strlen(argv[k]);
+        if (l != NULL && p->sc.sha[SCRIPT_RELEASE][0] != '\0' &&
+            rlink_command(l, 8, argv, lens, on_release_reply, c) == 0)
+            p->release_outstanding++;
+        else
+            p->release_failed++;
+    }
+    release_done(p);
+}
+
+void pool_consumer_idle(pool *p)
+{
+    if (!p->draining || p->releasing)
+        return;
+    for (unsigned i = 0; i < p->n; i++) {
+        if (!consumer_idle(&p->consumers[i]))
+            return;
+    }
+    release_all(p);
+}
+
+static void on_force_close(uv_timer_t *t)
+{
+    close_all(t->data);
+}
+
+static void on_grace(uv_timer_t *t)
+{
+    pool *p = t->data;
+    if (!p->releasing) {
+        log_msg(LOG_WARN, "shutdown grace expired: returning unfinished batches to pending");
+        release_all(p);
+    }
+    if (!p->closing) /* Redis does not answer: leave the lists for the reaper */
+        uv_timer_start(&p->grace, on_force_close, CLOSE_DEADLINE_MS, 0);
+}
+
+void pool_stop(pool *p)
+{
+    if (p->draining)
+        return;
+    p->draining = true;
+    notify("STOPPING=1");
+    if (p->m != NULL)
+        metrics_set_draining(p->m, true);
+    log_event(LOG_INFO, "shutting down: finishing batches in flight", LOG_N("grace_ms", p->cfg->shutdown_grace_ms));
+    uv_timer_start(&p->grace, on_grace, p->cfg->shutdown_grace_ms, 0);
+    kick_all(p);
+    pool_consumer_idle(p);
+}
+
+/* ---- setup ---- */
+
+static int parse_url(const char *flag, const char *text, redis_url *u, char *desc, size_t desclen, char *err,
+                     size_t errlen)
+{
+    char msg[256];
+    if (redis_url_parse(text, u, msg, sizeof msg) != 0) {
+        snprintf(err, errlen, "invq-worker: --%s: %s", flag, msg);
+        return -EINVAL;
+    }
+    redis_url_describe(u, desc, desclen);
+    return 0;
+}
+
+int pool_init(pool *p, uv_loop_t *loop, const worker_config *cfg, metrics *m, char *err, size_t errlen)
+{
+    memset(p, 0, sizeof *p);
+    p->loop = loop;
+    p->cfg = cfg;
+    p->m = m;
+    int rc = parse_url("queue-url", cfg->queue_url, &p->qurl, p->qdesc, sizeof p->qdesc, err, errlen);
+    if (rc == 0)
+        rc = parse_url("cache-url", cfg->cache_url, &p->curl, p->cdesc, sizeof p->cdesc, err, errlen);
+    if (rc < 0)
+        return rc;
+    if ((rc = qkeys_init(&p->keys, cfg->ns, cfg->queue)) < 0 ||
+        (rc = qkeys_start_tag(p->start_tag, sizeof p->start_tag)) < 0) {
+        snprintf(err, errlen, "invq-worker: %s", strerror(-rc));
+        return rc;
+    }
+    rng_init(&p->rng);
+    p->policy = (batch_policy){
+        .limits = cfg->limits,
+        .max_attempts = cfg->max_attempts,
+        .backoff_base_ms = cfg->backoff_base_ms,
+        .backoff_max_ms = cfg->backoff_max_ms,
+        .consumer = NULL,
+    };
+    p->policy.consumer = p->start_tag;
+    p->n = cfg->consumers;
+    p->consumers = calloc(p->n, sizeof *p->consumers);
+    if (p->consumers == NULL) {
+        snprintf(err, errlen, "invq-worker: out of memory");
+        return -ENOMEM;
+    }
+    for (unsigned i = 0; i < p->n; i++) {
+        if ((rc = consumer_init(&p->consumers[i], p, i)) < 0) {
+            snprintf(err, errlen, "invq-worker: consumer %u: %s", i, strerror(rc < 0 ? -rc : rc));
+            return rc;
+        }
+    }
+    rlink_opts o = {
+        .target = "queue",
+        .url = &p->qurl,
+        .url_text = p->qdesc,
+        .connect_timeout_ms = (int)cfg->connect_timeout_ms,
+        .command_timeout_ms = (int)cfg->command_timeout_ms,
+        .backoff_base_ms = 100,
+        .backoff_max_ms = 5000,
+        .on_state = on_control_state,
+        .data = p,
+    };
+    if ((rc = rlink_init(&p->control, loop, &o)) < 0)
+        return rc;
+    uv_timer_t *timers[] = { &p->heartbeat, &p->promote, &p->reap, &p->sample, &p->grace };
+    for (size_t i = 0; i < 5; i++) {
+        uv_timer_init(loop, timers[i]);
+        timers[i]->data = p;
+    }
+    p->cache_down = p->n;
+    p->queue_down = p->n + 1;
+    p->breaker_open = true;
+    return 0;
+}
+
+void pool_start(pool *p, void (*on_closed)(pool *p), void *data)
+{
+    p->on_closed = on_closed;
+    p->data = data;
+    if (p->m != NULL) {
+        metrics_set_consumers(p->m, p->n);
+        set_connected(p);
+    }
+    rlink_start(&p->control);
+    for (unsigned i = 0; i < p->n; i++)
+        consumer_start(&p->consumers[i]);
+}
+
+void pool_deinit(pool *p)
+{
+    for (unsigned i = 0; i < p->n && p->consumers != NULL; i++)
+        consumer_deinit(&p->consumers[i]);
+    free(p->consumers);
+    qkeys_deinit(&p->keys);
+    redis_url_deinit(&p->qurl);
+    redis_url_deinit(&p->curl);
+    memset(p, 0, sizeof *p);
+}

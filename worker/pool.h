@@ -1,0 +1,77 @@
+/* The worker pool: N consumers on one libuv loop plus the control
+ * connection that registers and heartbeats them, promotes due jobs from
+ * delayed, reaps dead consumers and samples queue depths; the circuit
+ * breaker over the cache connections; graceful shutdown. */
+#ifndef INVQ_WORKER_POOL_H
+#define INVQ_WORKER_POOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "batch.h"
+#include "config.h"
+#include "consumer.h"
+#include "rlink.h"
+#include "metrics.h"
+#include "qkeys.h"
+#include "redis_url.h"
+#include "rng.h"
+#include "scripts.h"
+
+typedef struct pool {
+    uv_loop_t *loop;
+    const worker_config *cfg; /* borrowed */
+    redis_url qurl, curl;
+    char qdesc[256], cdesc[256];
+    qkeys keys;
+    char start_tag[300];
+    metrics *m; /* borrowed; may be NULL */
+    rng rng;
+    batch_policy policy;
+    scripts sc;
+    rlink control;
+    bool control_ready; /* connected and scripts loaded */
+    bool registered;    /* consumers ZADDed on the current control connection */
+    bool was_registered;
+    bool timers_started;
+    bool promoting, reaping, sampling;
+    unsigned reap_outstanding;
+    consumer *consumers;
+    unsigned n;
+    unsigned cache_down; /* consumers whose cache connection is not up */
+    bool cache_was_up;
+    bool breaker_open;
+    unsigned queue_down;
+    bool draining;
+    bool releasing;
+    bool closing;
+    unsigned release_outstanding;
+    unsigned release_failed;
+    int exit_code;
+    unsigned open_handles;
+    uv_timer_t heartbeat, promote, reap, sample, grace;
+    void (*on_closed)(struct pool *p); /* runs once everything is closed */
+    void *data;                        /* the owner's, for on_closed */
+} pool;
+
+/* Validates the URLs (message in err) and prepares everything; borrows loop,
+ * cfg and m (all must outlive the pool). Returns 0 or a negative code. */
+int pool_init(pool *p, uv_loop_t *loop, const worker_config *cfg, metrics *m, char *err, size_t errlen);
+/* Starts the connections and timers. on_closed runs when the pool has shut
+ * down (after pool_stop), with p->exit_code set. */
+void pool_start(pool *p, void (*on_closed)(pool *p), void *data);
+/* Graceful stop: no more fetching, finish batches in flight, give back the
+ * rest, deregister, close (bounded by --shutdown-grace-ms). */
+void pool_stop(pool *p);
+/* Frees what the pool owns once it closed (or if it never started). */
+void pool_deinit(pool *p);
+
+/* For consumers. */
+bool pool_may_fetch(const pool *p);
+void pool_consumer_link(pool *p, consumer *c, rlink *l, bool up);
+void pool_consumer_idle(pool *p);
+uint64_t pool_now_ms(void);
+
+#endif

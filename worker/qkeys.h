@@ -1,0 +1,31 @@
+/* The Redis key names of one queue (DESIGN.md "Redis key layout"): every key
+ * shares the hash tag {<queue>}, so all of them live in one cluster slot. */
+#ifndef INVQ_WORKER_QKEYS_H
+#define INVQ_WORKER_QKEYS_H
+
+#include <stddef.h>
+
+typedef struct qkeys {
+    char *prefix; /* "<ns>:{<q>}:" */
+    char *pending;
+    char *delayed;
+    char *dead;
+    char *consumers;
+    char *reaped;
+    char *stats;
+} qkeys;
+
+/* Builds every name; returns 0 or -ENOMEM. Strings are owned by k. */
+int qkeys_init(qkeys *k, const char *ns, const char *queue);
+void qkeys_deinit(qkeys *k);
+
+/* "<ns>:{<q>}:processing:<consumer>" into buf; returns -ENAMETOOLONG if it
+ * does not fit. */
+int qkeys_processing(const qkeys *k, const char *consumer, char *buf, size_t len);
+
+/* Consumer id unique for every start: "<hostname>-<pid>-<8 random hex>-<index>". */
+int qkeys_consumer_id(char *buf, size_t len, const char *start_tag, unsigned index);
+/* The per-start part "<hostname>-<pid>-<8 random hex from getrandom>". */
+int qkeys_start_tag(char *buf, size_t len);
+
+#endif
