@@ -51,13 +51,14 @@ for s in $STEPS; do
     valgrind)
         step "integration suites under valgrind"
         if setup build-ci -Dwerror=true; then
-            mkdir -p build-valgrind/meson-logs
-            rm -f build-ci/meson-logs/testlog-valgrind.json
+            rm -f build-ci/meson-logs/vg*.json
             INVQ_TEST_VALGRIND=1 INVQ_CTL_VALGRIND=1 meson test -C build-ci --print-errorlogs --num-processes 2 \
                 --suite redis --suite fault --no-suite slow --no-suite novalgrind \
                 --wrapper "valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=no --quiet" \
-                --timeout-multiplier 6 --logbase testlog-valgrind || status=1
-            LOGS="$LOGS build-ci/meson-logs/testlog-valgrind.json"
+                --timeout-multiplier 6 --logbase vg || status=1
+            # meson names the log after the wrapper too: vg-valgrind.json
+            vglog=$(ls build-ci/meson-logs/vg*.json 2>/dev/null | head -n 1)
+            LOGS="$LOGS ${vglog:-build-ci/meson-logs/vg.json}"
         else status=1; fi ;;
     fuzz)
         step "libFuzzer on the job decoder, ${FUZZ_SECONDS}s under ASan+UBSan"

@@ -1,6 +1,8 @@
 /* Open-loop load generator for the latency scenario: pushes one-key delete
  * jobs at a fixed rate (never waiting for the worker) while a checker thread
- * polls every Nth job's key with EXISTS and records when it disappears. */
+ * polls every Nth job's key with EXISTS and records when it disappears, as
+ * an interval: after the last poll that still saw it, before the reply of
+ * the first poll that did not. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -31,13 +33,14 @@ typedef struct loadgen {
     uint64_t grace_ms; /* how long the checker waits after the last push */
     uint64_t nsamples;
     uint64_t *sent_us;      /* wall µs just before the sampled job was pushed */
-    uint64_t *ts_ms;        /* the sampled job's `ts` */
-    int64_t *lat_us;        /* push → gone; -1 while not seen */
-    int64_t *lat_ts_us;     /* ts (ms resolution) → gone */
+    uint64_t *present_us;   /* checker: when the last poll that still saw the key was sent */
+    int64_t *lat_us;        /* upper bound: push → poll that saw the key gone answered; -1 while not seen */
+    int64_t *lat_lo_us;     /* lower bound: push → last poll that saw it present was sent */
     atomic_uint_fast64_t published; /* samples whose sent_us is written */
     atomic_int producer_done;
     uint64_t max_late_us;   /* worst lateness of the producer behind its schedule */
     uint64_t pushed;
+    uint64_t pushes;        /* LPUSH commands sent (each followed by one HINCRBY) */
     double push_seconds;
 } loadgen;
 
@@ -77,10 +80,8 @@ static int push_jobs(loadgen *g, redisContext *c, uint64_t from, uint64_t to, co
         snprintf(id, sizeof id, "%s-%" PRIu64, run, j);
         rc = bench_job_encode(JOB_OP_DEL, g->prefix, &j, 1, id, ts, &bufs[i], &argvlen[2 + i]);
         argv[2 + i] = (const char *)bufs[i];
-        if (rc == 0 && j % g->every == 0) {
+        if (rc == 0 && j % g->every == 0)
             g->sent_us[j / g->every] = now_us;
-            g->ts_ms[j / g->every] = ts;
-        }
     }
     if (rc == 0) {
         argv[0] = "LPUSH";
@@ -130,6 +131,7 @@ static int produce(loadgen *g)
         if (due - i > MAX_JOBS_PER_PUSH)
             due = i + MAX_JOBS_PER_PUSH;
         rc = push_jobs(g, c, i, due, run);
+        g->pushes++;
         i = due;
     }
     g->pushed = i;
@@ -158,8 +160,10 @@ static void *check(void *arg)
 
     while (!failed) {
         uint64_t pub = atomic_load_explicit(&g->published, memory_order_acquire);
-        for (; next < pub; next++)
+        for (; next < pub; next++) {
+            g->present_us[next] = g->sent_us[next]; /* deleted no sooner than pushed */
             open[nopen++] = next;
+        }
         if (atomic_load_explicit(&g->producer_done, memory_order_acquire)) {
             if (deadline == 0)
                 deadline = mono_us() + g->grace_ms * 1000u;
@@ -167,6 +171,7 @@ static void *check(void *arg)
                 break;
         }
         size_t n = nopen < MAX_CHECKS_PER_ROUND ? nopen : MAX_CHECKS_PER_ROUND;
+        uint64_t round_us = bench_now_us();
         for (size_t k = 0; k < n; k++) {
             char key[128];
             int klen = bench_key(key, sizeof key, g->prefix, open[k] * g->every);
@@ -183,8 +188,9 @@ static void *check(void *arg)
                 uint64_t now = bench_now_us();
                 uint64_t s = open[k];
                 g->lat_us[s] = (int64_t)(now - g->sent_us[s]);
-                g->lat_ts_us[s] = (int64_t)(now - g->ts_ms[s] * 1000u);
+                g->lat_lo_us[s] = (int64_t)(g->present_us[s] - g->sent_us[s]);
             } else {
+                g->present_us[open[k]] = round_us;
                 open[kept++] = open[k];
             }
             freeReplyObject(r);
@@ -300,15 +306,15 @@ int main(int argc, char **argv)
     g.nsamples = (g.total + g.every - 1) / g.every;
     size_t ns_alloc = g.nsamples ? (size_t)g.nsamples : 1;
     g.sent_us = calloc(ns_alloc, sizeof *g.sent_us);
-    g.ts_ms = calloc(ns_alloc, sizeof *g.ts_ms);
+    g.present_us = calloc(ns_alloc, sizeof *g.present_us);
     g.lat_us = malloc(ns_alloc * sizeof *g.lat_us);
-    g.lat_ts_us = malloc(ns_alloc * sizeof *g.lat_ts_us);
-    if (!g.sent_us || !g.ts_ms || !g.lat_us || !g.lat_ts_us) {
+    g.lat_lo_us = malloc(ns_alloc * sizeof *g.lat_lo_us);
+    if (!g.sent_us || !g.present_us || !g.lat_us || !g.lat_lo_us) {
         fprintf(stderr, "loadgen: out of memory\n");
         return 1;
     }
     for (size_t i = 0; i < ns_alloc; i++)
-        g.lat_us[i] = g.lat_ts_us[i] = -1;
+        g.lat_us[i] = g.lat_lo_us[i] = -1;
 
     pthread_t checker;
     if (pthread_create(&checker, NULL, check, &g) != 0) {
@@ -319,17 +325,17 @@ int main(int argc, char **argv)
     void *crc = NULL;
     pthread_join(checker, &crc);
 
-    printf("{\"rate\":%" PRIu64 ",\"pushed\":%" PRIu64 ",\"push_seconds\":%.3f,\"achieved_rate\":%.1f,"
+    printf("{\"rate\":%" PRIu64 ",\"pushes\":%" PRIu64 ",\"pushed\":%" PRIu64 ",\"push_seconds\":%.3f,\"achieved_rate\":%.1f,"
            "\"max_late_us\":%" PRIu64 ",\"samples\":%" PRIu64 ",\"poll_us\":%" PRIu64 ",",
-           g.rate, g.pushed, g.push_seconds, g.push_seconds > 0 ? (double)g.pushed / g.push_seconds : 0.0,
+           g.rate, g.pushes, g.pushed, g.push_seconds, g.push_seconds > 0 ? (double)g.pushed / g.push_seconds : 0.0,
            g.max_late_us, g.nsamples, g.poll_us);
     print_dist("push_to_gone", g.lat_us, (size_t)g.nsamples);
     printf(",");
-    print_dist("ts_to_gone", g.lat_ts_us, (size_t)g.nsamples);
+    print_dist("push_to_last_present", g.lat_lo_us, (size_t)g.nsamples);
     printf(",\"ok\":%s}\n", prc == 0 && crc == NULL ? "true" : "false");
     free(g.sent_us);
-    free(g.ts_ms);
+    free(g.present_us);
     free(g.lat_us);
-    free(g.lat_ts_us);
+    free(g.lat_lo_us);
     return prc == 0 && crc == NULL ? 0 : 1;
 }

@@ -72,20 +72,24 @@ int main(int argc, char **argv)
     }
     static main_state s;
     int exit_code = 1;
-    if (app_init(&s.app, &loop, &cfg, err, sizeof err, &exit_code) < 0 ||
-        app_start(&s.app, on_done, &s, err, sizeof err) < 0) {
-        fprintf(stderr, "%s\n", err);
-        app_deinit(&s.app);
-        uv_run(&loop, UV_RUN_DEFAULT); /* let closed handles finish */
-        uv_loop_close(&loop);
-        return exit_code;
-    }
+    /* Signals first: a SIGTERM that arrives while connecting must drain,
+     * not kill. */
     uv_signal_init(&loop, &s.sigterm);
     uv_signal_init(&loop, &s.sigint);
     s.sigterm.data = &s;
     s.sigint.data = &s;
     uv_signal_start(&s.sigterm, on_signal, SIGTERM);
     uv_signal_start(&s.sigint, on_signal, SIGINT);
+    if (app_init(&s.app, &loop, &cfg, err, sizeof err, &exit_code) < 0 ||
+        app_start(&s.app, on_done, &s, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        uv_close((uv_handle_t *)&s.sigterm, NULL);
+        uv_close((uv_handle_t *)&s.sigint, NULL);
+        app_deinit(&s.app);
+        uv_run(&loop, UV_RUN_DEFAULT); /* let closed handles finish */
+        uv_loop_close(&loop);
+        return exit_code;
+    }
     uv_run(&loop, UV_RUN_DEFAULT);
     app_deinit(&s.app);
     rc = uv_loop_close(&loop);

@@ -143,6 +143,8 @@ class RedisServer:
 class Worker:
     """One invq-worker process against `server` (queue in db 0, cache in db 1)."""
 
+    EXTRA = []  # arguments bench/run --worker-arg adds to every worker
+
     def __init__(self, exe, server, workdir, consumers=2, http_port=None, extra=(), tag="worker"):
         self.log = os.path.join(workdir, "%s.log" % tag)
         url = "redis://127.0.0.1:%d" % server.port
@@ -150,6 +152,7 @@ class Worker:
                 "--consumers", str(consumers), "--log-level", "warn",
                 "--http-addr", "127.0.0.1:%d" % http_port if http_port else "off"]
         argv.extend(extra)
+        argv.extend(Worker.EXTRA)
         self.argv = argv
         self.proc = spawn(argv, self.log)
 

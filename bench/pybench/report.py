@@ -27,6 +27,9 @@ class Row:
             self.redis_cpu.append(redis_cpu)
         if worker_cpu is not None:
             self.worker_cpu.append(worker_cpu)
+        self.add_note(note)
+
+    def add_note(self, note):
         if note and note not in self.notes:
             self.notes.append(note)
 
@@ -107,8 +110,9 @@ def latency_table(rows):
             groups.setdefault(r.group, {})[r.col] = r
     if not groups:
         return ""
-    head = ("| rate, jobs/s | measured by | p50 ms | p99 ms | p99.9 ms | max ms | target | achieved jobs/s | Redis CPU % | worker CPU % | notes |\n"
-            "|---:|---|---|---|---|---|---|---|---:|---:|---|\n")
+    head = ("| rate, jobs/s | measured by | p50 ms | p99 ms | p99.9 ms | max ms | target | achieved jobs/s | "
+            "producer behind schedule, max ms | Redis CPU % | worker CPU % | notes |\n"
+            "|---:|---|---|---|---|---|---|---|---|---:|---:|---|\n")
     lines = []
     for (rate, source), cols in groups.items():
         achieved = cols.get("rate")
@@ -120,9 +124,11 @@ def latency_table(rows):
         if achieved is not None and achieved.redis_cpu:
             rc = fmt(statistics.median(achieved.redis_cpu), "pct")
             wc = fmt(statistics.median(achieved.worker_cpu), "pct")
-        lines.append("| {:,} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+        late = cols.get("late")
+        lines.append("| {:,} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
             rate, source, *(_cell(cols[q]) if q in cols else "—" for q in ("p50", "p99", "p99.9", "max")),
-            target, _cell(achieved) if achieved is not None else "", rc, wc, "; ".join(notes)))
+            target, _cell(achieved) if achieved is not None else "", _cell(late) if late is not None else "",
+            rc, wc, "; ".join(notes)))
     return head + "\n".join(lines) + "\n"
 
 

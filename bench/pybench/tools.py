@@ -4,10 +4,10 @@ import csv
 import io
 import json
 import subprocess
+import time
 import urllib.request
 
 from .procs import cpu_seconds
-import time
 
 QUEUE = "invq:{default}"
 CACHE_DB = 1  # the worker's cache target; the queue stays in db 0
@@ -57,9 +57,9 @@ def redis_benchmark(b, server, command, n, prefill_prefix=None):
     return rps, 100.0 * (c1 - c0) / (t1 - t0)
 
 
-def loadgen(b, server, rate, seconds, prefix, grace_ms=5000):
+def loadgen(b, server, rate, seconds, prefix, every, grace_ms=5000):
     out = run_checked([b.loadgen, "--port", str(server.port), "--rate", str(rate),
-                       "--seconds", str(seconds), "--prefix", prefix,
+                       "--seconds", str(seconds), "--prefix", prefix, "--sample-every", str(every),
                        "--cache-db", str(CACHE_DB), "--grace-ms", str(grace_ms)],
                       seconds + grace_ms / 1000 + 60)
     return json.loads(out.strip().splitlines()[-1])

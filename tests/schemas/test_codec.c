@@ -242,7 +242,8 @@ static size_t hand_job(uint8_t *out, const uint8_t *extra, size_t extra_len, uin
     };
     out[0] = (uint8_t)(0x80 | nentries);
     memcpy(out + 1, base, sizeof(base));
-    memcpy(out + 1 + sizeof(base), extra, extra_len);
+    if (extra_len > 0)
+        memcpy(out + 1 + sizeof(base), extra, extra_len);
     return 1 + sizeof(base) + extra_len;
 }
 
