@@ -5,6 +5,18 @@
 #include <string.h>
 #include <unistd.h>
 
+rfix *ptest_server(const rfix_opts *opts)
+{
+    rfix *f = NULL;
+    int rc = rfix_start(&f, opts);
+    if (rc == RFIX_SKIP) {
+        printf("no redis-server: skipping\n");
+        exit(RFIX_SKIP);
+    }
+    CHECK(rc == 0);
+    return f;
+}
+
 job_list read_queue(const rfix *f, const char *key)
 {
     job_list l = { 0 };

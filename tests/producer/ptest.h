@@ -1,5 +1,6 @@
-/* Helpers shared by the producer tests: a CHECK macro and reading a queue
- * back from Redis as decoded jobs. */
+/* Helpers shared by the producer tests: CHECK (tcheck.h) and CHECK_RC, a
+ * fixture server that skips the test when there is none, and reading a
+ * queue back from Redis as decoded jobs. */
 #ifndef INVQ_TESTS_PRODUCER_PTEST_H
 #define INVQ_TESTS_PRODUCER_PTEST_H
 
@@ -8,14 +9,8 @@
 
 #include "job.h"
 #include "redis_fixture.h"
+#include "tcheck.h"
 
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            exit(1);                                                                 \
-        }                                                                            \
-    } while (0)
 
 #define CHECK_RC(expr, want)                                                          \
     do {                                                                              \
@@ -26,6 +21,10 @@
             exit(1);                                                                  \
         }                                                                             \
     } while (0)
+
+/* Starts a fixture server (opts may be NULL); exits 77 (skip) when there is
+ * no redis-server, fails the test on any other error. Free with rfix_free(). */
+rfix *ptest_server(const rfix_opts *opts);
 
 /* The jobs of a list, oldest first (the order a worker takes them). */
 typedef struct job_list {

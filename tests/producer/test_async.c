@@ -100,7 +100,7 @@ static void run_once(bool with_spool)
     invq_options o;
     char err[256], *dir = NULL;
 
-    CHECK(rfix_start(&r.f, &fo) == 0);
+    r.f = ptest_server(&fo);
     r.ids = calloc(TOTAL, sizeof(*r.ids));
     r.status = calloc(TOTAL, sizeof(*r.status));
     CHECK(r.ids && r.status);
@@ -218,12 +218,7 @@ static void close_while_down(void)
 
 int main(void)
 {
-    rfix *probe;
-    int rc = rfix_start(&probe, NULL);
-    if (rc == RFIX_SKIP)
-        return RFIX_SKIP;
-    CHECK(rc == 0);
-    rfix_free(probe);
+    rfix_free(ptest_server(NULL)); /* skips the test when there is no redis-server */
     close_while_down();
     run_once(true);
     run_once(false);

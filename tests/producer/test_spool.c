@@ -238,11 +238,7 @@ static void test_full(rfix *f, const char *dir)
 
 int main(void)
 {
-    rfix *f;
-    int rc = rfix_start(&f, NULL);
-    if (rc == RFIX_SKIP)
-        return RFIX_SKIP;
-    CHECK(rc == 0);
+    rfix *f = ptest_server(NULL);
     char *dir = make_temp_dir();
     test_outage_and_replay(f, dir);
     test_torn_tail(f, dir);

@@ -168,7 +168,7 @@ static void test_acl(void)
     char url[256], err[256];
     invq_producer *p;
     invq_options o;
-    CHECK(rfix_start(&f, &opts) == 0);
+    f = ptest_server(&opts);
 
     snprintf(url, sizeof(url), "redis://alice:secret@127.0.0.1:%d", rfix_port(f));
     p = open_producer(url, NULL);
@@ -223,11 +223,7 @@ static void test_unreachable(rfix *f)
 
 int main(void)
 {
-    rfix *f;
-    int rc = rfix_start(&f, NULL);
-    if (rc == RFIX_SKIP)
-        return RFIX_SKIP;
-    CHECK(rc == 0);
+    rfix *f = ptest_server(NULL);
     test_single_and_pipelined(f);
     test_many(f);
     test_reconnect(f);

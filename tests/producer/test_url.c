@@ -6,14 +6,8 @@
 
 #include "error.h"
 #include "redis_url.h"
+#include "tcheck.h"
 
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            exit(1);                                                                 \
-        }                                                                            \
-    } while (0)
 
 static int streq(const char *a, const char *b)
 {

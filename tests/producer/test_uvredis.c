@@ -88,10 +88,7 @@ int main(void)
     char url[512];
     const char *conf[] = { "user alice on >pw ~* &* +@all", NULL };
     rfix_opts fo = { .conf_lines = conf };
-    int rc = rfix_start(&f, &fo);
-    if (rc == RFIX_SKIP)
-        return RFIX_SKIP;
-    CHECK(rc == 0);
+    f = ptest_server(&fo);
     CHECK(uv_loop_init(&loop) == 0);
 
     /* Connect with ACL user and SELECT, run a command, close. */

@@ -266,6 +266,21 @@ static int out_flush(fp_conn *c, uint64_t now)
     return rc;
 }
 
+/* A stream socket of the given family connected to sa; the fd or -errno. */
+static int connect_sockaddr(int family, const struct sockaddr *sa, socklen_t len)
+{
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    if (connect(fd, sa, len) != 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
 static int connect_upstream(const faultproxy *p)
 {
     int fd;
@@ -274,16 +289,7 @@ static int connect_upstream(const faultproxy *p)
         memset(&sa, 0, sizeof(sa));
         sa.sun_family = AF_UNIX;
         snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", p->upstream_socket);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            return -errno;
-        }
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-            int e = -errno;
-            close(fd);
-            return e;
-        }
-        return fd;
+        return connect_sockaddr(AF_UNIX, (struct sockaddr *)&sa, sizeof(sa));
     } else {
         struct sockaddr_in sa;
         int one = 1;
@@ -293,16 +299,10 @@ static int connect_upstream(const faultproxy *p)
         if (inet_pton(AF_INET, p->upstream_host, &sa.sin_addr) != 1) {
             return -EINVAL;
         }
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            return -errno;
+        fd = connect_sockaddr(AF_INET, (struct sockaddr *)&sa, sizeof(sa));
+        if (fd >= 0) {
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         }
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-            int e = -errno;
-            close(fd);
-            return e;
-        }
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         return fd;
     }
 }

@@ -2,34 +2,11 @@
  * expire shortens TTLs and never lengthens them, and 1000 jobs on the same
  * 10 keys are coalesced into a handful of DEL commands; --unlink sends
  * UNLINK instead. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "wtest.h"
-
-typedef struct stat_wait {
-    redisContext *c;
-    const char *field;
-    long long want;
-} stat_wait;
-
-static bool stat_reached(void *ctx)
-{
-    stat_wait *w = ctx;
-    return wt_stat(w->c, w->field) >= w->want;
-}
-
-static void stop_worker(wt_proc *w)
-{
-    int st = 0;
-    WT_CHECK(wt_proc_signal(w, SIGTERM) == 0, "SIGTERM");
-    WT_CHECK(wt_proc_wait(w, WT_DEADLINE_MS, &st) == 0, "worker did not exit after SIGTERM");
-    WT_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker exit status %d", st);
-    wt_proc_free(w);
-}
 
 static void test_del_bump_expire(void)
 {
@@ -39,10 +16,7 @@ static void test_del_bump_expire(void)
     const char *del_keys[] = {"user:1", "user:2", "user:3", "user:absent"};
     const char *bump_keys[] = {"ver:1", "ver:2", "ver:new"};
     const char *exp_keys[] = {"ttl:long", "ttl:short", "ttl:none"};
-    uint8_t *job;
-    size_t len;
     wt_proc *w;
-    stat_wait sw = {c, "done", 3};
 
     snprintf(log, sizeof(log), "%s/worker.log", rfix_dir(srv));
     wt_set_log(log);
@@ -51,19 +25,13 @@ static void test_del_bump_expire(void)
     wt_cmd(c, "SET ttl:short x PX 8000");
     wt_cmd(c, "SET ttl:none x");
 
-    job = wt_job1("del-1", JOB_OP_DEL, del_keys, 4, 0, &len);
-    wt_push(c, job, len);
-    free(job);
-    job = wt_job1("bump-1", JOB_OP_BUMP, bump_keys, 3, 0, &len);
-    wt_push(c, job, len);
-    free(job);
-    job = wt_job1("expire-1", JOB_OP_EXPIRE, exp_keys, 3, 20000, &len);
-    wt_push(c, job, len);
-    free(job);
+    wt_push1(c, "del-1", JOB_OP_DEL, del_keys, 4, 0);
+    wt_push1(c, "bump-1", JOB_OP_BUMP, bump_keys, 3, 0);
+    wt_push1(c, "expire-1", JOB_OP_EXPIRE, exp_keys, 3, 20000);
 
     w = wt_worker_start(rfix_url(srv), NULL, log, NULL);
     WT_CHECK(w != NULL, "worker did not start");
-    WT_CHECK(wt_wait_for(stat_reached, &sw, WT_DEADLINE_MS), "stats done never reached 3 (done=%lld)",
+    WT_CHECK(wt_wait_stat(c, "done", 3, WT_DEADLINE_MS), "stats done never reached 3 (done=%lld)",
              wt_stat(c, "done"));
 
     WT_CHECK(wt_exists(c, "user:1") == 0 && wt_exists(c, "user:2") == 0 && wt_exists(c, "user:3") == 0,
@@ -84,7 +52,7 @@ static void test_del_bump_expire(void)
         WT_CHECK(wt_llen(c, wt_qkey(key, sizeof(key), "pending")) == 0, "pending not empty");
         WT_CHECK(wt_llen(c, wt_qkey(key, sizeof(key), "dead")) == 0, "unexpected dead letters");
     }
-    stop_worker(w);
+    wt_worker_stop(w);
     redisFree(c);
     wt_set_log(NULL);
     wt_server_free(srv);
@@ -109,83 +77,55 @@ static long long cmdstat_calls(redisContext *c, const char *cmd)
 static void test_coalescing(void)
 {
     enum { NJOBS = 1000, NKEYS = 10 };
-    rfix *queue = wt_server(NULL);
-    rfix *cache = wt_server(NULL);
-    redisContext *qc = wt_connect(queue);
-    redisContext *cc = wt_connect(cache);
+    wt_pair p;
     const char *keys[NKEYS] = {"c:0", "c:1", "c:2", "c:3", "c:4", "c:5", "c:6", "c:7", "c:8", "c:9"};
     const char *extra[] = {"--batch", "512", NULL};
-    char log[512];
     wt_proc *w;
-    stat_wait sw = {qc, "done", NJOBS};
     long long dels;
 
-    snprintf(log, sizeof(log), "%s/worker.log", rfix_dir(queue));
-    wt_set_log(log);
+    wt_pair_start(&p, NULL, NULL);
     for (int i = 0; i < NKEYS; i++) {
-        wt_cmd(cc, "SET %s v", keys[i]);
+        wt_cmd(p.cc, "SET %s v", keys[i]);
     }
     for (int i = 0; i < NJOBS; i++) {
         char id[32];
-        size_t len;
-        uint8_t *job;
         snprintf(id, sizeof(id), "co-%d", i);
-        job = wt_job1(id, JOB_OP_DEL, keys, NKEYS, 0, &len);
-        wt_push(qc, job, len);
-        free(job);
+        wt_push1(p.qc, id, JOB_OP_DEL, keys, NKEYS, 0);
     }
-    wt_cmd(cc, "CONFIG RESETSTAT");
+    wt_cmd(p.cc, "CONFIG RESETSTAT");
 
-    w = wt_worker_start(rfix_url(queue), rfix_url(cache), log, extra);
+    w = wt_worker_start(rfix_url(p.queue), rfix_url(p.cache), p.log, extra);
     WT_CHECK(w != NULL, "worker did not start");
-    WT_CHECK(wt_wait_for(stat_reached, &sw, WT_DEADLINE_MS), "done never reached %d (done=%lld)", NJOBS,
-             wt_stat(qc, "done"));
-    WT_CHECK(wt_dbsize(cc) == 0, "cache still holds %lld keys", wt_dbsize(cc));
-    WT_CHECK(wt_stat(qc, "done") == NJOBS, "done=%lld, want %d", wt_stat(qc, "done"), NJOBS);
-    dels = cmdstat_calls(cc, "del") + cmdstat_calls(cc, "unlink");
+    WT_CHECK(wt_wait_stat(p.qc, "done", NJOBS, WT_DEADLINE_MS), "done never reached %d (done=%lld)", NJOBS,
+             wt_stat(p.qc, "done"));
+    WT_CHECK(wt_dbsize(p.cc) == 0, "cache still holds %lld keys", wt_dbsize(p.cc));
+    WT_CHECK(wt_stat(p.qc, "done") == NJOBS, "done=%lld, want %d", wt_stat(p.qc, "done"), NJOBS);
+    dels = cmdstat_calls(p.cc, "del") + cmdstat_calls(p.cc, "unlink");
     wt_note("%d jobs x %d keys applied with %lld DEL/UNLINK calls", NJOBS, NKEYS, dels);
     WT_CHECK(dels >= 1 && dels <= 50, "expected a handful of coalesced DELs, got %lld", dels);
-    stop_worker(w);
-    redisFree(qc);
-    redisFree(cc);
-    wt_set_log(NULL);
-    wt_server_free(queue);
-    wt_server_free(cache);
+    wt_worker_stop(w);
+    wt_pair_stop(&p);
 }
 
 static void test_unlink(void)
 {
-    rfix *queue = wt_server(NULL);
-    rfix *cache = wt_server(NULL);
-    redisContext *qc = wt_connect(queue);
-    redisContext *cc = wt_connect(cache);
+    wt_pair p;
     const char *keys[] = {"u:1", "u:2", "u:3"};
     const char *extra[] = {"--unlink", NULL};
-    char log[512];
-    uint8_t *job;
-    size_t len;
     wt_proc *w;
-    stat_wait sw = {qc, "done", 1};
 
-    snprintf(log, sizeof(log), "%s/worker.log", rfix_dir(queue));
-    wt_set_log(log);
-    wt_cmd(cc, "MSET u:1 a u:2 b u:3 c");
-    wt_cmd(cc, "CONFIG RESETSTAT");
-    job = wt_job1("unlink-1", JOB_OP_DEL, keys, 3, 0, &len);
-    wt_push(qc, job, len);
-    free(job);
-    w = wt_worker_start(rfix_url(queue), rfix_url(cache), log, extra);
+    wt_pair_start(&p, NULL, NULL);
+    wt_cmd(p.cc, "MSET u:1 a u:2 b u:3 c");
+    wt_cmd(p.cc, "CONFIG RESETSTAT");
+    wt_push1(p.qc, "unlink-1", JOB_OP_DEL, keys, 3, 0);
+    w = wt_worker_start(rfix_url(p.queue), rfix_url(p.cache), p.log, extra);
     WT_CHECK(w != NULL, "worker did not start");
-    WT_CHECK(wt_wait_for(stat_reached, &sw, WT_DEADLINE_MS), "job not applied");
-    WT_CHECK(wt_exists(cc, "u:1") + wt_exists(cc, "u:2") + wt_exists(cc, "u:3") == 0, "keys still there");
-    WT_CHECK(cmdstat_calls(cc, "unlink") >= 1 && cmdstat_calls(cc, "del") == 0, "--unlink: unlink=%lld del=%lld",
-             cmdstat_calls(cc, "unlink"), cmdstat_calls(cc, "del"));
-    stop_worker(w);
-    redisFree(qc);
-    redisFree(cc);
-    wt_set_log(NULL);
-    wt_server_free(queue);
-    wt_server_free(cache);
+    WT_CHECK(wt_wait_stat(p.qc, "done", 1, WT_DEADLINE_MS), "job not applied");
+    WT_CHECK(wt_exists(p.cc, "u:1") + wt_exists(p.cc, "u:2") + wt_exists(p.cc, "u:3") == 0, "keys still there");
+    WT_CHECK(cmdstat_calls(p.cc, "unlink") >= 1 && cmdstat_calls(p.cc, "del") == 0, "--unlink: unlink=%lld del=%lld",
+             cmdstat_calls(p.cc, "unlink"), cmdstat_calls(p.cc, "del"));
+    wt_worker_stop(w);
+    wt_pair_stop(&p);
 }
 
 int main(void)

@@ -1,11 +1,9 @@
 /* Deferred work: a job with after_ms is not applied before ts+after_ms and is
  * applied after it; a job with redo_ms deletes its key at once and again
  * redo_ms later (the delayed double delete), and only once more. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "wtest.h"
 
@@ -21,18 +19,12 @@ static bool parked(void *ctx)
     return wt_zcard(kw->c, kw->key) == 1;
 }
 
-static bool key_gone(void *ctx)
-{
-    key_wait *k = ctx;
-    return wt_exists(k->c, k->key) == 0;
-}
-
 static uint8_t *deferred_job(const char *id, const char *key, bool redo, uint64_t ms, uint64_t ts,
                              size_t *len)
 {
-    invq_job *job = job_new();
+    const char *keys[1] = {key};
+    invq_job *job = wt_job_build(id, JOB_OP_DEL, keys, 1, 0);
     uint8_t *out;
-    WT_CHECK(job != NULL && job_set_id(job, id) == 0, "job");
     job->ts = ts;
     if (redo) {
         job->redo_ms = ms;
@@ -41,8 +33,6 @@ static uint8_t *deferred_job(const char *id, const char *key, bool redo, uint64_
         job->after_ms = ms;
         job->has_after_ms = true;
     }
-    WT_CHECK(job_add_op(job, JOB_OP_DEL, 0, false, 0) == 0, "op");
-    WT_CHECK(job_op_add_key(job, 0, key, strlen(key), false) == 0, "key");
     out = wt_encode(job, len);
     job_free(job);
     return out;
@@ -59,7 +49,6 @@ int main(void)
     wt_proc *w;
     uint64_t ts, gone_at;
     key_wait kw;
-    int st = 0;
 
     wt_worker_path();
     srv = wt_server(NULL);
@@ -76,11 +65,8 @@ int main(void)
     job = deferred_job("after", "d:later", false, 2000, ts, &len);
     wt_push(c, job, len);
     free(job);
-    job = wt_job1("marker", JOB_OP_DEL, marker, 1, 0, &len);
-    wt_push(c, job, len);
-    free(job);
-    kw = (key_wait){c, "d:marker"};
-    WT_CHECK(wt_wait_for(key_gone, &kw, WT_DEADLINE_MS), "the immediate job was not applied");
+    wt_push1(c, "marker", JOB_OP_DEL, marker, 1, 0);
+    WT_CHECK(wt_wait_gone(c, "d:marker", WT_DEADLINE_MS), "the immediate job was not applied");
     /* The marker's DEL lands before the batch's finish script parks the
      * deferred job: wait for it to be parked, while after_ms still runs. */
     kw = (key_wait){c, delayed};
@@ -92,8 +78,7 @@ int main(void)
     } else {
         wt_note("machine too slow to observe the key before after_ms; checking the time only");
     }
-    kw = (key_wait){c, "d:later"};
-    WT_CHECK(wt_wait_for(key_gone, &kw, WT_DEADLINE_MS), "the deferred job was never applied");
+    WT_CHECK(wt_wait_gone(c, "d:later", WT_DEADLINE_MS), "the deferred job was never applied");
     gone_at = wt_wall_ms();
     wt_note("after_ms=2000: applied %llu ms after ts", (unsigned long long)(gone_at - ts));
     WT_CHECK(gone_at >= ts + 2000, "applied %llu ms after ts, before after_ms",
@@ -105,11 +90,10 @@ int main(void)
     job = deferred_job("redo", "d:redo", true, 1500, ts, &len);
     wt_push(c, job, len);
     free(job);
-    kw = (key_wait){c, "d:redo"};
-    WT_CHECK(wt_wait_for(key_gone, &kw, WT_DEADLINE_MS), "first delete of the redo job missing");
+    WT_CHECK(wt_wait_gone(c, "d:redo", WT_DEADLINE_MS), "first delete of the redo job missing");
     wt_cmd(c, "SET d:redo stale-refill");
     WT_CHECK(wt_exists(c, "d:redo") == 1, "refill");
-    WT_CHECK(wt_wait_for(key_gone, &kw, WT_DEADLINE_MS), "the second (redo) delete never came");
+    WT_CHECK(wt_wait_gone(c, "d:redo", WT_DEADLINE_MS), "the second (redo) delete never came");
     gone_at = wt_wall_ms();
     wt_note("redo_ms=1500: second delete %llu ms after ts", (unsigned long long)(gone_at - ts));
     WT_CHECK(gone_at >= ts + 1500, "second delete came before redo_ms");
@@ -119,10 +103,7 @@ int main(void)
         WT_CHECK(wt_llen(c, wt_qkey(dead, sizeof(dead), "dead")) == 0, "unexpected dead letters");
     }
 
-    WT_CHECK(wt_proc_signal(w, SIGTERM) == 0, "SIGTERM");
-    WT_CHECK(wt_proc_wait(w, WT_DEADLINE_MS, &st) == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-             "worker exit status %d", st);
-    wt_proc_free(w);
+    wt_worker_stop(w);
     redisFree(c);
     wt_set_log(NULL);
     wt_server_free(srv);

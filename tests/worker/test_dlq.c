@@ -1,42 +1,11 @@
 /* Dead letters: a poison payload lands in the DLQ with its exact bytes and a
  * precise reason while the worker goes on; INCR on a text value is a
  * permanent failure, dead-lettered after one attempt. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "wtest.h"
-
-typedef struct stat_wait {
-    redisContext *c;
-    const char *field;
-    long long want;
-} stat_wait;
-
-static bool stat_reached(void *ctx)
-{
-    stat_wait *w = ctx;
-    return wt_stat(w->c, w->field) >= w->want;
-}
-
-static void stop_worker(wt_proc *w)
-{
-    int st = 0;
-    WT_CHECK(wt_proc_signal(w, SIGTERM) == 0, "SIGTERM");
-    WT_CHECK(wt_proc_wait(w, WT_DEADLINE_MS, &st) == 0, "worker did not exit after SIGTERM");
-    WT_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker exit status %d", st);
-    wt_proc_free(w);
-}
-
-static void free_records(dead_record **recs, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        dead_free(recs[i]);
-    }
-    free(recs);
-}
 
 static void test_poison(void)
 {
@@ -46,10 +15,7 @@ static void test_poison(void)
     uint8_t poison[64];
     const char *keys1[] = {"p:before"};
     const char *keys2[] = {"p:after1", "p:after2"};
-    uint8_t *job;
-    size_t len;
     wt_proc *w;
-    stat_wait sw = {c, "done", 2};
     dead_record **recs;
     size_t n;
     job_limits lim;
@@ -71,21 +37,14 @@ static void test_poison(void)
     WT_CHECK(code != 0 && decoded == NULL, "the poison payload decodes?");
 
     wt_cmd(c, "MSET p:before 1 p:after1 1 p:after2 1");
-    job = wt_job1("before", JOB_OP_DEL, keys1, 1, 0, &len);
-    wt_push(c, job, len);
-    free(job);
+    wt_push1(c, "before", JOB_OP_DEL, keys1, 1, 0);
     wt_push(c, poison, sizeof(poison));
-    job = wt_job1("after", JOB_OP_DEL, keys2, 2, 0, &len);
-    wt_push(c, job, len);
-    free(job);
+    wt_push1(c, "after", JOB_OP_DEL, keys2, 2, 0);
 
     w = wt_worker_start(rfix_url(srv), NULL, log, NULL);
     WT_CHECK(w != NULL, "worker did not start");
-    WT_CHECK(wt_wait_for(stat_reached, &sw, WT_DEADLINE_MS), "the good jobs were not applied");
-    {
-        stat_wait dw = {c, "dead", 1};
-        WT_CHECK(wt_wait_for(stat_reached, &dw, WT_DEADLINE_MS), "stats dead never became 1");
-    }
+    WT_CHECK(wt_wait_stat(c, "done", 2, WT_DEADLINE_MS), "the good jobs were not applied");
+    WT_CHECK(wt_wait_stat(c, "dead", 1, WT_DEADLINE_MS), "stats dead never became 1");
     WT_CHECK(wt_exists(c, "p:before") == 0 && wt_exists(c, "p:after1") == 0 && wt_exists(c, "p:after2") == 0,
              "jobs around the poison payload were not applied");
     WT_CHECK(wt_proc_running(w), "worker died on a poison payload");
@@ -102,8 +61,8 @@ static void test_poison(void)
     WT_CHECK(recs[0]->id == NULL, "an undecodable job has no id");
     WT_CHECK(recs[0]->consumer != NULL && recs[0]->consumer[0] != '\0', "no consumer in the record");
     WT_CHECK(recs[0]->last_failed_ms > 0, "no last_failed_ms");
-    free_records(recs, n);
-    stop_worker(w);
+    wt_dead_records_free(recs, n);
+    wt_worker_stop(w);
     redisFree(c);
     wt_set_log(NULL);
     wt_server_free(srv);
@@ -111,38 +70,25 @@ static void test_poison(void)
 
 static void test_incr_not_integer(void)
 {
-    rfix *queue = wt_server(NULL);
-    rfix *cache = wt_server(NULL);
-    redisContext *qc = wt_connect(queue);
-    redisContext *cc = wt_connect(cache);
-    char log[512];
+    wt_pair p;
     const char *keys[] = {"v:text", "v:ok"};
     const char *after[] = {"v:later"};
-    uint8_t *job;
-    size_t len;
     wt_proc *w;
-    stat_wait dw = {qc, "dead", 1};
-    stat_wait sw = {qc, "done", 1};
     dead_record **recs;
     size_t n;
     const char *extra[] = {"--max-attempts", "5", NULL};
 
-    snprintf(log, sizeof(log), "%s/worker.log", rfix_dir(queue));
-    wt_set_log(log);
-    wt_cmd(cc, "MSET v:text abc v:ok 7 v:later 1");
-    job = wt_job1("incr-text", JOB_OP_BUMP, keys, 2, 0, &len);
-    wt_push(qc, job, len);
-    free(job);
-    job = wt_job1("later", JOB_OP_DEL, after, 1, 0, &len);
-    wt_push(qc, job, len);
-    free(job);
+    wt_pair_start(&p, NULL, NULL);
+    wt_cmd(p.cc, "MSET v:text abc v:ok 7 v:later 1");
+    wt_push1(p.qc, "incr-text", JOB_OP_BUMP, keys, 2, 0);
+    wt_push1(p.qc, "later", JOB_OP_DEL, after, 1, 0);
 
-    w = wt_worker_start(rfix_url(queue), rfix_url(cache), log, extra);
+    w = wt_worker_start(rfix_url(p.queue), rfix_url(p.cache), p.log, extra);
     WT_CHECK(w != NULL, "worker did not start");
-    WT_CHECK(wt_wait_for(stat_reached, &dw, WT_DEADLINE_MS), "the job was never dead-lettered");
-    WT_CHECK(wt_wait_for(stat_reached, &sw, WT_DEADLINE_MS), "the next job was not applied");
-    WT_CHECK(wt_exists(cc, "v:later") == 0, "v:later not deleted");
-    n = wt_dead_records(qc, &recs);
+    WT_CHECK(wt_wait_stat(p.qc, "dead", 1, WT_DEADLINE_MS), "the job was never dead-lettered");
+    WT_CHECK(wt_wait_stat(p.qc, "done", 1, WT_DEADLINE_MS), "the next job was not applied");
+    WT_CHECK(wt_exists(p.cc, "v:later") == 0, "v:later not deleted");
+    n = wt_dead_records(p.qc, &recs);
     WT_CHECK(n == 1, "%zu dead letters, want 1", n);
     wt_note("INCR on text: reason=\"%s\" attempts=%llu", recs[0]->reason,
             (unsigned long long)recs[0]->attempts);
@@ -162,15 +108,11 @@ static void test_incr_not_integer(void)
         WT_CHECK(strcmp(j->id, "incr-text") == 0 && j->nops == 1 && j->ops[0].nkeys == 2, "dead job altered");
         job_free(j);
     }
-    WT_CHECK(wt_stat(qc, "retried") == 0, "a permanent failure was retried (%lld)", wt_stat(qc, "retried"));
-    WT_CHECK(wt_get_int(cc, "v:text") == -1, "v:text changed");
-    free_records(recs, n);
-    stop_worker(w);
-    redisFree(qc);
-    redisFree(cc);
-    wt_set_log(NULL);
-    wt_server_free(queue);
-    wt_server_free(cache);
+    WT_CHECK(wt_stat(p.qc, "retried") == 0, "a permanent failure was retried (%lld)", wt_stat(p.qc, "retried"));
+    WT_CHECK(wt_get_int(p.cc, "v:text") == -1, "v:text changed");
+    wt_dead_records_free(recs, n);
+    wt_worker_stop(w);
+    wt_pair_stop(&p);
 }
 
 int main(void)

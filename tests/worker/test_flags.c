@@ -40,17 +40,6 @@ static size_t count_lines(const char *s)
     return n;
 }
 
-typedef struct key_wait {
-    redisContext *c;
-    const char *key;
-} key_wait;
-
-static bool key_gone(void *ctx)
-{
-    key_wait *k = ctx;
-    return wt_exists(k->c, k->key) == 0;
-}
-
 typedef struct log_wait {
     const char *path;
 } log_wait;
@@ -61,22 +50,11 @@ static bool logged_unreachable(void *ctx)
     return wt_file_contains(l->path, "unreachable");
 }
 
+/* A one-key DEL job whose id is the key. */
 static void push_del(redisContext *c, const char *key)
 {
     const char *keys[1] = {key};
-    size_t len;
-    uint8_t *job = wt_job1(key, JOB_OP_DEL, keys, 1, 0, &len);
-    wt_push(c, job, len);
-    free(job);
-}
-
-static void stop(wt_proc *w)
-{
-    int st = 0;
-    WT_CHECK(wt_proc_signal(w, SIGTERM) == 0, "SIGTERM");
-    WT_CHECK(wt_proc_wait(w, WT_DEADLINE_MS, &st) == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-             "worker exit status %d", st);
-    wt_proc_free(w);
+    wt_push1(c, key, JOB_OP_DEL, keys, 1, 0);
 }
 
 int main(void)
@@ -132,7 +110,6 @@ int main(void)
         char log[512], envurl[600];
         const char *argv[] = {exe, "--http-addr", "off", "--log-format", "json", NULL};
         const char *env[] = {envurl, NULL};
-        key_wait kw = {c, "env:1"};
         wt_proc *w;
         snprintf(log, sizeof(log), "%s/env.log", dir);
         snprintf(envurl, sizeof(envurl), "INVQ_QUEUE_URL=%s", rfix_url(srv));
@@ -141,15 +118,14 @@ int main(void)
         w = wt_proc_start(exe, argv, env, log);
         WT_CHECK(w != NULL, "start");
         push_del(c, "env:1");
-        WT_CHECK(wt_wait_for(key_gone, &kw, WT_DEADLINE_MS), "worker configured by INVQ_QUEUE_URL did nothing");
-        stop(w);
+        WT_CHECK(wt_wait_gone(c, "env:1", WT_DEADLINE_MS), "worker configured by INVQ_QUEUE_URL did nothing");
+        wt_worker_stop(w);
     }
 
     /* The queue Redis is down at start-up: retried, logged, then used. */
     {
         char log[512];
         log_wait lw;
-        key_wait kw;
         wt_proc *w;
         snprintf(log, sizeof(log), "%s/late.log", dir);
         wt_set_log(log);
@@ -164,9 +140,8 @@ int main(void)
         c = wt_connect(srv);
         wt_cmd(c, "SET late:1 v");
         push_del(c, "late:1");
-        kw = (key_wait){c, "late:1"};
-        WT_CHECK(wt_wait_for(key_gone, &kw, WT_DEADLINE_MS), "the worker never used the queue that appeared");
-        stop(w);
+        WT_CHECK(wt_wait_gone(c, "late:1", WT_DEADLINE_MS), "the worker never used the queue that appeared");
+        wt_worker_stop(w);
     }
     redisFree(c);
     wt_set_log(NULL);

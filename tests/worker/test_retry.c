@@ -2,64 +2,34 @@
  * DEL replies is retried with growing backoff caps and then succeeds;
  * MASTERDOWN on PEXPIRE is retried too; a BUSY that never ends exhausts
  * --max-attempts and lands in the DLQ with attempts=3 and the last error. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "faultproxy.h"
 #include "wtest.h"
 
-typedef struct stat_wait {
-    redisContext *c;
-    const char *field;
-    long long want;
-} stat_wait;
-
-static bool stat_reached(void *ctx)
-{
-    stat_wait *w = ctx;
-    return wt_stat(w->c, w->field) >= w->want;
-}
-
+/* Queue and cache servers, a worker that reaches the cache through the proxy. */
 typedef struct env {
-    rfix *queue;
-    rfix *cache;
-    redisContext *qc;
-    redisContext *cc;
+    wt_pair p;
     faultproxy *proxy;
     wt_proc *worker;
-    char log[512];
 } env;
 
 static void env_start(env *e, const char *const *extra)
 {
     memset(e, 0, sizeof(*e));
-    e->queue = wt_server(NULL);
-    e->cache = wt_server(NULL);
-    e->qc = wt_connect(e->queue);
-    e->cc = wt_connect(e->cache);
-    WT_CHECK(faultproxy_new(&e->proxy, rfix_socket(e->cache), NULL, 0) == 0, "proxy");
-    snprintf(e->log, sizeof(e->log), "%s/worker.log", rfix_dir(e->queue));
-    wt_set_log(e->log);
-    e->worker = wt_worker_start(rfix_url(e->queue), faultproxy_url(e->proxy), e->log, extra);
+    wt_pair_start(&e->p, NULL, NULL);
+    WT_CHECK(faultproxy_new(&e->proxy, rfix_socket(e->p.cache), NULL, 0) == 0, "proxy");
+    e->worker = wt_worker_start(rfix_url(e->p.queue), faultproxy_url(e->proxy), e->p.log, extra);
     WT_CHECK(e->worker != NULL, "worker did not start");
 }
 
 static void env_stop(env *e)
 {
-    int st = 0;
-    WT_CHECK(wt_proc_signal(e->worker, SIGTERM) == 0, "SIGTERM");
-    WT_CHECK(wt_proc_wait(e->worker, WT_DEADLINE_MS, &st) == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-             "worker exit status %d", st);
-    wt_proc_free(e->worker);
+    wt_worker_stop(e->worker);
     faultproxy_free(e->proxy);
-    redisFree(e->qc);
-    redisFree(e->cc);
-    wt_set_log(NULL);
-    wt_server_free(e->queue);
-    wt_server_free(e->cache);
+    wt_pair_stop(&e->p);
 }
 
 /* Records each retry copy of the job seen in delayed: its attempt and the
@@ -105,31 +75,25 @@ static void test_loading_then_success(void)
     const char *keys[] = {"r:1", "r:2"};
     env e;
     observer o;
-    uint8_t *job;
-    size_t len;
-    stat_wait sw;
     char dead[128];
 
     env_start(&e, extra);
-    wt_cmd(e.cc, "MSET r:1 a r:2 b");
+    wt_cmd(e.p.cc, "MSET r:1 a r:2 b");
     WT_CHECK(faultproxy_fail_next(e.proxy, "DEL", 3, "LOADING Redis is loading the dataset in memory") == 0 &&
                  faultproxy_fail_next(e.proxy, "UNLINK", 3, "LOADING Redis is loading the dataset in memory") == 0,
              "rule");
-    job = wt_job1("retry-1", JOB_OP_DEL, keys, 2, 0, &len);
-    wt_push(e.qc, job, len);
-    free(job);
+    wt_push1(e.p.qc, "retry-1", JOB_OP_DEL, keys, 2, 0);
 
     memset(&o, 0, sizeof(o));
-    o.qc = e.qc;
-    o.cc = e.cc;
+    o.qc = e.p.qc;
+    o.cc = e.p.cc;
     o.key = "r:1";
     WT_CHECK(wt_wait_for(observe, &o, WT_DEADLINE_MS), "the keys were never deleted");
-    sw = (stat_wait){e.qc, "done", 1};
-    WT_CHECK(wt_wait_for(stat_reached, &sw, WT_DEADLINE_MS), "the job was never acknowledged");
-    WT_CHECK(wt_exists(e.cc, "r:2") == 0, "r:2 still there");
+    WT_CHECK(wt_wait_stat(e.p.qc, "done", 1, WT_DEADLINE_MS), "the job was never acknowledged");
+    WT_CHECK(wt_exists(e.p.cc, "r:2") == 0, "r:2 still there");
     WT_CHECK(faultproxy_injected(e.proxy) == 3, "injected %ld errors, want 3", faultproxy_injected(e.proxy));
-    WT_CHECK(wt_stat(e.qc, "retried") == 3, "retried=%lld, want 3", wt_stat(e.qc, "retried"));
-    WT_CHECK(wt_llen(e.qc, wt_qkey(dead, sizeof(dead), "dead")) == 0, "dead letters after a transient error");
+    WT_CHECK(wt_stat(e.p.qc, "retried") == 3, "retried=%lld, want 3", wt_stat(e.p.qc, "retried"));
+    WT_CHECK(wt_llen(e.p.qc, wt_qkey(dead, sizeof(dead), "dead")) == 0, "dead letters after a transient error");
     /* Each retry copy seen carries a higher attempt, and its delay stays under
      * that attempt's cap base*2^(attempt-1) (full jitter: random below the cap). */
     for (size_t i = 0; i < o.n; i++) {
@@ -149,24 +113,18 @@ static void test_masterdown_on_pexpire(void)
     const char *extra[] = {"--backoff-base-ms", "50", NULL};
     const char *keys[] = {"t:1"};
     env e;
-    uint8_t *job;
-    size_t len;
-    stat_wait sw;
     long long pttl;
 
     env_start(&e, extra);
-    wt_cmd(e.cc, "SET t:1 v PX 600000");
-    faultproxy_fail_next(e.proxy, "PEXPIRE", 1, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
-    job = wt_job1("exp-1", JOB_OP_EXPIRE, keys, 1, 30000, &len);
-    wt_push(e.qc, job, len);
-    free(job);
-    sw = (stat_wait){e.qc, "done", 1};
-    WT_CHECK(wt_wait_for(stat_reached, &sw, WT_DEADLINE_MS), "the job was never acknowledged");
-    pttl = wt_pttl(e.cc, "t:1");
+    wt_cmd(e.p.cc, "SET t:1 v PX 600000");
+    WT_CHECK(faultproxy_fail_next(e.proxy, "PEXPIRE", 1, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.") == 0, "rule");
+    wt_push1(e.p.qc, "exp-1", JOB_OP_EXPIRE, keys, 1, 30000);
+    WT_CHECK(wt_wait_stat(e.p.qc, "done", 1, WT_DEADLINE_MS), "the job was never acknowledged");
+    pttl = wt_pttl(e.p.cc, "t:1");
     WT_CHECK(pttl > 0 && pttl <= 30000, "PTTL %lld after the retry", pttl);
     WT_CHECK(faultproxy_injected(e.proxy) == 1, "injected %ld", faultproxy_injected(e.proxy));
-    WT_CHECK(wt_stat(e.qc, "retried") == 1, "retried=%lld, want 1", wt_stat(e.qc, "retried"));
-    WT_CHECK(wt_stat(e.qc, "dead") == 0, "dead=%lld", wt_stat(e.qc, "dead"));
+    WT_CHECK(wt_stat(e.p.qc, "retried") == 1, "retried=%lld, want 1", wt_stat(e.p.qc, "retried"));
+    WT_CHECK(wt_stat(e.p.qc, "dead") == 0, "dead=%lld", wt_stat(e.p.qc, "dead"));
     env_stop(&e);
 }
 
@@ -176,22 +134,16 @@ static void test_max_attempts(void)
     const char *keys[] = {"m:1"};
     const char *later[] = {"m:later"};
     env e;
-    uint8_t *job;
-    size_t len;
-    stat_wait sw;
     dead_record **recs;
     size_t n;
 
     env_start(&e, extra);
-    wt_cmd(e.cc, "SET m:1 5");
-    wt_cmd(e.cc, "SET m:later x");
-    faultproxy_fail_next(e.proxy, "INCR", -1, "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
-    job = wt_job1("max-1", JOB_OP_BUMP, keys, 1, 0, &len);
-    wt_push(e.qc, job, len);
-    free(job);
-    sw = (stat_wait){e.qc, "dead", 1};
-    WT_CHECK(wt_wait_for(stat_reached, &sw, WT_DEADLINE_MS), "never dead-lettered");
-    n = wt_dead_records(e.qc, &recs);
+    wt_cmd(e.p.cc, "SET m:1 5");
+    wt_cmd(e.p.cc, "SET m:later x");
+    WT_CHECK(faultproxy_fail_next(e.proxy, "INCR", -1, "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.") == 0, "rule");
+    wt_push1(e.p.qc, "max-1", JOB_OP_BUMP, keys, 1, 0);
+    WT_CHECK(wt_wait_stat(e.p.qc, "dead", 1, WT_DEADLINE_MS), "never dead-lettered");
+    n = wt_dead_records(e.p.qc, &recs);
     WT_CHECK(n == 1, "%zu dead letters", n);
     wt_note("max attempts: reason=\"%s\" attempts=%llu errs=%zu first=%llu last=%llu", recs[0]->reason,
             (unsigned long long)recs[0]->attempts, recs[0]->nerrs, (unsigned long long)recs[0]->first_failed_ms,
@@ -202,20 +154,14 @@ static void test_max_attempts(void)
     WT_CHECK(recs[0]->id != NULL && strcmp(recs[0]->id, "max-1") == 0, "id");
     WT_CHECK(recs[0]->first_failed_ms > 0 && recs[0]->first_failed_ms <= recs[0]->last_failed_ms,
              "first/last failed times");
-    WT_CHECK(wt_stat(e.qc, "retried") == 2, "retried=%lld, want 2", wt_stat(e.qc, "retried"));
+    WT_CHECK(wt_stat(e.p.qc, "retried") == 2, "retried=%lld, want 2", wt_stat(e.p.qc, "retried"));
     WT_CHECK(faultproxy_injected(e.proxy) == 3, "INCR attempted %ld times, want 3", faultproxy_injected(e.proxy));
-    WT_CHECK(wt_get_int(e.cc, "m:1") == 5, "m:1 changed: %lld", wt_get_int(e.cc, "m:1"));
-    for (size_t i = 0; i < n; i++) {
-        dead_free(recs[i]);
-    }
-    free(recs);
+    WT_CHECK(wt_get_int(e.p.cc, "m:1") == 5, "m:1 changed: %lld", wt_get_int(e.p.cc, "m:1"));
+    wt_dead_records_free(recs, n);
     /* The worker carries on. */
-    job = wt_job1("after-max", JOB_OP_DEL, later, 1, 0, &len);
-    wt_push(e.qc, job, len);
-    free(job);
-    sw = (stat_wait){e.qc, "done", 1};
-    WT_CHECK(wt_wait_for(stat_reached, &sw, WT_DEADLINE_MS), "the next job was not applied");
-    WT_CHECK(wt_exists(e.cc, "m:later") == 0, "m:later still there");
+    wt_push1(e.p.qc, "after-max", JOB_OP_DEL, later, 1, 0);
+    WT_CHECK(wt_wait_stat(e.p.qc, "done", 1, WT_DEADLINE_MS), "the next job was not applied");
+    WT_CHECK(wt_exists(e.p.cc, "m:later") == 0, "m:later still there");
     env_stop(&e);
 }
 

@@ -12,16 +12,6 @@
 
 enum { NJOBS = 5000, GRACE_MS = 5000 };
 
-typedef struct progress {
-    redisContext *qc;
-} progress;
-
-static bool started(void *ctx)
-{
-    progress *p = ctx;
-    return wt_stat(p->qc, "done") > 0;
-}
-
 int main(void)
 {
     rfix *srv;
@@ -30,7 +20,6 @@ int main(void)
     char log[512], pending[128], delayed[128], consumers[128], dead[128];
     const char *extra[] = {"--batch", "50", "--consumers", "2", "--shutdown-grace-ms", "5000", NULL};
     wt_proc *w;
-    progress pr;
     uint64_t t0, took;
     int st = 0;
     long long done, left, inflight;
@@ -44,24 +33,13 @@ int main(void)
     wt_qkey(dead, sizeof(dead), "dead");
     snprintf(log, sizeof(log), "%s/worker.log", rfix_dir(srv));
     wt_set_log(log);
-    for (int i = 0; i < NJOBS; i++) {
-        char key[32], id[32];
-        const char *keys[1] = {key};
-        size_t len;
-        uint8_t *job;
-        snprintf(key, sizeof(key), "s:%d", i);
-        snprintf(id, sizeof(id), "term-%d", i);
-        job = wt_job1(id, JOB_OP_DEL, keys, 1, 0, &len);
-        wt_push(c, job, len);
-        free(job);
-    }
+    wt_push_dels(c, NULL, "s", 0, NJOBS);
     /* Slow cache replies keep batches in flight at the moment of SIGTERM. */
     WT_CHECK(faultproxy_new(&proxy, rfix_socket(srv), NULL, 0) == 0, "proxy");
     faultproxy_set_delay(proxy, 50);
     w = wt_worker_start(rfix_url(srv), faultproxy_url(proxy), log, extra);
     WT_CHECK(w != NULL, "worker did not start");
-    pr.qc = c;
-    WT_CHECK(wt_wait_for(started, &pr, WT_DEADLINE_MS), "the worker never finished a batch");
+    WT_CHECK(wt_wait_stat(c, "done", 1, WT_DEADLINE_MS), "the worker never finished a batch");
     WT_CHECK(wt_zcard(c, consumers) == 2, "consumers registered: %lld, want 2", wt_zcard(c, consumers));
     inflight = wt_count_keys(c, "invq:{default}:processing:*");
     t0 = wt_mono_ms();

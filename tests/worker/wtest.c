@@ -358,6 +358,36 @@ wt_proc *wt_worker_start(const char *queue_url, const char *cache_url, const cha
     return wt_proc_start(argv[0], argv, NULL, log_path);
 }
 
+void wt_worker_stop(wt_proc *w)
+{
+    int st = 0;
+    WT_CHECK(wt_proc_signal(w, SIGTERM) == 0, "SIGTERM");
+    WT_CHECK(wt_proc_wait(w, WT_DEADLINE_MS, &st) == 0, "worker did not exit after SIGTERM");
+    WT_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker exit status %d", st);
+    wt_proc_free(w);
+}
+
+void wt_pair_start(wt_pair *p, const rfix_opts *queue_opts, const rfix_opts *cache_opts)
+{
+    memset(p, 0, sizeof(*p));
+    p->queue = wt_server(queue_opts);
+    p->cache = wt_server(cache_opts);
+    p->qc = wt_connect(p->queue);
+    p->cc = wt_connect(p->cache);
+    snprintf(p->log, sizeof(p->log), "%s/worker.log", rfix_dir(p->queue));
+    wt_set_log(p->log);
+}
+
+void wt_pair_stop(wt_pair *p)
+{
+    redisFree(p->qc);
+    redisFree(p->cc);
+    wt_set_log(NULL);
+    wt_server_free(p->queue);
+    wt_server_free(p->cache);
+    memset(p, 0, sizeof(*p));
+}
+
 bool wt_file_contains(const char *path, const char *needle)
 {
     FILE *f = fopen(path, "r");
@@ -418,11 +448,10 @@ uint8_t *wt_encode(const invq_job *job, size_t *len)
     return out;
 }
 
-uint8_t *wt_job1(const char *id, job_op_kind kind, const char *const *keys, size_t nkeys,
-                 uint64_t ttl_ms, size_t *len)
+invq_job *wt_job_build(const char *id, job_op_kind kind, const char *const *keys, size_t nkeys,
+                       uint64_t ttl_ms)
 {
     invq_job *job = job_new();
-    uint8_t *out;
     int op;
     WT_CHECK(job != NULL, "job_new");
     WT_CHECK(job_set_id(job, id) == 0, "job_set_id");
@@ -433,9 +462,39 @@ uint8_t *wt_job1(const char *id, job_op_kind kind, const char *const *keys, size
         WT_CHECK(job_op_add_key(job, (size_t)op, keys[i], strlen(keys[i]), false) == 0,
                  "job_op_add_key");
     }
-    out = wt_encode(job, len);
+    return job;
+}
+
+uint8_t *wt_job1(const char *id, job_op_kind kind, const char *const *keys, size_t nkeys,
+                 uint64_t ttl_ms, size_t *len)
+{
+    invq_job *job = wt_job_build(id, kind, keys, nkeys, ttl_ms);
+    uint8_t *out = wt_encode(job, len);
     job_free(job);
     return out;
+}
+
+void wt_push1(redisContext *c, const char *id, job_op_kind kind, const char *const *keys, size_t nkeys,
+              uint64_t ttl_ms)
+{
+    size_t len;
+    uint8_t *job = wt_job1(id, kind, keys, nkeys, ttl_ms, &len);
+    wt_push(c, job, len);
+    free(job);
+}
+
+void wt_push_dels(redisContext *qc, redisContext *cc, const char *prefix, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        char key[64], id[64];
+        const char *keys[1] = {key};
+        snprintf(key, sizeof(key), "%s:%d", prefix, i);
+        snprintf(id, sizeof(id), "%s-%d", prefix, i);
+        if (cc != NULL) {
+            wt_cmd(cc, "SET %s v", key);
+        }
+        wt_push1(qc, id, JOB_OP_DEL, keys, 1, 0);
+    }
 }
 
 void wt_push(redisContext *c, const uint8_t *job, size_t len)
@@ -527,6 +586,49 @@ long long wt_count_keys(redisContext *c, const char *pattern)
     return n;
 }
 
+typedef struct stat_wait {
+    redisContext *c;
+    const char *field;
+    long long want;
+} stat_wait;
+
+static bool stat_reached(void *ctx)
+{
+    const stat_wait *w = ctx;
+    return wt_stat(w->c, w->field) >= w->want;
+}
+
+bool wt_wait_stat(redisContext *c, const char *field, long long want, int timeout_ms)
+{
+    stat_wait w = {c, field, want};
+    return wt_wait_for(stat_reached, &w, timeout_ms);
+}
+
+typedef struct key_wait {
+    redisContext *c;
+    const char *key;
+} key_wait;
+
+static bool key_gone(void *ctx)
+{
+    const key_wait *k = ctx;
+    return wt_exists(k->c, k->key) == 0;
+}
+
+bool wt_wait_gone(redisContext *c, const char *key, int timeout_ms)
+{
+    key_wait k = {c, key};
+    return wt_wait_for(key_gone, &k, timeout_ms);
+}
+
+bool wt_drained(redisContext *qc, redisContext *cc)
+{
+    char key[128];
+    return wt_dbsize(cc) == 0 && wt_llen(qc, wt_qkey(key, sizeof(key), "pending")) == 0 &&
+           wt_zcard(qc, wt_qkey(key, sizeof(key), "delayed")) == 0 &&
+           wt_count_keys(qc, "invq:{default}:processing:*") == 0;
+}
+
 void wt_cmd(redisContext *c, const char *fmt, ...)
 {
     va_list ap;
@@ -562,4 +664,12 @@ size_t wt_dead_records(redisContext *c, dead_record ***out)
         freeReplyObject(r);
         return n;
     }
+}
+
+void wt_dead_records_free(dead_record **recs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        dead_free(recs[i]);
+    }
+    free(recs);
 }

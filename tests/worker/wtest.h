@@ -83,6 +83,25 @@ int wt_run(const char *exe, const char *const *argv, const char *const *env,
 wt_proc *wt_worker_start(const char *queue_url, const char *cache_url, const char *log_path,
                          const char *const *extra);
 
+/* SIGTERMs the worker and requires a clean exit (status 0) within
+ * WT_DEADLINE_MS; then frees it. */
+void wt_worker_stop(wt_proc *w);
+
+/* A queue server and a cache server, a connection to each, and the worker
+ * log path "<queue dir>/worker.log", set as the failure log. */
+typedef struct wt_pair {
+    rfix *queue;
+    rfix *cache;
+    redisContext *qc;
+    redisContext *cc;
+    char log[512];
+} wt_pair;
+
+/* Starts both servers (opts may be NULL) and connects; aborts on failure. */
+void wt_pair_start(wt_pair *p, const rfix_opts *queue_opts, const rfix_opts *cache_opts);
+/* Closes both connections, clears the failure log, frees both servers. */
+void wt_pair_stop(wt_pair *p);
+
 /* Whether the file contains the string. */
 bool wt_file_contains(const char *path, const char *needle);
 /* Prints the file to stdout (for failed tests' context). */
@@ -91,10 +110,23 @@ void wt_file_dump(const char *path);
 /* Key of the default queue: "invq:{default}:<suffix>" into buf. */
 const char *wt_qkey(char *buf, size_t len, const char *suffix);
 
-/* A one-op job with keys, encoded into a malloc'd buffer (caller frees).
- * ttl_ms only for expire. Aborts the test on failure. */
+/* A one-op job with keys and ts = now (ttl_ms only for expire), not yet
+ * encoded; the caller frees it with job_free(). Aborts the test on failure. */
+invq_job *wt_job_build(const char *id, job_op_kind kind, const char *const *keys, size_t nkeys,
+                       uint64_t ttl_ms);
+
+/* wt_job_build(), encoded into a malloc'd buffer (caller frees). */
 uint8_t *wt_job1(const char *id, job_op_kind kind, const char *const *keys, size_t nkeys,
                  uint64_t ttl_ms, size_t *len);
+
+/* Builds a one-op job as wt_job1() does and LPUSHes it onto pending. */
+void wt_push1(redisContext *c, const char *id, job_op_kind kind, const char *const *keys, size_t nkeys,
+              uint64_t ttl_ms);
+
+/* For i in [from, to): a one-key DEL job with id "<prefix>-<i>" on key
+ * "<prefix>:<i>", pushed onto qc; when cc is not NULL the key is SET there
+ * first. */
+void wt_push_dels(redisContext *qc, redisContext *cc, const char *prefix, int from, int to);
 
 /* A job built by the caller, encoded (caller frees the buffer and the job). */
 uint8_t *wt_encode(const invq_job *job, size_t *len);
@@ -115,11 +147,22 @@ long long wt_get_int(redisContext *c, const char *key);
 /* Number of keys matching a pattern (SCAN). */
 long long wt_count_keys(redisContext *c, const char *pattern);
 
+/* Polls until HGET stats <field> >= want; returns whether it got there. */
+bool wt_wait_stat(redisContext *c, const char *field, long long want, int timeout_ms);
+/* Polls until key no longer exists on c; returns whether it went. */
+bool wt_wait_gone(redisContext *c, const char *key, int timeout_ms);
+
+/* Everything applied: the cache (cc) holds no keys, and the default queue
+ * on qc has nothing pending, nothing delayed and no processing lists. */
+bool wt_drained(redisContext *qc, redisContext *cc);
+
 /* Runs a command that must succeed (not an error reply); aborts otherwise. */
 void wt_cmd(redisContext *c, const char *fmt, ...);
 
 /* Reads every dead-letter record (LRANGE dead 0 -1, newest first). The
  * caller frees each with dead_free() and the array with free(). */
 size_t wt_dead_records(redisContext *c, dead_record ***out);
+/* Frees what wt_dead_records() returned. */
+void wt_dead_records_free(dead_record **recs, size_t n);
 
 #endif

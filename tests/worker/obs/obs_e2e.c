@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wtest.h"
+
 static int64_t mono_ms(void)
 {
     struct timespec ts;
@@ -146,4 +148,25 @@ double e2e_metric(int port, const char *series)
     if (e2e_get(port, "/metrics", scrape, sizeof scrape, 5000) != 200)
         return -1;
     return e2e_sample(scrape, series);
+}
+
+typedef struct status_wait {
+    int port;
+    const char *path;
+    int want;
+    char body[256];
+} status_wait;
+
+static bool status_is(void *ctx)
+{
+    status_wait *h = ctx;
+    return e2e_get(h->port, h->path, h->body, sizeof h->body, 2000) == h->want;
+}
+
+void e2e_wait_status(int port, const char *path, int want, char *body, size_t cap)
+{
+    status_wait h = { .port = port, .path = path, .want = want };
+    WT_CHECK(wt_wait_for(status_is, &h, WT_DEADLINE_MS), "%s never answered %d", path, want);
+    if (body)
+        snprintf(body, cap, "%s", h.body);
 }

@@ -3,11 +3,9 @@
  * counters equal `invqctl stats`, and hostile HTTP clients (garbage, huge
  * headers, half requests) neither crash the worker nor stall its jobs. */
 #include <jansson.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "obs_e2e.h"
@@ -34,33 +32,6 @@ static void wait_sample(int port, const char *series, double want)
     scrape_ctx s = { port, series, want };
     WT_CHECK(wt_wait_for(sample_equals, &s, WT_DEADLINE_MS), "%s is %g, want %g", series, e2e_metric(port, series),
              want);
-}
-
-typedef struct http_ctx {
-    int port;
-    const char *path;
-    int want;
-} http_ctx;
-
-static bool status_is(void *ctx)
-{
-    http_ctx *h = ctx;
-    return e2e_get(h->port, h->path, NULL, 0, 2000) == h->want;
-}
-
-static void push_jobs(redisContext *qc, redisContext *cc, const char *prefix, int n)
-{
-    for (int i = 0; i < n; i++) {
-        char key[64], id[64];
-        const char *keys[1] = { key };
-        size_t len;
-        snprintf(key, sizeof key, "%s:%d", prefix, i);
-        snprintf(id, sizeof id, "%s-%d", prefix, i);
-        wt_cmd(cc, "SET %s v", key);
-        uint8_t *job = wt_job1(id, JOB_OP_DEL, keys, 1, 0, &len);
-        wt_push(qc, job, len);
-        free(job);
-    }
 }
 
 /* Hostile clients while jobs flow: each gets its error, none is answered
@@ -123,22 +94,17 @@ static void check_stats_agree(const char *queue_url, int port, const char *dir)
 int main(void)
 {
     wt_worker_path();
-    rfix *queue = wt_server(NULL);
-    rfix *cache = wt_server(NULL);
-    redisContext *qc = wt_connect(queue);
-    redisContext *cc = wt_connect(cache);
-    char log[512], addr[64];
-    snprintf(log, sizeof log, "%s/worker.log", rfix_dir(queue));
-    wt_set_log(log);
+    wt_pair p;
+    char addr[64];
+    wt_pair_start(&p, NULL, NULL);
     int port = e2e_free_port();
     WT_CHECK(port > 0, "no free port");
     snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
     const char *extra[] = { "--http-addr", addr, "--consumers", "2", "--batch", "64", NULL };
-    wt_proc *w = wt_worker_start(rfix_url(queue), rfix_url(cache), log, extra);
+    wt_proc *w = wt_worker_start(rfix_url(p.queue), rfix_url(p.cache), p.log, extra);
     WT_CHECK(w != NULL, "worker did not start");
 
-    http_ctx ready = { port, "/readyz", 200 };
-    WT_CHECK(wt_wait_for(status_is, &ready, WT_DEADLINE_MS), "/readyz never 200");
+    e2e_wait_status(port, "/readyz", 200, NULL, 0);
     WT_CHECK(e2e_get(port, "/healthz", NULL, 0, 5000) == 200, "/healthz");
     wait_sample(port, "invq_consumers", 2);
     WT_CHECK(e2e_metric(port, "invq_redis_connected{target=\"queue\"}") == 1, "queue connected");
@@ -147,10 +113,10 @@ int main(void)
     wt_note("ready, consumers 2, nothing done yet");
 
     int slow[4];
-    push_jobs(qc, cc, "k", NJOBS);
+    wt_push_dels(p.qc, p.cc, "k", 0, NJOBS);
     disturb(port, slow);
     wait_sample(port, "invq_jobs_finished_total{result=\"done\"}", NJOBS);
-    WT_CHECK(wt_dbsize(cc) == 0, "cache keys left: %lld", wt_dbsize(cc));
+    WT_CHECK(wt_dbsize(p.cc) == 0, "cache keys left: %lld", wt_dbsize(p.cc));
     WT_CHECK(e2e_metric(port, "invq_keys_invalidated_total{op=\"del\"}") == NJOBS, "keys del");
     WT_CHECK(e2e_metric(port, "invq_job_lag_seconds_count") == NJOBS, "lag count");
     WT_CHECK(e2e_metric(port, "invq_batch_size_jobs_sum") == NJOBS, "batch size sum");
@@ -161,14 +127,14 @@ int main(void)
     wt_note("%d jobs applied in %g batches while hostile clients were connected", NJOBS, batches);
 
     /* One undecodable job goes to the dead letters. */
-    wt_push(qc, (const uint8_t *)"\xc1 not msgpack", 14);
+    wt_push(p.qc, (const uint8_t *)"\xc1 not msgpack", 14);
     wait_sample(port, "invq_jobs_finished_total{result=\"dead\"}", 1);
     wait_sample(port, "invq_queue_depth{list=\"dead\"}", 1);
     wait_sample(port, "invq_queue_depth{list=\"pending\"}", 0);
-    wait_sample(port, "invq_queue_jobs_total{counter=\"done\"}", (double)wt_stat(qc, "done"));
-    wait_sample(port, "invq_queue_jobs_total{counter=\"dead\"}", (double)wt_stat(qc, "dead"));
-    WT_CHECK(wt_stat(qc, "done") == NJOBS && wt_stat(qc, "dead") == 1, "stats hash done %lld dead %lld",
-             wt_stat(qc, "done"), wt_stat(qc, "dead"));
+    wait_sample(port, "invq_queue_jobs_total{counter=\"done\"}", (double)wt_stat(p.qc, "done"));
+    wait_sample(port, "invq_queue_jobs_total{counter=\"dead\"}", (double)wt_stat(p.qc, "dead"));
+    WT_CHECK(wt_stat(p.qc, "done") == NJOBS && wt_stat(p.qc, "dead") == 1, "stats hash done %lld dead %lld",
+             wt_stat(p.qc, "done"), wt_stat(p.qc, "dead"));
     wt_note("dead letter counted; queue depths and stats sampled");
 
     static char scrape[1 << 16];
@@ -179,19 +145,12 @@ int main(void)
     if (rc == PROMTOOL_ABSENT)
         wt_note("promtool absent: live scrape not linted");
 
-    check_stats_agree(rfix_url(queue), port, rfix_dir(queue));
+    check_stats_agree(rfix_url(p.queue), port, rfix_dir(p.queue));
 
     for (int i = 0; i < 4; i++)
         close(slow[i]);
     WT_CHECK(e2e_get(port, "/readyz", NULL, 0, 5000) == 200, "still ready");
-    WT_CHECK(wt_proc_signal(w, SIGTERM) == 0, "SIGTERM");
-    int st = 0;
-    WT_CHECK(wt_proc_wait(w, WT_DEADLINE_MS, &st) == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-             "worker exit status %d", st);
-    wt_proc_free(w);
-    redisFree(qc);
-    redisFree(cc);
-    wt_server_free(cache);
-    wt_server_free(queue);
+    wt_worker_stop(w);
+    wt_pair_stop(&p);
     return 0;
 }

@@ -13,19 +13,6 @@
 
 #define LOAD_JOBS 20000
 
-typedef struct http_ctx {
-    int port;
-    const char *path;
-    int want;
-    char body[256];
-} http_ctx;
-
-static bool status_is(void *ctx)
-{
-    http_ctx *h = ctx;
-    return e2e_get(h->port, h->path, h->body, sizeof h->body, 2000) == h->want;
-}
-
 /* Exit status of `invq-worker --probe http://127.0.0.1:port/path`. */
 static int probe_exit(int port, const char *path, const char *log)
 {
@@ -35,14 +22,6 @@ static int probe_exit(int port, const char *path, const char *log)
     int st = wt_run(argv[0], argv, NULL, log, WT_DEADLINE_MS);
     WT_CHECK(st != -1 && WIFEXITED(st), "--probe %s did not exit", url);
     return WEXITSTATUS(st);
-}
-
-static void wait_status(int port, const char *path, int want, char *body, size_t cap)
-{
-    http_ctx h = { .port = port, .path = path, .want = want };
-    WT_CHECK(wt_wait_for(status_is, &h, WT_DEADLINE_MS), "%s never answered %d", path, want);
-    if (body)
-        snprintf(body, cap, "%s", h.body);
 }
 
 typedef struct metric_ctx {
@@ -91,51 +70,48 @@ static void push_load(redisContext *qc, int n)
 int main(void)
 {
     wt_worker_path();
-    rfix *queue = wt_server(NULL);
-    rfix *cache = wt_server(NULL);
-    redisContext *qc = wt_connect(queue);
-    char log[512], addr[64], body[256];
-    snprintf(log, sizeof log, "%s/worker.log", rfix_dir(queue));
-    wt_set_log(log);
+    wt_pair p;
+    char addr[64], body[256];
+    wt_pair_start(&p, NULL, NULL);
     int port = e2e_free_port();
     WT_CHECK(port > 0, "no free port");
     snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
     const char *extra[] = { "--http-addr", addr, "--consumers", "2", NULL };
-    wt_proc *w = wt_worker_start(rfix_url(queue), rfix_url(cache), log, extra);
+    wt_proc *w = wt_worker_start(rfix_url(p.queue), rfix_url(p.cache), p.log, extra);
     WT_CHECK(w != NULL, "worker did not start");
 
-    wait_status(port, "/readyz", 200, body, sizeof body);
+    e2e_wait_status(port, "/readyz", 200, body, sizeof body);
     WT_CHECK(strcmp(body, "ready\n") == 0, "ready body '%s'", body);
-    WT_CHECK(probe_exit(port, "/healthz", log) == 0, "--probe /healthz");
-    WT_CHECK(probe_exit(port, "/readyz", log) == 0, "--probe /readyz");
+    WT_CHECK(probe_exit(port, "/healthz", p.log) == 0, "--probe /healthz");
+    WT_CHECK(probe_exit(port, "/readyz", p.log) == 0, "--probe /readyz");
     wt_note("ready with both Redis up; invq-worker --probe exits 0");
 
     /* Cache Redis goes away: not ready, with the reason; still healthy. */
-    WT_CHECK(rfix_stop(cache) == 0, "stop cache");
-    wait_status(port, "/readyz", 503, body, sizeof body);
+    WT_CHECK(rfix_stop(p.cache) == 0, "stop cache");
+    e2e_wait_status(port, "/readyz", 503, body, sizeof body);
     WT_CHECK(strcmp(body, "cache redis not connected\n") == 0, "503 body '%s'", body);
     WT_CHECK(e2e_get(port, "/healthz", NULL, 0, 5000) == 200, "/healthz during the outage");
     WT_CHECK(e2e_metric(port, "invq_redis_connected{target=\"cache\"}") == 0, "cache shown connected");
     WT_CHECK(e2e_metric(port, "invq_ready") == 0, "invq_ready during the outage");
-    WT_CHECK(probe_exit(port, "/readyz", log) == 1, "--probe /readyz during the outage");
-    WT_CHECK(probe_exit(port, "/healthz", log) == 0, "--probe /healthz during the outage");
+    WT_CHECK(probe_exit(port, "/readyz", p.log) == 1, "--probe /readyz during the outage");
+    WT_CHECK(probe_exit(port, "/healthz", p.log) == 0, "--probe /healthz during the outage");
     wt_note("cache stopped: /readyz 503 '%.*s'", (int)strcspn(body, "\n"), body);
 
     /* A backlog piles up meanwhile: nothing can be applied (a consumer
      * already waiting for jobs may hold one batch until the cache returns). */
     char pending[128];
     wt_qkey(pending, sizeof pending, "pending");
-    push_load(qc, LOAD_JOBS);
-    WT_CHECK(wt_stat(qc, "done") == 0, "jobs applied while the cache was down: %lld", wt_stat(qc, "done"));
-    WT_CHECK(wt_llen(qc, pending) >= LOAD_JOBS / 2, "no backlog: pending %lld", wt_llen(qc, pending));
+    push_load(p.qc, LOAD_JOBS);
+    WT_CHECK(wt_stat(p.qc, "done") == 0, "jobs applied while the cache was down: %lld", wt_stat(p.qc, "done"));
+    WT_CHECK(wt_llen(p.qc, pending) >= LOAD_JOBS / 2, "no backlog: pending %lld", wt_llen(p.qc, pending));
 
     /* It comes back: the worker applies the backlog at full speed, and
      * every /healthz meanwhile is answered 200 within a second. */
-    WT_CHECK(rfix_restart(cache) == 0, "restart cache");
+    WT_CHECK(rfix_restart(p.cache) == 0, "restart cache");
     int probes = 0;
     uint64_t worst = 0;
     uint64_t deadline = wt_mono_ms() + WT_DEADLINE_MS;
-    while (wt_stat(qc, "done") < LOAD_JOBS && wt_mono_ms() < deadline) {
+    while (wt_stat(p.qc, "done") < LOAD_JOBS && wt_mono_ms() < deadline) {
         uint64_t t0 = wt_mono_ms();
         int st = e2e_get(port, "/healthz", NULL, 0, 5000);
         uint64_t took = wt_mono_ms() - t0;
@@ -144,25 +120,19 @@ int main(void)
         worst = took > worst ? took : worst;
         probes++;
     }
-    WT_CHECK(wt_stat(qc, "done") >= LOAD_JOBS, "backlog not applied: done %lld", wt_stat(qc, "done"));
+    WT_CHECK(wt_stat(p.qc, "done") >= LOAD_JOBS, "backlog not applied: done %lld", wt_stat(p.qc, "done"));
     WT_CHECK(probes >= 1, "no probe ran during the load");
     wt_note("%d /healthz probes while %d jobs were applied, slowest %llu ms", probes, LOAD_JOBS,
             (unsigned long long)worst);
 
-    wait_status(port, "/readyz", 200, NULL, 0);
+    e2e_wait_status(port, "/readyz", 200, NULL, 0);
     wait_metric_at_least(port, "invq_redis_reconnects_total{target=\"cache\"}", 1);
     WT_CHECK(e2e_metric(port, "invq_redis_connected{target=\"cache\"}") == 1, "cache connected again");
     wait_metric_at_least(port, "invq_jobs_finished_total{result=\"done\"}", LOAD_JOBS);
     wt_note("cache back: /readyz 200, reconnect counted, backlog counted");
 
-    WT_CHECK(wt_proc_signal(w, SIGTERM) == 0, "SIGTERM");
-    int st = 0;
-    WT_CHECK(wt_proc_wait(w, WT_DEADLINE_MS, &st) == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-             "worker exit status %d", st);
-    wt_proc_free(w);
-    WT_CHECK(probe_exit(port, "/healthz", log) == 1, "--probe after the worker exited");
-    redisFree(qc);
-    wt_server_free(cache);
-    wt_server_free(queue);
+    wt_worker_stop(w);
+    WT_CHECK(probe_exit(port, "/healthz", p.log) == 1, "--probe after the worker exited");
+    wt_pair_stop(&p);
     return 0;
 }
