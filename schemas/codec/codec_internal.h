@@ -15,36 +15,6 @@
 #define CODEC_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define CODEC_PRINTF(a, b)
-/* Packs the worker-owned entries that are set (attempt > 0,
- * first_failed_ms > 0, redo true, nerrs > 0). Returns 0 or -1 (no memory). */
-int job_pack_meta(msgpack_packer *pk, uint64_t attempt, uint64_t first_failed_ms, bool redo,
-                  const char *const *errs, size_t nerrs);
-
-/* Number of worker-owned entries job_pack_meta() would write. */
-size_t job_meta_count(uint64_t attempt, uint64_t first_failed_ms, bool redo, size_t nerrs);
-
-/* A str key seen in a map, for duplicate detection. */
-typedef struct codec_slice {
-    const uint8_t *p;
-    size_t n;
-} codec_slice;
-
-/* Sorts s[0..n) and returns the index of one entry that occurs twice, or -1. */
-long codec_find_duplicate(codec_slice *s, size_t n);
-
-/* Reads the n entries of a map whose header `r` has just passed. For each
- * key that equals names[i], pos[i] is set to where its value starts (pos
- * must hold nnames entries, NULL-initialised); other keys are skipped. Keys
- * must be str (else JOB_EWRONGTYPE at `path`) and occur once (else
- * JOB_EDUPLICATE at "path.key"); path NULL means the top level. Leaves `r`
- * after the map. */
-int codec_scan_map(mp_reader *r, uint64_t n, const char *const *names, size_t nnames, const uint8_t **pos,
-                   const char *path, job_error *err);
-
-/* Writes "path.name" into out ("name" when path is NULL or empty, "path"
- * when name is empty). */
-void codec_join(char *out, size_t len, const char *path, const char *name);
-
 #endif
 
 /* Fills err (which may be NULL) and returns code. */
@@ -102,6 +72,14 @@ long codec_find_duplicate(codec_slice *s, size_t n);
  * after the map. */
 int codec_scan_map(mp_reader *r, uint64_t n, const char *const *names, size_t nnames, const uint8_t **pos,
                    const char *path, job_error *err);
+
+/* mp_prescan(buf, len) and, in the same pass, codec_scan_map() of the top
+ * level with path "". Returns the pre-scan's 0 or JOB_E* (err untouched on
+ * failure). After a clean pre-scan *scan is 1 when the top level is not a
+ * map, else what codec_scan_map() returns (err filled on failure). Allocates
+ * nothing before the pre-scan has passed. */
+int codec_prescan_top(const uint8_t *buf, size_t len, const char *const *names, size_t nnames,
+                      const uint8_t **pos, job_error *err, int *scan);
 
 /* Writes "path.name" into out ("name" when path is NULL or empty, "path"
  * when name is empty). */

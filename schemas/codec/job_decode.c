@@ -1,5 +1,6 @@
 /* Decodes untrusted bytes into a job: size limit, pre-scan of every length,
  * then the v1 field rules in a fixed order so each input has one answer. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,17 @@ enum { O_OP, O_KEYS, O_TTL, O_JITTER, O_N };
 
 static const char *const op_names[O_N] = {"op", "keys", "ttl_ms", "jitter_pct"};
 
+/* Bytes set aside in a decoded job's own allocation for its ops, keys and
+ * errs arrays (one op of eight keys fits); larger arrays are allocated apart. */
+#define ARENA_SIZE 256u
+
+/* One allocation per decoded job: the job, the arena for its arrays, then
+ * the string pool (pool covers arena and strings; see job_pool_owns()). */
+typedef struct decoded_job {
+    invq_job job;
+    max_align_t arena[ARENA_SIZE / sizeof(max_align_t)];
+} decoded_job;
+
 typedef struct decoder {
     const uint8_t *buf;
     const uint8_t *end;
@@ -25,6 +37,7 @@ typedef struct decoder {
     invq_job *job;
     job_error *err;
     size_t total_keys;
+    size_t arena_used;
 } decoder;
 
 static void at(const decoder *d, mp_reader *r, const uint8_t *pos)
@@ -48,6 +61,21 @@ static int read_uint(const decoder *d, const uint8_t *pos, const char *field, ui
     return 0;
 }
 
+/* n zeroed elements of size bytes: from the arena when they fit, else calloc'd
+ * (job_release() tells the two apart). */
+static void *arena_alloc(decoder *d, size_t n, size_t size)
+{
+    size_t used = (d->arena_used + _Alignof(max_align_t) - 1) & ~(size_t)(_Alignof(max_align_t) - 1);
+    uint8_t *p;
+
+    if (used > ARENA_SIZE || n > (ARENA_SIZE - used) / size)
+        return calloc(n, size);
+    p = d->job->pool + used;
+    memset(p, 0, n * size);
+    d->arena_used = used + n * size;
+    return p;
+}
+
 static char *pool_copy(invq_job *job, const uint8_t *p, size_t n, bool nul)
 {
     char *s = (char *)job->pool + job->pool_used;
@@ -59,71 +87,38 @@ static char *pool_copy(invq_job *job, const uint8_t *p, size_t n, bool nul)
     return s;
 }
 
-/* A str field without NUL bytes of at most max bytes; copied into the pool. */
-static int read_str(decoder *d, const uint8_t *pos, const char *field, size_t max, char **out)
+/* Reports why a str field was rejected; idx >= 0 names element idx of the
+ * array `field` ("errs[2]"). Formats the path only here, on failure. */
+static int str_err(const decoder *d, const char *field, long idx, size_t max, int rc, const mp_obj *o)
 {
-    mp_reader r;
-    mp_obj o;
-    int rc;
+    char name[32];
 
-    at(d, &r, pos);
-    if ((rc = mp_read(&r, &o)) < 0)
+    if (idx >= 0) {
+        snprintf(name, sizeof(name), "%s[%ld]", field, idx);
+        field = name;
+    }
+    if (rc < 0)
         return codec_err(d->err, rc, field, "malformed value");
-    if (o.type != MP_STR)
+    if (o->type != MP_STR)
         return codec_err(d->err, JOB_EWRONGTYPE, field, "%s must be a str", field);
-    if (o.len > max)
-        return codec_err(d->err, JOB_EBADVALUE, field, "%s is %u bytes, limit %zu", field, o.len, max);
-    if (o.len > 0 && memchr(o.ptr, 0, o.len) != NULL)
-        return codec_err(d->err, JOB_EBADVALUE, field, "%s contains a NUL byte", field);
-    *out = pool_copy(d->job, o.ptr, o.len, true);
-    return 0;
+    if (o->len > max)
+        return codec_err(d->err, JOB_EBADVALUE, field, "%s is %u bytes, limit %zu", field, o->len, max);
+    return codec_err(d->err, JOB_EBADVALUE, field, "%s contains a NUL byte", field);
 }
 
-static int read_keys(decoder *d, job_op *op, const uint8_t *pos, size_t i)
+/* A str field without NUL bytes of at most max bytes; copied into the pool.
+ * idx as for str_err(), -1 for a plain field. */
+static int read_str(decoder *d, const uint8_t *pos, const char *field, long idx, size_t max, char **out)
 {
-    char field[96];
     mp_reader r;
     mp_obj o;
-    uint64_t k;
     int rc;
 
-    snprintf(field, sizeof(field), "ops[%zu].keys", i);
-    if (pos == NULL)
-        return codec_err(d->err, JOB_EMISSING, field, "op has no keys");
     at(d, &r, pos);
-    if ((rc = mp_read(&r, &o)) < 0)
-        return codec_err(d->err, rc, field, "malformed value");
-    if (o.type != MP_ARRAY)
-        return codec_err(d->err, JOB_EWRONGTYPE, field, "keys must be an array");
-    if (o.u == 0)
-        return codec_err(d->err, JOB_EEMPTY, field, "an op needs at least one key");
-    if (o.u > d->lim->max_keys - d->total_keys)
-        return codec_err(d->err, JOB_ETOOMANYKEYS, field, "job has more than %zu keys", d->lim->max_keys);
-    d->total_keys += o.u;
-    op->keys = malloc(o.u * sizeof(*op->keys));
-    if (op->keys == NULL)
-        return codec_err(d->err, JOB_ENOMEM, field, "out of memory");
-    op->cap_keys = o.u;
-    for (k = 0; k < o.u; k++) {
-        mp_obj key;
-        rc = mp_read(&r, &key);
-        if (rc < 0 || (key.type != MP_STR && key.type != MP_BIN) || key.len == 0 ||
-            key.len > d->lim->max_key_len) {
-            snprintf(field, sizeof(field), "ops[%zu].keys[%llu]", i, (unsigned long long)k);
-            if (rc < 0)
-                return codec_err(d->err, rc, field, "malformed key");
-            if (key.type != MP_STR && key.type != MP_BIN)
-                return codec_err(d->err, JOB_EWRONGTYPE, field, "a key must be a str or bin");
-            if (key.len == 0)
-                return codec_err(d->err, JOB_EEMPTY, field, "key is empty");
-            return codec_err(d->err, JOB_EKEYTOOLONG, field, "key is %u bytes, limit %zu", key.len,
-                             d->lim->max_key_len);
-        }
-        op->keys[k].data = (uint8_t *)pool_copy(d->job, key.ptr, key.len, false);
-        op->keys[k].len = key.len;
-        op->keys[k].bin = key.type == MP_BIN;
-        op->nkeys++;
-    }
+    rc = mp_read(&r, &o);
+    if (rc < 0 || o.type != MP_STR || o.len > max || (o.len > 0 && memchr(o.ptr, 0, o.len) != NULL))
+        return str_err(d, field, idx, max, rc, &o);
+    *out = pool_copy(d->job, o.ptr, o.len, true);
     return 0;
 }
 
@@ -134,6 +129,62 @@ static int op_err(const decoder *d, size_t i, const char *name, int code, const 
 
     snprintf(field, sizeof(field), "ops[%zu].%s", i, name);
     return codec_err(d->err, code, field, "%s", reason);
+}
+
+/* Reports why key k of op i was rejected at "ops[i].keys[k]". */
+static int key_err(const decoder *d, size_t i, uint64_t k, int rc, const mp_obj *key)
+{
+    char field[96];
+
+    snprintf(field, sizeof(field), "ops[%zu].keys[%llu]", i, (unsigned long long)k);
+    if (rc < 0)
+        return codec_err(d->err, rc, field, "malformed key");
+    if (key->type != MP_STR && key->type != MP_BIN)
+        return codec_err(d->err, JOB_EWRONGTYPE, field, "a key must be a str or bin");
+    if (key->len == 0)
+        return codec_err(d->err, JOB_EEMPTY, field, "key is empty");
+    return codec_err(d->err, JOB_EKEYTOOLONG, field, "key is %u bytes, limit %zu", key->len,
+                     d->lim->max_key_len);
+}
+
+static int read_keys(decoder *d, job_op *op, const uint8_t *pos, size_t i)
+{
+    char reason[64];
+    mp_reader r;
+    mp_obj o;
+    uint64_t k;
+    int rc;
+
+    if (pos == NULL)
+        return op_err(d, i, "keys", JOB_EMISSING, "op has no keys");
+    at(d, &r, pos);
+    if ((rc = mp_read(&r, &o)) < 0)
+        return op_err(d, i, "keys", rc, "malformed value");
+    if (o.type != MP_ARRAY)
+        return op_err(d, i, "keys", JOB_EWRONGTYPE, "keys must be an array");
+    if (o.u == 0)
+        return op_err(d, i, "keys", JOB_EEMPTY, "an op needs at least one key");
+    if (o.u > d->lim->max_keys - d->total_keys) {
+        snprintf(reason, sizeof(reason), "job has more than %zu keys", d->lim->max_keys);
+        return op_err(d, i, "keys", JOB_ETOOMANYKEYS, reason);
+    }
+    d->total_keys += o.u;
+    op->keys = arena_alloc(d, o.u, sizeof(*op->keys));
+    if (op->keys == NULL)
+        return op_err(d, i, "keys", JOB_ENOMEM, "out of memory");
+    op->cap_keys = o.u;
+    for (k = 0; k < o.u; k++) {
+        mp_obj key;
+        rc = mp_read(&r, &key);
+        if (rc < 0 || (key.type != MP_STR && key.type != MP_BIN) || key.len == 0 ||
+            key.len > d->lim->max_key_len)
+            return key_err(d, i, k, rc, &key);
+        op->keys[k].data = (uint8_t *)pool_copy(d->job, key.ptr, key.len, false);
+        op->keys[k].len = key.len;
+        op->keys[k].bin = key.type == MP_BIN;
+        op->nkeys++;
+    }
+    return 0;
 }
 
 /* Reads an optional uint of an op map; *has is false when absent. */
@@ -244,7 +295,7 @@ static int read_ops(decoder *d, const uint8_t *pos)
         return codec_err(d->err, JOB_EWRONGTYPE, "ops", "ops must be an array");
     if (o.u == 0)
         return codec_err(d->err, JOB_EEMPTY, "ops", "a job needs at least one op");
-    job->ops = calloc(o.u, sizeof(*job->ops));
+    job->ops = arena_alloc(d, o.u, sizeof(*job->ops));
     if (job->ops == NULL)
         return codec_err(d->err, JOB_ENOMEM, "ops", "out of memory");
     job->cap_ops = o.u;
@@ -258,7 +309,6 @@ static int read_ops(decoder *d, const uint8_t *pos)
 
 static int read_errs(decoder *d, const uint8_t *pos)
 {
-    char field[32];
     mp_reader r;
     mp_obj o;
     uint64_t i;
@@ -274,12 +324,11 @@ static int read_errs(decoder *d, const uint8_t *pos)
                          JOB_MAX_ERRS);
     if (o.u == 0)
         return 0;
-    d->job->errs = calloc(JOB_MAX_ERRS, sizeof(*d->job->errs));
+    d->job->errs = arena_alloc(d, JOB_MAX_ERRS, sizeof(*d->job->errs));
     if (d->job->errs == NULL)
         return codec_err(d->err, JOB_ENOMEM, "errs", "out of memory");
     for (i = 0; i < o.u; i++) {
-        snprintf(field, sizeof(field), "errs[%llu]", (unsigned long long)i);
-        if ((rc = read_str(d, r.p, field, d->lim->max_payload, &d->job->errs[i])) < 0)
+        if ((rc = read_str(d, r.p, "errs", (long)i, d->lim->max_payload, &d->job->errs[i])) < 0)
             return rc;
         d->job->nerrs++;
         mp_skip(&r, 1);
@@ -303,7 +352,7 @@ static int read_fields(decoder *d, const uint8_t **pos)
                          JOB_SCHEMA_VERSION);
     if (pos[F_ID] == NULL)
         return codec_err(d->err, JOB_EMISSING, "id", "id is required");
-    if ((rc = read_str(d, pos[F_ID], "id", JOB_MAX_ID_LEN, &job->id)) < 0)
+    if ((rc = read_str(d, pos[F_ID], "id", -1, JOB_MAX_ID_LEN, &job->id)) < 0)
         return rc;
     if (job->id[0] == '\0')
         return codec_err(d->err, JOB_EEMPTY, "id", "id is empty");
@@ -313,9 +362,9 @@ static int read_fields(decoder *d, const uint8_t **pos)
         return codec_err(d->err, JOB_EMISSING, "ts", "ts is required");
     if ((rc = read_uint(d, pos[F_TS], "ts", &job->ts)) < 0)
         return rc;
-    if (pos[F_SRC] != NULL && (rc = read_str(d, pos[F_SRC], "src", JOB_MAX_NAME_LEN, &job->src)) < 0)
+    if (pos[F_SRC] != NULL && (rc = read_str(d, pos[F_SRC], "src", -1, JOB_MAX_NAME_LEN, &job->src)) < 0)
         return rc;
-    if (pos[F_FAM] != NULL && (rc = read_str(d, pos[F_FAM], "fam", JOB_MAX_NAME_LEN, &job->fam)) < 0)
+    if (pos[F_FAM] != NULL && (rc = read_str(d, pos[F_FAM], "fam", -1, JOB_MAX_NAME_LEN, &job->fam)) < 0)
         return rc;
     if (pos[F_AFTER_MS] != NULL) {
         if ((rc = read_uint(d, pos[F_AFTER_MS], "after_ms", &job->after_ms)) < 0)
@@ -354,10 +403,10 @@ int job_decode(const uint8_t *buf, size_t len, const job_limits *lim, invq_job *
 {
     const uint8_t *pos[F_N] = {NULL};
     job_limits defaults;
+    decoded_job *dj;
+    size_t pool_len;
     decoder d;
-    mp_reader r;
-    mp_obj o;
-    int rc;
+    int rc, scan;
 
     *out = NULL;
     if (err != NULL)
@@ -369,7 +418,9 @@ int job_decode(const uint8_t *buf, size_t len, const job_limits *lim, invq_job *
         return codec_err(err, JOB_ETOOLARGE, "", "payload is %zu bytes, limit %zu", len, lim->max_payload);
     if (len == 0)
         return codec_err(err, JOB_ETRUNCATED, "", "payload is empty");
-    if ((rc = mp_prescan(buf, len)) < 0) {
+    /* The pre-scan checks every length and the nesting before anything is
+     * allocated; the top-level map is scanned in the same pass. */
+    if ((rc = codec_prescan_top(buf, len, top_names, F_N, pos, err, &scan)) < 0) {
         switch (rc) {
         case JOB_ETRUNCATED: return codec_err(err, rc, "", "input ends inside an object");
         case JOB_ETRAILING: return codec_err(err, rc, "", "bytes follow the top-level map");
@@ -378,27 +429,28 @@ int job_decode(const uint8_t *buf, size_t len, const job_limits *lim, invq_job *
         default: return codec_err(err, rc, "", "not msgpack");
         }
     }
-    mp_reader_init(&r, buf, len);
-    if ((rc = mp_read(&r, &o)) < 0)
-        return codec_err(err, rc, "", "malformed payload");
-    if (o.type != MP_MAP)
+    if (scan == 1)
         return codec_err(err, JOB_ENOTMAP, "", "top level is not a map");
-    if ((rc = codec_scan_map(&r, o.u, top_names, F_N, pos, "", err)) < 0)
-        return rc;
+    if (scan < 0)
+        return scan;
 
     d.buf = buf;
     d.end = buf + len;
     d.lim = lim;
     d.err = err;
     d.total_keys = 0;
+    d.arena_used = 0;
     /* Every string and key of the job fits in len bytes plus a NUL each for
-     * id, src, fam and the errs. */
-    d.job = malloc(sizeof(*d.job) + len + 4 + JOB_MAX_ERRS);
-    if (d.job == NULL)
+     * id, src, fam and the errs; the pool starts with the arena. */
+    pool_len = ARENA_SIZE + len + 4 + JOB_MAX_ERRS;
+    dj = malloc(offsetof(decoded_job, arena) + pool_len);
+    if (dj == NULL)
         return codec_err(err, JOB_ENOMEM, "", "out of memory");
+    d.job = &dj->job;
     memset(d.job, 0, sizeof(*d.job));
-    d.job->pool = (uint8_t *)(d.job + 1);
-    d.job->pool_len = len + 4 + JOB_MAX_ERRS;
+    d.job->pool = (uint8_t *)dj->arena;
+    d.job->pool_len = pool_len;
+    d.job->pool_used = ARENA_SIZE;
     if ((rc = read_fields(&d, pos)) < 0) {
         job_free(d.job);
         return rc;

@@ -178,6 +178,32 @@ int mp_skip(mp_reader *r, unsigned max_depth)
         if (left[depth] == 0)
             return 0;
         left[depth]--;
+        if (r->p < r->end) {
+            /* Fast path for the one-byte scalars and fixstr, as mp_read() would. */
+            uint8_t b = *r->p;
+            if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+                r->p++;
+                continue;
+            }
+            if (b >= 0xa0 && b <= 0xbf) {
+                if ((size_t)(b & 0x1f) > (size_t)(r->end - r->p - 1))
+                    return JOB_EBADLENGTH;
+                r->p += 1 + (b & 0x1f);
+                continue;
+            }
+            if (b >= 0x80 && b <= 0x9f) {
+                /* fixmap / fixarray: the count check of container() */
+                uint64_t count = b & 0x0f, need = b <= 0x8f ? count * 2 : count;
+                r->p++;
+                if (need > (uint64_t)(r->end - r->p))
+                    return JOB_EBADLENGTH;
+                if (depth + 1 > max_depth)
+                    return JOB_ETOODEEP;
+                depth++;
+                left[depth] = need;
+                continue;
+            }
+        }
         if ((rc = mp_read(r, &o)) < 0)
             return rc;
         if (o.type == MP_ARRAY || o.type == MP_MAP) {
