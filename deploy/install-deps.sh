@@ -52,6 +52,8 @@ redis-tools
 clang
 libclang-rt-14-dev
 valgrind
+linux-perf
+strace
 python3
 python3-msgpack
 python3-jsonschema
