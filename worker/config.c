@@ -41,7 +41,7 @@ static const opt opts[] = {
     { "namespace", "INVQ_NAMESPACE", OPT_STR, OFF(ns), 0, 0, "key namespace (default invq)" },
     { "queue", "INVQ_QUEUE", OPT_STR, OFF(queue), 0, 0, "queue name (default default)" },
     { "consumers", "INVQ_CONSUMERS", OPT_UINT, OFF(consumers), 1, 256,
-      "consumers on the loop, each with its own connections (default 2)" },
+      "consumers on the loop, each with its own connections (default 4)" },
     { "batch", "INVQ_BATCH", OPT_UINT, OFF(batch), 1, 100000, "jobs taken per fetch (default 512)" },
     { "max-attempts", "INVQ_MAX_ATTEMPTS", OPT_UINT, OFF(max_attempts), 1, 1000,
       "attempts before a job is dead-lettered (default 5)" },
@@ -84,7 +84,7 @@ void config_defaults(worker_config *c)
     c->ns = "invq";
     c->queue = "default";
     c->http_addr = "127.0.0.1:9464";
-    c->consumers = 2;
+    c->consumers = 4;
     c->batch = 512;
     c->max_attempts = 5;
     c->backoff_base_ms = 200;

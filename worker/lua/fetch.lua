@@ -11,20 +11,15 @@ if max > 0 then
   local n = #got
   if n > 0 then
     redis.call('LTRIM', KEYS[1], 0, -(n + 1))
-    -- got is newest..oldest; push oldest first so the newest ends at the head
-    local chunk = {}
-    for i = n, 1, -1 do
-      local job = got[i]
-      jobs[#jobs + 1] = job
-      chunk[#chunk + 1] = job
-      if #chunk == 1000 then
-        redis.call('LPUSH', KEYS[2], unpack(chunk))
-        chunk = {}
-      end
+    -- got is newest..oldest: reverse it in place, then push oldest first so
+    -- that the newest ends at the head of the processing list
+    for i = 1, math.floor(n / 2) do
+      got[i], got[n + 1 - i] = got[n + 1 - i], got[i]
     end
-    if #chunk > 0 then
-      redis.call('LPUSH', KEYS[2], unpack(chunk))
+    for i = 1, n, 1000 do
+      redis.call('LPUSH', KEYS[2], unpack(got, i, math.min(i + 999, n)))
     end
+    jobs = got
   end
 end
 local counts = {}

@@ -43,7 +43,7 @@ static void test_defaults(void **state)
     assert_string_equal(c.cache_url, c.queue_url);
     assert_string_equal(c.ns, "invq");
     assert_string_equal(c.queue, "default");
-    assert_int_equal(c.consumers, 2);
+    assert_int_equal(c.consumers, 4);
     assert_int_equal(c.batch, 512);
     assert_int_equal(c.max_attempts, 5);
     assert_int_equal(c.backoff_base_ms, 200);
