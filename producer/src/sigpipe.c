@@ -34,3 +34,10 @@ void sigpipe_restore(sigpipe_guard *g)
     }
     pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
+
+bool sigpipe_ignored(void)
+{
+    struct sigaction old;
+    return sigaction(SIGPIPE, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
+           old.sa_handler == SIG_IGN;
+}

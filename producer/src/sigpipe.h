@@ -16,4 +16,8 @@ typedef struct sigpipe_guard {
 void sigpipe_block(sigpipe_guard *g);
 void sigpipe_restore(sigpipe_guard *g);
 
+/* True when SIGPIPE's disposition is SIG_IGN (one sigaction() call): a write
+ * then cannot raise it, and a caller that checked may skip the guard. */
+bool sigpipe_ignored(void);
+
 #endif

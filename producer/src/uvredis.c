@@ -1,7 +1,8 @@
 /* hiredis async ↔ libuv glue with connect/command timeouts and poll errors
  * treated as a dead connection (see uvredis.h). Replaces hiredis 0.14's
- * adapters/libuv.h, which ignores poll errors and leaks on uv_poll_init
- * failure. */
+ * adapters/libuv.h, which ignores poll errors, leaks on uv_poll_init failure,
+ * and restarts the poll handle (two epoll_ctl each time) whenever hiredis
+ * asks for write interest, that is around every command. */
 #include "uvredis.h"
 
 #include <stdarg.h>
@@ -24,7 +25,10 @@ struct uvredis {
     bool freeing;          /* redisAsyncFree() called, maybe deferred by hiredis */
     uv_poll_t poll;
     bool poll_open;
-    int poll_events;
+    int poll_events;       /* the events the poll handle is started with */
+    uv_prepare_t flush;    /* writes hiredis's output buffer before the loop polls */
+    bool writing;          /* inside redisAsyncHandleWrite() */
+    bool sigpipe_ignored;  /* SIGPIPE was SIG_IGN at connect: writes need no guard */
     uv_timer_t conn_timer; /* connect timeout, and deferred kills */
     uv_timer_t cmd_timer;  /* reply progress while commands are outstanding */
     int open_handles;
@@ -104,6 +108,7 @@ static void kill_connection(uvredis *r)
 /* ------------------------------------------------ event-library hooks */
 
 static void on_poll(uv_poll_t *h, int status, int events);
+static void on_flush(uv_prepare_t *h);
 static void on_conn_timer(uv_timer_t *t);
 
 static void set_events(uvredis *r, int events)
@@ -121,8 +126,21 @@ static void set_events(uvredis *r, int events)
 
 static void ev_add_read(void *p) { uvredis *r = p; set_events(r, r->poll_events | UV_READABLE); }
 static void ev_del_read(void *p) { uvredis *r = p; set_events(r, r->poll_events & ~UV_READABLE); }
-static void ev_add_write(void *p) { uvredis *r = p; set_events(r, r->poll_events | UV_WRITABLE); }
 static void ev_del_write(void *p) { uvredis *r = p; set_events(r, r->poll_events & ~UV_WRITABLE); }
+
+/* hiredis has output to write. Once connected, on_flush writes it before the
+ * loop next polls, so a burst of commands costs one write() and no
+ * epoll_ctl. The poll handle waits for UV_WRITABLE only while connecting (the
+ * first writable event tells hiredis the connect finished) and when the
+ * socket did not take everything (hiredis asks again from inside a write). */
+static void ev_add_write(void *p)
+{
+    uvredis *r = p;
+    if (r->writing || !(r->ac->c.flags & REDIS_CONNECTED))
+        set_events(r, r->poll_events | UV_WRITABLE);
+    else if (!(r->poll_events & UV_WRITABLE) && !uv_is_closing((uv_handle_t *)&r->flush))
+        uv_prepare_start(&r->flush, on_flush);
+}
 
 /* hiredis is freeing the context: pending replies already ran with NULL. */
 static void ev_cleanup(void *p)
@@ -137,6 +155,8 @@ static void ev_cleanup(void *p)
         r->poll_open = false;
         uv_close((uv_handle_t *)&r->poll, on_handle_closed);
     }
+    if (!uv_is_closing((uv_handle_t *)&r->flush))
+        uv_prepare_stop(&r->flush);
     if (!uv_is_closing((uv_handle_t *)&r->conn_timer))
         uv_timer_stop(&r->conn_timer);
     if (!uv_is_closing((uv_handle_t *)&r->cmd_timer))
@@ -148,6 +168,30 @@ static void ev_cleanup(void *p)
         r->o.on_connect(r, r->gone_status, r->o.data);
     else if (was == ST_READY && r->o.on_lost)
         r->o.on_lost(r, r->gone_status, r->o.data);
+}
+
+/* Writes what hiredis has buffered. r stays valid across the call even if
+ * hiredis drops the connection: it is freed only once its handles closed. */
+static void write_output(uvredis *r)
+{
+    sigpipe_guard g;
+    bool guard = !r->sigpipe_ignored;
+
+    if (guard)
+        sigpipe_block(&g);
+    r->writing = true;
+    redisAsyncHandleWrite(r->ac);
+    r->writing = false;
+    if (guard)
+        sigpipe_restore(&g);
+}
+
+static void on_flush(uv_prepare_t *h)
+{
+    uvredis *r = h->data;
+    uv_prepare_stop(h);
+    if (r->ac && !r->freeing)
+        write_output(r);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -162,12 +206,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
     }
     if (events & UV_READABLE)
         redisAsyncHandleRead(r->ac);
-    if (r->ac && !r->freeing && (events & UV_WRITABLE)) {
-        sigpipe_guard g;
-        sigpipe_block(&g);
-        redisAsyncHandleWrite(r->ac);
-        sigpipe_restore(&g);
-    }
+    if (r->ac && !r->freeing && (events & UV_WRITABLE))
+        write_output(r);
 }
 
 /* Connect timeout, or a kill deferred out of a hiredis hook. */
@@ -320,9 +360,12 @@ int uvredis_new(uv_loop_t *loop, const redis_url *u, const uvredis_opts *o, uvre
     r->state = ST_CONNECTING;
     r->poll.data = r;
     r->poll_open = true;
-    r->open_handles = 3;
+    r->open_handles = 4;
+    r->sigpipe_ignored = sigpipe_ignored();
+    uv_prepare_init(loop, &r->flush);
     uv_timer_init(loop, &r->conn_timer);
     uv_timer_init(loop, &r->cmd_timer);
+    r->flush.data = r;
     r->conn_timer.data = r;
     r->cmd_timer.data = r;
 
@@ -387,6 +430,8 @@ void uvredis_close(uvredis *r, uvredis_close_cb cb, void *data)
     r->close_cb = cb;
     r->close_data = data;
     note_gone(r, INVQ_ECLOSED, "connection closed by its owner");
+    if (!uv_is_closing((uv_handle_t *)&r->flush))
+        uv_close((uv_handle_t *)&r->flush, on_handle_closed);
     if (!uv_is_closing((uv_handle_t *)&r->conn_timer))
         uv_close((uv_handle_t *)&r->conn_timer, on_handle_closed);
     if (!uv_is_closing((uv_handle_t *)&r->cmd_timer))

@@ -41,7 +41,9 @@ typedef struct uvredis_opts {
  * outlive r). On 0, *out is set and on_connect will run exactly once (unless
  * r is closed first). On a negative return (INVQ_ECONNECT when the connect
  * fails at once, INVQ_ENOMEM) nothing runs, nothing is left on the loop, and
- * err holds a message. */
+ * err holds a message. Writes to the socket cannot raise SIGPIPE: unless
+ * SIGPIPE is ignored at this call, each is guarded (see sigpipe.h); a
+ * process that stops ignoring it later must reconnect to be guarded. */
 int uvredis_new(uv_loop_t *loop, const redis_url *u, const uvredis_opts *o, uvredis **out,
                 char *err, size_t errlen);
 

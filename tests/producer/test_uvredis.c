@@ -1,7 +1,11 @@
 /* uvredis, the hiredis <-> libuv glue shared by producer and worker:
  * connect + commands, AUTH/SELECT failures, connect and command timeouts
- * against a stopped (SIGSTOP) server, a killed server, and close with
+ * against a stopped (SIGSTOP) server, a killed server, a burst of pipelined
+ * commands and one larger than the socket buffer, a write to a dead server
+ * with SIGPIPE at its default (the process survives), and close with
  * commands outstanding; the loop is empty after every close. */
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <uv.h>
@@ -42,6 +46,23 @@ static void on_reply(uvredis *r, int status, redisReply *reply, void *data)
         c->reply_int = reply->integer;
     if (reply && (reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_STRING))
         snprintf(c->reply_str, sizeof(c->reply_str), "%s", reply->str);
+}
+
+/* Counts replies to a burst; each INCR must answer one more than the last. */
+typedef struct burst {
+    int done;
+    int bad;
+    long long last;
+} burst;
+
+static void on_burst_reply(uvredis *r, int status, redisReply *reply, void *data)
+{
+    burst *b = data;
+    if (status != 0 || !reply || reply->type != REDIS_REPLY_INTEGER || reply->integer != b->last + 1)
+        b->bad++;
+    else
+        b->last = reply->integer;
+    b->done++;
 }
 
 static void on_closed(uvredis *r, void *data)
@@ -140,6 +161,55 @@ int main(void)
     run_until(&loop, &c.lost_status);
     CHECK(c.reply_status == INVQ_EIO && c.lost_status == INVQ_EIO);
     close_and_drain(&loop, r, &c);
+
+    /* A burst of pipelined commands, issued between two loop turns, arrives
+     * complete and in order; then one command of 8 MiB, more than the socket
+     * takes at once, is written in pieces as the socket drains. */
+    CHECK(rfix_restart(f) == 0);
+    r = open_conn(&loop, rfix_url(f), &c, 5000);
+    run_until(&loop, &c.connect_status);
+    CHECK(c.connect_status == 0);
+    burst b = { 0 };
+    const char *bincr[] = { "INCR", "uvredis:burst" };
+    for (int i = 0; i < 2000; i++)
+        CHECK_RC(uvredis_command_argv(r, 2, bincr, NULL, on_burst_reply, &b), 0);
+    for (int i = 0; i < 1000000 && b.done < 2000; i++)
+        uv_run(&loop, UV_RUN_ONCE);
+    CHECK(b.done == 2000 && b.bad == 0 && b.last == 2000);
+    size_t big_len = 8u << 20;
+    char *big = malloc(big_len);
+    CHECK(big != NULL);
+    memset(big, 'x', big_len);
+    const char *set[] = { "SET", "uvredis:big", big };
+    size_t set_lens[] = { 3, strlen("uvredis:big"), big_len };
+    CHECK_RC(uvredis_command_argv(r, 3, set, set_lens, on_reply, &c), 0);
+    free(big); /* hiredis copied it */
+    run_until(&loop, &c.reply_status);
+    CHECK(c.reply_status == 0 && strcmp(c.reply_str, "OK") == 0);
+    const char *strlen_cmd[] = { "STRLEN", "uvredis:big" };
+    c.reply_status = 1;
+    CHECK_RC(uvredis_command_argv(r, 2, strlen_cmd, NULL, on_reply, &c), 0);
+    run_until(&loop, &c.reply_status);
+    CHECK(c.reply_status == 0 && c.reply_int == (long long)big_len);
+    close_and_drain(&loop, r, &c);
+
+    /* Writing to a dead server with SIGPIPE at its default disposition: the
+     * command fails, the connection is reported lost, the process lives. */
+    struct sigaction dfl = { .sa_handler = SIG_DFL }, old_pipe;
+    CHECK(sigaction(SIGPIPE, &dfl, &old_pipe) == 0);
+    r = open_conn(&loop, rfix_url(f), &c, 0);
+    run_until(&loop, &c.connect_status);
+    CHECK(c.connect_status == 0);
+    CHECK(rfix_kill(f) == 0);
+    for (int i = 0; i < 3 && c.lost_status == 1; i++) {
+        c.reply_status = 1;
+        if (uvredis_command_argv(r, 2, incr, NULL, on_reply, &c) == 0)
+            run_until(&loop, &c.reply_status);
+    }
+    run_until(&loop, &c.lost_status);
+    CHECK(c.lost_status == INVQ_EIO);
+    close_and_drain(&loop, r, &c);
+    CHECK(sigaction(SIGPIPE, &old_pipe, NULL) == 0);
 
     /* Nothing listening: a unix socket fails at once, no callback. */
     snprintf(url, sizeof(url), "unix://%s/none.sock", rfix_dir(f));
