@@ -33,20 +33,8 @@ nettle-dev
 python3
 "
 
-PACKAGES="
-build-essential
-pkg-config
-meson
-ninja-build
-libhiredis-dev
-libuv1-dev
-libmsgpack-dev
-libjansson-dev
-libhttp-parser-dev
-libinih-dev
-libcmocka-dev
-libsystemd-dev
-nettle-dev
+# Everything else the tests, the fuzzer, the benchmarks and the demo use.
+TEST_PACKAGES="
 redis-server
 redis-tools
 clang
@@ -54,7 +42,6 @@ libclang-rt-14-dev
 valgrind
 linux-perf
 strace
-python3
 python3-msgpack
 python3-jsonschema
 python3-yaml
@@ -62,6 +49,8 @@ curl
 prometheus
 systemd
 "
+
+PACKAGES="$BUILD_PACKAGES $TEST_PACKAGES"
 
 case "${INVQ_DEPS:-all}" in
     all) ;;
