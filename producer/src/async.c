@@ -200,7 +200,7 @@ static void on_batch_reply(uvredis *r, int status, redisReply *reply, void *data
  * completes whatever part was already queued. */
 static void batch_send(invq_async *a, abatch *b, size_t n)
 {
-    int rc = enq_plan_build(&b->plan, a->cfg.pending_key, a->cfg.stats_key, b->payloads, b->lens, n);
+    int rc = enq_plan_build(&b->plan, a->cfg.keys.pending, a->cfg.keys.stats, b->payloads, b->lens, n);
     a->inflight++;
     if (rc < 0) {
         b->status = rc;

@@ -24,15 +24,6 @@ INVQ_API void invq_options_init(invq_options *o)
     o->reconnect_max_ms = 5000;
 }
 
-static char *key_for(const char *ns, const char *queue, const char *suffix)
-{
-    size_t n = strlen(ns) + strlen(queue) + strlen(suffix) + 5;
-    char *k = malloc(n);
-    if (k)
-        snprintf(k, n, "%s:{%s}:%s", ns, queue, suffix);
-    return k;
-}
-
 int prod_config_init(prod_config *c, const invq_options *o, char *err, size_t errlen)
 {
     int rc;
@@ -54,10 +45,9 @@ int prod_config_init(prod_config *c, const invq_options *o, char *err, size_t er
         return err_set(err, errlen, INVQ_EINVAL, "reconnect delays need 0 <= min <= max");
     if ((rc = redis_url_parse(o->url ? o->url : "redis://127.0.0.1:6379", &c->url, err, errlen)) < 0)
         return rc;
-    c->pending_key = key_for(ns, queue, "pending");
-    c->stats_key = key_for(ns, queue, "stats");
+    int krc = qkeys_init(&c->keys, ns, queue);
     c->spool_dir = o->spool_dir ? strdup(o->spool_dir) : NULL;
-    if (!c->pending_key || !c->stats_key || (o->spool_dir && !c->spool_dir)) {
+    if (krc < 0 || (o->spool_dir && !c->spool_dir)) {
         prod_config_deinit(c);
         return err_set(err, errlen, INVQ_ENOMEM, "out of memory");
     }
@@ -76,8 +66,7 @@ int prod_config_init(prod_config *c, const invq_options *o, char *err, size_t er
 void prod_config_deinit(prod_config *c)
 {
     redis_url_deinit(&c->url);
-    free(c->pending_key);
-    free(c->stats_key);
+    qkeys_deinit(&c->keys);
     free(c->spool_dir);
     memset(c, 0, sizeof(*c));
 }

@@ -10,13 +10,13 @@
 #include <invq/invq.h>
 
 #include "job.h"
+#include "qkeys.h"
 #include "redis_url.h"
 
 /* Every pointer is owned and freed by prod_config_deinit(). */
 typedef struct prod_config {
     redis_url url;
-    char *pending_key; /* <ns>:{<queue>}:pending */
-    char *stats_key;   /* <ns>:{<queue>}:stats */
+    qkeys keys; /* the queue's key names */
     int connect_timeout_ms;
     int command_timeout_ms;
     job_limits lim;

@@ -71,7 +71,7 @@ static int push(invq_producer *p, const uint8_t *const *payloads, const size_t *
     int rc, broken = 0;
 
     *transient = 0;
-    if (enq_plan_build(&plan, p->cfg.pending_key, p->cfg.stats_key, payloads, lens, n) < 0)
+    if (enq_plan_build(&plan, p->cfg.keys.pending, p->cfg.keys.stats, payloads, lens, n) < 0)
         return err_set(p->errstr, sizeof(p->errstr), INVQ_ENOMEM, "out of memory");
     for (int attempt = 0; attempt < 2; attempt++) {
         bool fresh = p->c == NULL;

@@ -1,5 +1,5 @@
 /* invqctl's queue connection: URL parsing and connecting through the shared
- * producer/src plumbing, key names, and checked command helpers. */
+ * producer/src plumbing, the queue's key names (qkeys), and checked command helpers. */
 #include "conn.h"
 
 #include <errno.h>
@@ -12,15 +12,6 @@
 
 #include "redis_sync.h"
 #include "redis_url.h"
-
-static char *key_of(const char *prefix, const char *suffix)
-{
-    size_t n = strlen(prefix) + strlen(suffix) + 1;
-    char *k = malloc(n);
-    if (k)
-        snprintf(k, n, "%s%s", prefix, suffix);
-    return k;
-}
 
 int conn_open(conn *c, const ctl_common *o)
 {
@@ -44,14 +35,7 @@ int conn_open(conn *c, const ctl_common *o)
         fprintf(stderr, "invqctl: queue redis %s unreachable: %s\n", where, err);
         return rc == INVQ_ENOMEM ? CTL_SOFTWARE : CTL_UNAVAILABLE;
     }
-    size_t n = strlen(o->ns) + strlen(o->queue) + 6;
-    c->prefix = malloc(n);
-    if (c->prefix)
-        snprintf(c->prefix, n, "%s:{%s}:", o->ns, o->queue);
-    if (!c->prefix || !(c->pending = key_of(c->prefix, "pending")) ||
-        !(c->delayed = key_of(c->prefix, "delayed")) || !(c->dead = key_of(c->prefix, "dead")) ||
-        !(c->stats = key_of(c->prefix, "stats")) || !(c->consumers = key_of(c->prefix, "consumers")) ||
-        !(c->reaped = key_of(c->prefix, "reaped"))) {
+    if (qkeys_init(&c->keys, o->ns, o->queue) < 0) {
         conn_close(c);
         fprintf(stderr, "invqctl: out of memory\n");
         return CTL_SOFTWARE;
@@ -64,22 +48,18 @@ void conn_close(conn *c)
 {
     if (c->rc)
         redisFree(c->rc);
-    free(c->prefix);
-    free(c->pending);
-    free(c->delayed);
-    free(c->dead);
-    free(c->stats);
-    free(c->consumers);
-    free(c->reaped);
+    qkeys_deinit(&c->keys);
     memset(c, 0, sizeof *c);
 }
 
 char *conn_processing_key(const conn *c, const char *consumer)
 {
-    size_t n = strlen(c->prefix) + strlen(consumer) + 12;
+    size_t n = strlen(c->keys.prefix) + strlen("processing:") + strlen(consumer) + 1;
     char *k = malloc(n);
-    if (k)
-        snprintf(k, n, "%sprocessing:%s", c->prefix, consumer);
+    if (k && qkeys_processing(&c->keys, consumer, k, n) < 0) {
+        free(k);
+        k = NULL;
+    }
     return k;
 }
 

@@ -9,17 +9,12 @@
 #include <hiredis/hiredis.h>
 
 #include "args.h"
+#include "qkeys.h"
 
 typedef struct conn {
     redisContext *rc; /* owned */
-    char *prefix;     /* "<ns>:{<queue>}:" */
-    char *pending;
-    char *delayed;
-    char *dead;
-    char *stats;
-    char *consumers;
-    char *reaped;
-    int failure; /* CTL_UNAVAILABLE or CTL_SOFTWARE: exit code of the last failure */
+    qkeys keys;       /* the queue's key names, owned */
+    int failure;      /* CTL_UNAVAILABLE or CTL_SOFTWARE: exit code of the last failure */
 } conn;
 
 /* Connects (with the connect timeout, AUTH and SELECT from the URL) and
@@ -28,7 +23,7 @@ typedef struct conn {
 int conn_open(conn *c, const ctl_common *o);
 void conn_close(conn *c);
 
-/* "<prefix>processing:<consumer>", malloc'd (caller frees); NULL on ENOMEM. */
+/* "<ns>:{<queue>}:processing:<consumer>", malloc'd (caller frees); NULL on ENOMEM. */
 char *conn_processing_key(const conn *c, const char *consumer);
 
 /* Runs argv (binary safe; lens may be NULL for C strings) and checks the

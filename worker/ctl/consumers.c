@@ -72,7 +72,7 @@ int consumers_load(conn *c, uint64_t now, uint64_t stale_ms, bool with_oldest, c
 {
     *out = NULL;
     *n = 0;
-    const char *argv[] = {"ZRANGE", c->consumers, "0", "-1", "WITHSCORES"};
+    const char *argv[] = {"ZRANGE", c->keys.consumers, "0", "-1", "WITHSCORES"};
     redisReply *r = conn_run(c, 5, argv, NULL, REDIS_REPLY_ARRAY);
     if (!r)
         return c->failure;
@@ -85,7 +85,7 @@ int consumers_load(conn *c, uint64_t now, uint64_t stale_ms, bool with_oldest, c
     for (size_t i = 0; i < cnt; i++) {
         redisReply *id = r->element[2 * i], *score = r->element[2 * i + 1];
         if (id->type != REDIS_REPLY_STRING || score->type != REDIS_REPLY_STRING) {
-            fprintf(stderr, "invqctl: redis: ZRANGE %s: unexpected element\n", c->consumers);
+            fprintf(stderr, "invqctl: redis: ZRANGE %s: unexpected element\n", c->keys.consumers);
             freeReplyObject(r);
             consumers_free(v, cnt);
             return CTL_SOFTWARE;

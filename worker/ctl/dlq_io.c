@@ -220,8 +220,8 @@ static int import_push(conn *c, import_state *st, size_t *pushed)
         size_t k = st->n - i < IMPORT_BATCH ? st->n - i : IMPORT_BATCH;
         argv[0] = "RPUSH";
         lens[0] = 5;
-        argv[1] = c->dead;
-        lens[1] = strlen(c->dead);
+        argv[1] = c->keys.dead;
+        lens[1] = strlen(c->keys.dead);
         for (size_t j = 0; j < k; j++) {
             argv[2 + j] = (const char *)st->recs[i + j];
             lens[2 + j] = st->lens[i + j];
@@ -274,7 +274,7 @@ int cmd_dlq_import(int argc, char **argv, ctl_common *common)
         else if (st.dry_run)
             printf("dry run: %zu valid entries\n", st.n);
         else
-            printf("imported %zu of %zu entries into %s\n", pushed, st.n, c.dead);
+            printf("imported %zu of %zu entries into %s\n", pushed, st.n, c.keys.dead);
     }
     for (size_t i = 0; i < st.n; i++)
         free(st.recs[i]);

@@ -63,14 +63,14 @@ static int append_script(move_run *m, const dlq_entry *e, bool by_sha)
     const char *cmd = by_sha ? "EVALSHA" : "EVAL";
     const char *body = by_sha ? m->sha : m->src;
     if (m->purge) {
-        const char *argv[] = {cmd, body, "2", m->c->dead, m->c->stats, (const char *)e->raw};
-        size_t lens[] = {strlen(cmd), strlen(body), 1, strlen(m->c->dead), strlen(m->c->stats), e->raw_len};
+        const char *argv[] = {cmd, body, "2", m->c->keys.dead, m->c->keys.stats, (const char *)e->raw};
+        size_t lens[] = {strlen(cmd), strlen(body), 1, strlen(m->c->keys.dead), strlen(m->c->keys.stats), e->raw_len};
         return conn_append(m->c, 6, argv, lens);
     }
-    const char *argv[] = {cmd, body, "4", m->c->dead, m->c->pending, m->c->stats, m->c->reaped,
+    const char *argv[] = {cmd, body, "4", m->c->keys.dead, m->c->keys.pending, m->c->keys.stats, m->c->keys.reaped,
                           (const char *)e->raw, (const char *)e->rec->job};
-    size_t lens[] = {strlen(cmd), strlen(body), 1, strlen(m->c->dead), strlen(m->c->pending),
-                     strlen(m->c->stats), strlen(m->c->reaped), e->raw_len, e->rec->job_len};
+    size_t lens[] = {strlen(cmd), strlen(body), 1, strlen(m->c->keys.dead), strlen(m->c->keys.pending),
+                     strlen(m->c->keys.stats), strlen(m->c->keys.reaped), e->raw_len, e->rec->job_len};
     return conn_append(m->c, 9, argv, lens);
 }
 
@@ -219,7 +219,7 @@ static int move_walk(move_run *m)
         char a1[32], a2[32];
         snprintf(a1, sizeof a1, "%ld", -(m->kept + DLQ_PAGE));
         snprintf(a2, sizeof a2, "%ld", m->kept ? -m->kept : -1L);
-        const char *argv[] = {"LRANGE", m->c->dead, a1, a2};
+        const char *argv[] = {"LRANGE", m->c->keys.dead, a1, a2};
         redisReply *r = conn_run(m->c, 4, argv, NULL, REDIS_REPLY_ARRAY);
         if (!r)
             return m->c->failure;
@@ -227,7 +227,7 @@ static int move_walk(move_run *m)
         for (size_t i = 0; i < n; i++)
             if (r->element[i]->type != REDIS_REPLY_STRING) {
                 freeReplyObject(r);
-                fprintf(stderr, "invqctl: redis: LRANGE %s: element is not a string\n", m->c->dead);
+                fprintf(stderr, "invqctl: redis: LRANGE %s: element is not a string\n", m->c->keys.dead);
                 return CTL_SOFTWARE;
             }
         if (m->kept) {
@@ -361,11 +361,11 @@ static int move_main(int argc, char **argv, ctl_common *common, bool purge)
     }
     m.c = &c;
     if (!m.dry_run) {
-        redisReply *t = conn_runf(&c, REDIS_REPLY_STATUS, "TYPE %s", c.pending);
+        redisReply *t = conn_runf(&c, REDIS_REPLY_STATUS, "TYPE %s", c.keys.pending);
         if (!t)
             rc = c.failure;
         else if (strcmp(t->str, "list") != 0 && strcmp(t->str, "none") != 0) {
-            fprintf(stderr, "invqctl: %s is a %s, not a list; refusing to touch it\n", c.pending, t->str);
+            fprintf(stderr, "invqctl: %s is a %s, not a list; refusing to touch it\n", c.keys.pending, t->str);
             rc = CTL_SOFTWARE;
         }
         freeReplyObject(t);

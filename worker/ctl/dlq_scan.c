@@ -57,7 +57,7 @@ int dlq_scan_newest(conn *c, dlq_visit_cb cb, void *data)
         char a1[32], a2[32];
         snprintf(a1, sizeof a1, "%ld", start);
         snprintf(a2, sizeof a2, "%ld", start + DLQ_PAGE - 1);
-        const char *argv[] = {"LRANGE", c->dead, a1, a2};
+        const char *argv[] = {"LRANGE", c->keys.dead, a1, a2};
         redisReply *r = conn_run(c, 4, argv, NULL, REDIS_REPLY_ARRAY);
         if (!r)
             return c->failure;
@@ -65,7 +65,7 @@ int dlq_scan_newest(conn *c, dlq_visit_cb cb, void *data)
         for (size_t i = 0; i < r->elements && rc == 0; i++) {
             redisReply *el = r->element[i];
             if (el->type != REDIS_REPLY_STRING) {
-                fprintf(stderr, "invqctl: redis: LRANGE %s: element is not a string\n", c->dead);
+                fprintf(stderr, "invqctl: redis: LRANGE %s: element is not a string\n", c->keys.dead);
                 rc = CTL_SOFTWARE;
                 break;
             }

@@ -49,11 +49,11 @@ static int sample_take(conn *c, uint64_t stale_ms, stats_sample *s)
     char now[32], after[32];
     snprintf(now, sizeof now, "%" PRIu64, s->at_ms);
     snprintf(after, sizeof after, "(%" PRIu64, s->at_ms);
-    const char *c1[] = {"LLEN", c->pending};
-    const char *c2[] = {"ZCOUNT", c->delayed, "-inf", now};
-    const char *c3[] = {"ZCOUNT", c->delayed, after, "+inf"};
-    const char *c4[] = {"LLEN", c->dead};
-    const char *c5[] = {"HGETALL", c->stats};
+    const char *c1[] = {"LLEN", c->keys.pending};
+    const char *c2[] = {"ZCOUNT", c->keys.delayed, "-inf", now};
+    const char *c3[] = {"ZCOUNT", c->keys.delayed, after, "+inf"};
+    const char *c4[] = {"LLEN", c->keys.dead};
+    const char *c5[] = {"HGETALL", c->keys.stats};
     if (conn_append(c, 2, c1, NULL) || conn_append(c, 4, c2, NULL) || conn_append(c, 4, c3, NULL) ||
         conn_append(c, 2, c4, NULL) || conn_append(c, 2, c5, NULL))
         return CTL_SOFTWARE;
@@ -120,7 +120,7 @@ static json_t *sample_json(const conn *c, const stats_sample *s, const stats_sam
 {
     json_t *o = json_object();
     json_object_set_new(o, "ts_ms", json_integer((json_int_t)s->at_ms));
-    json_object_set_new(o, "queue", output_json_bytes(c->prefix, strlen(c->prefix) - 1, 0));
+    json_object_set_new(o, "queue", output_json_bytes(c->keys.prefix, strlen(c->keys.prefix) - 1, 0));
     json_object_set_new(o, "pending", json_integer(s->pending));
     json_object_set_new(o, "delayed", json_pack("{s:I, s:I}", "due", (json_int_t)s->due, "later", (json_int_t)s->later));
     json_object_set_new(o, "processing", json_integer(s->processing));
@@ -156,7 +156,7 @@ static const char *const known_counters[] = {"enqueued", "done", "retried", "dea
 static void sample_print(const conn *c, const stats_sample *s, const stats_sample *prev, uint64_t stale_ms)
 {
     char age[32];
-    printf("%-12s %.*s\n", "queue", (int)strlen(c->prefix) - 1, c->prefix);
+    printf("%-12s %.*s\n", "queue", (int)strlen(c->keys.prefix) - 1, c->keys.prefix);
     printf("%-12s %lld\n", "pending", s->pending);
     printf("%-12s %lld (%lld due now, %lld later)\n", "delayed", s->due + s->later, s->due, s->later);
     printf("%-12s %lld\n", "processing", s->processing);

@@ -1,7 +1,7 @@
 /* The Redis key names of one queue (DESIGN.md "Redis key layout"): every key
  * shares the hash tag {<queue>}, so all of them live in one cluster slot. */
-#ifndef INVQ_WORKER_QKEYS_H
-#define INVQ_WORKER_QKEYS_H
+#ifndef INVQ_QKEYS_H
+#define INVQ_QKEYS_H
 
 #include <stddef.h>
 
