@@ -27,6 +27,8 @@ typedef struct spool_file {
     uint64_t committed; /* records before this offset are confirmed */
     uint64_t end;       /* end of the last valid record */
     uint64_t jobs;      /* records in [committed, end) */
+    uint64_t (*holes)[2]; /* damaged [start, end) ranges past committed, in order */
+    size_t nholes;
     bool own;
 } spool_file;
 
@@ -40,6 +42,7 @@ struct spool {
     uint64_t pending_bytes;
     uint64_t replayed;
     uint64_t torn;
+    uint64_t skipped_bytes;
     uint64_t adopted;
     uint64_t last_fsync_ms;
     char warning[300];
@@ -126,6 +129,7 @@ static void file_free(spool_file *f)
     if (f->fd >= 0)
         close(f->fd); /* releases the flock */
     free(f->path);
+    free(f->holes);
     free(f);
 }
 
@@ -139,58 +143,126 @@ static void warn(spool *s, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Walks the records of f from its committed offset, counting valid ones and
- * cutting off the first damaged one and everything after it. */
+/* Checks the frame at off (file size `size`): 0 valid (*len set), 1 damaged
+ * (*why set), -1 I/O or memory error. buf and cap: a reusable buffer. */
+static int check_frame(spool *s, int fd, uint64_t off, uint64_t size, uint8_t **buf, size_t *cap,
+                       uint32_t *len, const char **why)
+{
+    uint8_t hdr[SPOOL_RECORD_HEADER];
+
+    if (size - off < SPOOL_RECORD_HEADER)
+        return *why = "record header cut short", 1;
+    if (pread_all(fd, hdr, sizeof(hdr), off) != (ssize_t)sizeof(hdr))
+        return -1;
+    *len = get32(hdr + 4);
+    if (get32(hdr) != SPOOL_RECORD_MAGIC)
+        return *why = "bad record magic", 1;
+    if (*len > s->o.max_record)
+        return *why = "record length over the payload limit", 1;
+    if (size - off - SPOOL_RECORD_HEADER < *len)
+        return *why = "record cut short", 1;
+    if (*len > *cap) {
+        uint8_t *nb = realloc(*buf, *len);
+        if (!nb)
+            return -1;
+        *buf = nb, *cap = *len;
+    }
+    if (pread_all(fd, *buf, *len, off + SPOOL_RECORD_HEADER) != (ssize_t)*len)
+        return -1;
+    if (crc32c(*buf, *len) != get32(hdr + 8))
+        return *why = "record checksum mismatch", 1;
+    return 0;
+}
+
+/* Resynchronises after damage at `from`: the offset of the next complete,
+ * valid frame (magic, length within the file, CRC) after it, or `size` when
+ * none follows. Candidates are found by scanning for the magic byte by byte. */
+static int find_next_frame(spool *s, int fd, uint64_t from, uint64_t size, uint8_t **buf,
+                           size_t *cap, uint64_t *next)
+{
+    uint8_t win[4096];
+    uint64_t base = from + 1;
+
+    while (size - base >= SPOOL_RECORD_HEADER) {
+        size_t n = size - base > sizeof(win) ? sizeof(win) : (size_t)(size - base);
+        if (pread_all(fd, win, n, base) != (ssize_t)n)
+            return -1;
+        for (size_t i = 0; i + 4 <= n; i++) {
+            uint32_t len;
+            const char *why;
+            int rc;
+            if (get32(win + i) != SPOOL_RECORD_MAGIC)
+                continue;
+            if ((rc = check_frame(s, fd, base + i, size, buf, cap, &len, &why)) < 0)
+                return -1;
+            if (rc == 0) {
+                *next = base + i;
+                return 0;
+            }
+        }
+        base += n - 3; /* a magic may straddle the window's end */
+    }
+    *next = size;
+    return 0;
+}
+
+static int add_hole(spool_file *f, uint64_t start, uint64_t end)
+{
+    uint64_t (*nh)[2] = realloc(f->holes, (f->nholes + 1) * sizeof(*nh));
+    if (!nh)
+        return -1;
+    f->holes = nh;
+    f->holes[f->nholes][0] = start;
+    f->holes[f->nholes][1] = end;
+    f->nholes++;
+    return 0;
+}
+
+/* Walks the records of f from its committed offset, counting valid ones.
+ * Damage followed by an intact record becomes a hole, skipped on replay;
+ * damage with nothing intact after it (a torn tail) is cut off. */
 static int scan_file(spool *s, spool_file *f, uint64_t size)
 {
     uint64_t off = f->committed;
-    uint8_t hdr[SPOOL_RECORD_HEADER];
     uint8_t *buf = NULL;
     size_t cap = 0;
 
     f->jobs = 0;
+    f->nholes = 0;
     while (off < size) {
         const char *why = NULL;
         uint32_t len = 0;
-        if (size - off < SPOOL_RECORD_HEADER) {
-            why = "record header cut short";
-        } else if (pread_all(f->fd, hdr, sizeof(hdr), off) != (ssize_t)sizeof(hdr)) {
+        uint64_t next;
+        int rc = check_frame(s, f->fd, off, size, &buf, &cap, &len, &why);
+        if (rc < 0 || (rc > 0 && find_next_frame(s, f->fd, off, size, &buf, &cap, &next) < 0)) {
             free(buf);
             return -1;
-        } else if (get32(hdr) != SPOOL_RECORD_MAGIC) {
-            why = "bad record magic";
-        } else if ((len = get32(hdr + 4)) > s->o.max_record) {
-            why = "record length over the payload limit";
-        } else if (size - off - SPOOL_RECORD_HEADER < len) {
-            why = "record cut short";
-        } else {
-            if (len > cap) {
-                uint8_t *nb = realloc(buf, len);
-                if (!nb) {
-                    free(buf);
-                    return -1;
-                }
-                buf = nb, cap = len;
-            }
-            if (pread_all(f->fd, buf, len, off + SPOOL_RECORD_HEADER) != (ssize_t)len) {
+        }
+        if (rc == 0) {
+            off += SPOOL_RECORD_HEADER + len;
+            f->jobs++;
+            continue;
+        }
+        s->torn++;
+        s->skipped_bytes += next - off;
+        if (next < size) {
+            warn(s, "spool %s: damaged record at offset %llu (%s), %llu bytes skipped, "
+                 "replay resumes at offset %llu", f->path, (unsigned long long)off, why,
+                 (unsigned long long)(next - off), (unsigned long long)next);
+            if (add_hole(f, off, next) < 0) {
                 free(buf);
                 return -1;
             }
-            if (crc32c(buf, len) != get32(hdr + 8))
-                why = "record checksum mismatch";
+            off = next;
+            continue;
         }
-        if (why) {
-            s->torn++;
-            warn(s, "spool %s: torn record at offset %llu (%s), %llu bytes skipped",
-                 f->path, (unsigned long long)off, why, (unsigned long long)(size - off));
-            if (ftruncate(f->fd, (off_t)off) < 0) {
-                free(buf);
-                return -1;
-            }
-            break;
+        warn(s, "spool %s: torn record at offset %llu (%s), %llu bytes skipped",
+             f->path, (unsigned long long)off, why, (unsigned long long)(size - off));
+        if (ftruncate(f->fd, (off_t)off) < 0) {
+            free(buf);
+            return -1;
         }
-        off += SPOOL_RECORD_HEADER + len;
-        f->jobs++;
+        break;
     }
     free(buf);
     f->end = off;
@@ -413,24 +485,24 @@ int spool_append(spool *s, const uint8_t *const *payloads, const size_t *lens, s
     return 0;
 }
 
-/* Forgets the records of f from offset `at` on (damage found while reading). */
-static void cut_file(spool *s, spool_file *f, uint64_t at, uint64_t valid_jobs, const char *why)
+/* Re-checks f from its committed offset after damage found while reading it
+ * (bit rot since it was scanned, or in this process's own file): damage
+ * becomes a hole or a cut tail, as in scan_file, and the counters follow. */
+static int rescan_file(spool *s, spool_file *f)
 {
-    s->torn++;
-    warn(s, "spool %s: torn record at offset %llu (%s), %llu bytes skipped", f->path,
-         (unsigned long long)at, why, (unsigned long long)(f->end - at));
-    s->pending_bytes -= f->end - at;
-    s->pending_jobs -= f->jobs - valid_jobs;
-    f->jobs = valid_jobs;
-    f->end = at;
-    if (ftruncate(f->fd, (off_t)at) < 0)
-        warn(s, "spool %s: truncate failed: %s", f->path, strerror(errno));
+    uint64_t jobs = f->jobs, bytes = f->end - f->committed;
+    if (scan_file(s, f, f->end) < 0)
+        return -1;
+    s->pending_jobs = s->pending_jobs - jobs + f->jobs;
+    s->pending_bytes = s->pending_bytes - bytes + (f->end - f->committed);
+    return 0;
 }
 
 int spool_peek(spool *s, spool_chunk *c, size_t max_jobs, size_t max_bytes, char *err, size_t errlen)
 {
     spool_file *f = NULL;
-    uint64_t want, off;
+    uint64_t want, off, limit;
+    bool damaged = false;
     size_t i;
 
     memset(c, 0, sizeof(*c));
@@ -441,15 +513,24 @@ int spool_peek(spool *s, spool_chunk *c, size_t max_jobs, size_t max_bytes, char
         }
     if (!f)
         return 0;
-    want = f->end - f->committed;
+    /* Damaged bytes at the replay position are stepped over (they hold no
+     * record); the offset is persisted with the next commit. */
+    while (f->nholes > 0 && f->holes[0][0] <= f->committed) {
+        s->pending_bytes -= f->holes[0][1] - f->committed;
+        f->committed = f->holes[0][1];
+        f->nholes--;
+        memmove(f->holes, f->holes + 1, f->nholes * sizeof(*f->holes));
+    }
+    limit = f->nholes > 0 ? f->holes[0][0] : f->end; /* a chunk never spans a hole */
+    want = limit - f->committed;
     if (want > max_bytes)
         want = max_bytes > SPOOL_RECORD_HEADER + s->o.max_record ? max_bytes
                                                                  : SPOOL_RECORD_HEADER + s->o.max_record;
-    if (want > f->end - f->committed)
-        want = f->end - f->committed;
+    if (want > limit - f->committed)
+        want = limit - f->committed;
     c->file = i;
     c->start = f->committed;
-    if (!(c->buf = malloc(want)) || !(c->payloads = malloc(max_jobs * sizeof(*c->payloads))) ||
+    if (!(c->buf = malloc(want ? want : 1)) || !(c->payloads = malloc(max_jobs * sizeof(*c->payloads))) ||
         !(c->lens = malloc(max_jobs * sizeof(*c->lens)))) {
         spool_chunk_deinit(c);
         return err_set(err, errlen, INVQ_ENOMEM, "out of memory");
@@ -462,28 +543,26 @@ int spool_peek(spool *s, spool_chunk *c, size_t max_jobs, size_t max_bytes, char
     while (c->n < max_jobs && want - off >= SPOOL_RECORD_HEADER) {
         const uint8_t *h = c->buf + off;
         uint32_t len = get32(h + 4);
-        const char *why = NULL;
-        if (get32(h) != SPOOL_RECORD_MAGIC)
-            why = "bad record magic";
-        else if (len > s->o.max_record)
-            why = "record length over the payload limit";
+        if (get32(h) != SPOOL_RECORD_MAGIC || len > s->o.max_record)
+            damaged = true;
         else if (want - off - SPOOL_RECORD_HEADER < len) {
-            if (f->committed + off + SPOOL_RECORD_HEADER + len <= f->end)
+            if (f->committed + off + SPOOL_RECORD_HEADER + len <= limit)
                 break; /* complete on disk, just past this chunk */
-            why = "record cut short";
+            damaged = true;
         } else if (crc32c(h + SPOOL_RECORD_HEADER, len) != get32(h + 8))
-            why = "record checksum mismatch";
-        if (why) {
-            cut_file(s, f, f->committed + off, c->n, why);
-            break;
-        }
+            damaged = true;
+        if (damaged)
+            break; /* records before it go out; the next peek resynchronises */
         c->payloads[c->n] = h + SPOOL_RECORD_HEADER;
         c->lens[c->n] = len;
         c->n++;
         off += SPOOL_RECORD_HEADER + len;
     }
-    if (c->n == 0 && f->jobs > 0 && want - off < SPOOL_RECORD_HEADER && f->committed + off < f->end)
-        cut_file(s, f, f->committed + off, 0, "record header cut short");
+    if (c->n == 0 && f->committed + off < limit && (damaged || want - off < SPOOL_RECORD_HEADER) &&
+        rescan_file(s, f) < 0) {
+        spool_chunk_deinit(c);
+        return err_set(err, errlen, INVQ_ESPOOL, "spool read %s: %s", f->path, strerror(errno));
+    }
     c->end = f->committed + off;
     if (c->n == 0) {
         spool_chunk_deinit(c);
@@ -521,6 +600,7 @@ int spool_commit(spool *s, const spool_chunk *c, char *err, size_t errlen)
     if (f->jobs == 0) {
         /* Own file fully replayed: empty it, then record the reset offset. */
         f->committed = f->end = SPOOL_HEADER_LEN;
+        f->nholes = 0;
         if (ftruncate(f->fd, (off_t)SPOOL_HEADER_LEN) < 0)
             return err_set(err, errlen, INVQ_ESPOOL, "spool truncate %s: %s", f->path, strerror(errno));
     }
@@ -551,6 +631,7 @@ void spool_stats(const spool *s, invq_spool_stats *st)
     st->pending_bytes = s->pending_bytes;
     st->replayed_jobs = s->replayed;
     st->torn_records = s->torn;
+    st->skipped_bytes = s->skipped_bytes;
     st->adopted_files = s->adopted;
 }
 

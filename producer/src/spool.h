@@ -52,8 +52,10 @@ int spool_append(spool *s, const uint8_t *const *payloads, const size_t *lens, s
 
 /* Reads the oldest unconfirmed records (at most max_jobs, about max_bytes)
  * into c. Returns the number read (0: spool empty) or INVQ_ESPOOL /
- * INVQ_ENOMEM. A damaged record ends its file: it and what follows are cut
- * off, counted in torn_records and described by spool_warning(). */
+ * INVQ_ENOMEM. A damaged record is skipped: replay resynchronises at the
+ * next intact frame (a torn tail is cut off). Either way it is counted in
+ * torn_records / skipped_bytes and described by spool_warning(). A chunk
+ * never spans damaged bytes. */
 int spool_peek(spool *s, spool_chunk *c, size_t max_jobs, size_t max_bytes, char *err, size_t errlen);
 
 /* Marks c's records confirmed by Redis (advances the file's committed offset;

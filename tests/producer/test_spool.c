@@ -1,8 +1,11 @@
 /* The spool against a real redis-server that stops and starts: jobs sent
  * while it is down are spooled, then replayed in order with nothing lost or
- * duplicated; torn tails are cut and reported; orphans of dead processes
- * are adopted; the byte bound fails loudly. */
+ * duplicated; torn tails are cut and reported; a damaged record in the
+ * middle of a file is skipped and the records after it still replayed;
+ * orphans of dead processes are adopted; the byte bound fails loudly. */
 #include <dirent.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -158,6 +161,98 @@ static void test_torn_tail(rfix *f, const char *dir)
     clear_queue(f);
 }
 
+/* Offset of the index-th record of a spool file, and its payload length. */
+static long record_at(int fd, int index, uint32_t *len)
+{
+    long off = 16;
+    uint8_t h[12];
+    for (int i = 0;; i++) {
+        CHECK(pread(fd, h, sizeof(h), off) == (ssize_t)sizeof(h));
+        *len = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24;
+        if (i == index)
+            return off;
+        off += 12 + (long)*len;
+    }
+}
+
+static void spool_path(const char *dir, char *path, size_t n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    path[0] = '\0';
+    CHECK(d);
+    while ((e = readdir(d)) != NULL)
+        if (strstr(e->d_name, ".spool"))
+            snprintf(path, n, "%s/%s", dir, e->d_name);
+    closedir(d);
+    CHECK(path[0]);
+}
+
+enum damage { DAMAGE_PAYLOAD, DAMAGE_LENGTH, DAMAGE_HUGE_LENGTH, DAMAGE_OWN_FILE };
+
+/* Records A B C D; B is damaged (bit rot). A, C and D still arrive, in
+ * order, exactly once; B is reported as skipped. */
+static void test_damaged_middle(rfix *f, const char *dir, enum damage how)
+{
+    static const char *names[] = { "payload", "length", "huge length", "own file payload" };
+    char ids[4][27], want[3][27], path[4096];
+    invq_job *jobs[4];
+    invq_spool_stats st;
+    invq_producer *p;
+    uint32_t len, bad;
+    uint8_t b[4];
+    long off;
+    int fd;
+
+    fprintf(stderr, "damaged middle record: %s\n", names[how]);
+    CHECK(rfix_stop(f) == 0);
+    p = open_spooled(f, dir, 0);
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = job_n(400 + i);
+        memcpy(ids[i], jobs[i]->id, 27);
+        CHECK_RC(invq_send(p, jobs[i]), INVQ_SPOOLED);
+    }
+    memcpy(want[0], ids[0], 27);
+    memcpy(want[1], ids[2], 27);
+    memcpy(want[2], ids[3], 27);
+    if (how != DAMAGE_OWN_FILE)
+        invq_producer_free(p); /* the file stays for the next producer */
+    spool_path(dir, path, sizeof(path));
+    CHECK((fd = open(path, O_RDWR)) >= 0);
+    off = record_at(fd, 1, &len);
+    if (how == DAMAGE_PAYLOAD || how == DAMAGE_OWN_FILE) {
+        CHECK(pread(fd, b, 1, off + 12 + len / 2) == 1);
+        b[0] ^= 0x5a;
+        CHECK(pwrite(fd, b, 1, off + 12 + len / 2) == 1);
+    } else {
+        bad = how == DAMAGE_LENGTH ? len + 9 : 0xfffffff0u; /* within the file / impossible */
+        for (int i = 0; i < 4; i++)
+            b[i] = (uint8_t)(bad >> (8 * i));
+        CHECK(pwrite(fd, b, 4, off + 4) == 4);
+    }
+    close(fd);
+
+    CHECK(rfix_restart(f) == 0);
+    if (how == DAMAGE_OWN_FILE)
+        CHECK_RC(invq_flush_spool(p), 0);
+    else
+        p = open_spooled(f, dir, 0); /* adopts and replays at once */
+    check_queue(f, want, 3);
+    invq_producer_spool_stats(p, &st);
+    fprintf(stderr, "  %s\n", invq_producer_errstr(p));
+    CHECK(st.torn_records == 1 && st.skipped_bytes == 12 + (uint64_t)len);
+    CHECK(st.replayed_jobs == 3 && st.pending_jobs == 0 && st.pending_bytes == 0);
+    CHECK(strstr(invq_producer_errstr(p), "damaged record") != NULL);
+    CHECK_RC(invq_flush_spool(p), 0);
+    check_queue(f, want, 3); /* nothing replayed twice */
+    CHECK_RC(invq_send(p, jobs[1]), INVQ_SENT); /* the spool is usable afterwards */
+    invq_producer_free(p);
+    CHECK(count_files(dir, ".spool") == 0);
+    for (int i = 0; i < 4; i++)
+        invq_job_free(jobs[i]);
+    clear_queue(f);
+}
+
 static void test_orphans(rfix *f, const char *dir)
 {
     char ids[4][27];
@@ -242,6 +337,10 @@ int main(void)
     char *dir = make_temp_dir();
     test_outage_and_replay(f, dir);
     test_torn_tail(f, dir);
+    test_damaged_middle(f, dir, DAMAGE_PAYLOAD);
+    test_damaged_middle(f, dir, DAMAGE_LENGTH);
+    test_damaged_middle(f, dir, DAMAGE_HUGE_LENGTH);
+    test_damaged_middle(f, dir, DAMAGE_OWN_FILE);
     test_orphans(f, dir);
     test_full(f, dir);
     remove_dir(dir);

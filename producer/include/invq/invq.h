@@ -148,8 +148,9 @@ typedef struct invq_spool_stats {
     uint64_t pending_jobs;    /* jobs in the spool not yet confirmed by Redis */
     uint64_t pending_bytes;   /* bytes of those records */
     uint64_t replayed_jobs;   /* jobs replayed and confirmed since the producer started */
-    uint64_t torn_records;    /* damaged records found (torn tails after a crash), skipped */
+    uint64_t torn_records;    /* damaged records found (torn tails, bit rot), skipped */
     uint64_t adopted_files;   /* orphaned spool files of dead processes taken over */
+    uint64_t skipped_bytes;   /* bytes of those damaged records, never replayed */
 } invq_spool_stats;
 
 /* Creates a producer. Validates the options and the URL, opens the spool
