@@ -160,3 +160,12 @@ int args_parse(int argc, char **argv, const char *cmd, const struct option *extr
     *first_pos = optind;
     return rc;
 }
+
+int args_help(const char *help, const char *more)
+{
+    fputs(help, stdout);
+    if (more != NULL)
+        printf("\n%s", more);
+    printf("\n%s", args_common_help);
+    return CTL_OK;
+}

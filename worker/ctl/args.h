@@ -44,9 +44,14 @@ enum { ARGS_OK = 0, ARGS_HELP = 1 };
  * --help, and `extra` (NULL-terminated getopt_long table; may be NULL).
  * On ARGS_OK *first_pos is the index of the first positional argument
  * (getopt_long permutes them to the end; "--" ends options). On ARGS_HELP
- * the caller prints its help. Returns ARGS_OK, ARGS_HELP or CTL_USAGE. */
+ * the caller prints its help with args_help(). Returns ARGS_OK, ARGS_HELP
+ * or CTL_USAGE. */
 int args_parse(int argc, char **argv, const char *cmd, const struct option *extra, args_opt_cb cb,
                void *data, ctl_common *common, int *first_pos);
+
+/* Prints a subcommand's --help on stdout: `help`, then `more` (NULL: none,
+ * e.g. the DLQ filter flags), then the common flags. Returns CTL_OK. */
+int args_help(const char *help, const char *more);
 
 /* Parses an unsigned integer in [min, max] for `flag`; prints
  * `invqctl: FLAG: expected an integer MIN..MAX, got "S"` and returns

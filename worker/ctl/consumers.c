@@ -153,10 +153,8 @@ int cmd_consumers(int argc, char **argv, ctl_common *common)
     uint64_t stale_ms = CONSUMERS_STALE_MS_DEFAULT;
     int pos;
     int rc = args_parse(argc, argv, "consumers", opts, consumers_opt, &stale_ms, common, &pos);
-    if (rc == ARGS_HELP) {
-        printf("%s\n%s", help, args_common_help);
-        return CTL_OK;
-    }
+    if (rc == ARGS_HELP)
+        return args_help(help, NULL);
     if (rc)
         return rc;
     if (pos < argc)

@@ -73,10 +73,8 @@ int cmd_dlq_export(int argc, char **argv, ctl_common *common)
     export_state st = {0};
     int pos;
     int rc = args_parse(argc, argv, "dlq export", opts, export_opt, &st, common, &pos);
-    if (rc == ARGS_HELP) {
-        printf("%s\n%s\n%s", export_help, dlq_filter_help, args_common_help);
-        return CTL_OK;
-    }
+    if (rc == ARGS_HELP)
+        return args_help(export_help, dlq_filter_help);
     if (rc)
         return rc;
     if (pos < argc)
@@ -249,10 +247,8 @@ int cmd_dlq_import(int argc, char **argv, ctl_common *common)
     import_state st = {0};
     int pos;
     int rc = args_parse(argc, argv, "dlq import", opts, import_opt, &st, common, &pos);
-    if (rc == ARGS_HELP) {
-        printf("%s\n%s", import_help, args_common_help);
-        return CTL_OK;
-    }
+    if (rc == ARGS_HELP)
+        return args_help(import_help, NULL);
     if (rc)
         return rc;
     if (pos < argc)

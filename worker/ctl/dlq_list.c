@@ -107,10 +107,8 @@ int cmd_dlq_list(int argc, char **argv, ctl_common *common)
     };
     int pos;
     int rc = args_parse(argc, argv, "dlq list", opts, list_opt, &st, common, &pos);
-    if (rc == ARGS_HELP) {
-        printf("%s\n%s\n%s", list_help, dlq_filter_help, args_common_help);
-        return CTL_OK;
-    }
+    if (rc == ARGS_HELP)
+        return args_help(list_help, dlq_filter_help);
     if (rc)
         return rc;
     if (pos < argc)

@@ -334,10 +334,8 @@ static int move_main(int argc, char **argv, ctl_common *common, bool purge)
     const char *hint = purge ? "dlq purge " : "dlq requeue ";
     int pos;
     int rc = args_parse(argc, argv, cmd, opts, move_opt, &m, common, &pos);
-    if (rc == ARGS_HELP) {
-        printf("%s\n%s\n%s", purge ? purge_help : requeue_help, dlq_filter_help, args_common_help);
-        return CTL_OK;
-    }
+    if (rc == ARGS_HELP)
+        return args_help(purge ? purge_help : requeue_help, dlq_filter_help);
     if (rc)
         return rc;
     m.ids = argv + pos;

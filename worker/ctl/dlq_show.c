@@ -52,10 +52,8 @@ int cmd_dlq_show(int argc, char **argv, ctl_common *common)
 {
     int pos;
     int rc = args_parse(argc, argv, "dlq show", NULL, NULL, NULL, common, &pos);
-    if (rc == ARGS_HELP) {
-        printf("%s\n%s", show_help, args_common_help);
-        return CTL_OK;
-    }
+    if (rc == ARGS_HELP)
+        return args_help(show_help, NULL);
     if (rc)
         return rc;
     if (pos >= argc)

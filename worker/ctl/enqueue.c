@@ -117,11 +117,8 @@ int cmd_enqueue(int argc, char **argv, ctl_common *common)
     enqueue_opts o = {.source = "invqctl"};
     int pos;
     int rc = args_parse(argc, argv, "enqueue", opts, enqueue_opt, &o, common, &pos);
-    if (rc == ARGS_HELP) {
-        fputs(help, stdout);
-        printf("\n%s", args_common_help);
-        return CTL_OK;
-    }
+    if (rc == ARGS_HELP)
+        return args_help(help, NULL);
     if (rc)
         return rc;
     if (pos >= argc)

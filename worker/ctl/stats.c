@@ -227,10 +227,8 @@ int cmd_stats(int argc, char **argv, ctl_common *common)
     stats_opts o = {.stale_ms = CONSUMERS_STALE_MS_DEFAULT};
     int pos;
     int rc = args_parse(argc, argv, "stats", opts, stats_opt, &o, common, &pos);
-    if (rc == ARGS_HELP) {
-        printf("%s\n%s", help, args_common_help);
-        return CTL_OK;
-    }
+    if (rc == ARGS_HELP)
+        return args_help(help, NULL);
     if (rc)
         return rc;
     if (pos < argc)
