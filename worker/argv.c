@@ -1,5 +1,6 @@
 /* A reusable argv for hiredis's *CommandArgv calls. */
 #include "argv.h"
+#include "reserve.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -68,15 +69,9 @@ int argv_push_str(argv_buf *a, const char *s)
 
 int argv_push_owned(argv_buf *a, void *p, size_t len)
 {
-    if (a->nowned == a->cap_owned) {
-        size_t n = a->cap_owned != 0 ? a->cap_owned * 2 : 16;
-        void **o = realloc(a->owned, n * sizeof *o);
-        if (o == NULL) {
-            free(p);
-            return -ENOMEM;
-        }
-        a->owned = o;
-        a->cap_owned = n;
+    if (array_reserve((void **)&a->owned, &a->cap_owned, a->nowned + 1, sizeof *a->owned, 16) < 0) {
+        free(p);
+        return -ENOMEM;
     }
     a->owned[a->nowned++] = p;
     return argv_push(a, p, len);
@@ -84,14 +79,8 @@ int argv_push_owned(argv_buf *a, void *p, size_t len)
 
 int argv_push_u64(argv_buf *a, uint64_t v)
 {
-    if (a->nnums == a->cap_nums) {
-        size_t n = a->cap_nums != 0 ? a->cap_nums * 2 : 32;
-        char(*nums)[24] = realloc(a->nums, n * sizeof *nums);
-        if (nums == NULL)
-            return -ENOMEM;
-        a->nums = nums;
-        a->cap_nums = n;
-    }
+    if (array_reserve((void **)&a->nums, &a->cap_nums, a->nnums + 1, sizeof *a->nums, 32) < 0)
+        return -ENOMEM;
     int idx = argv_push(a, NULL, 0);
     if (idx < 0)
         return idx;

@@ -12,6 +12,7 @@
 #include "backoff.h"
 #include "dead.h"
 #include "log.h"
+#include "reserve.h"
 
 void batch_init(batch *b)
 {
@@ -42,24 +43,9 @@ void batch_deinit(batch *b)
 
 int batch_add(batch *b, const void *data, size_t len, uint64_t reaped)
 {
-    if (b->used + len > b->cap) {
-        size_t n = b->cap != 0 ? b->cap : 65536;
-        while (n < b->used + len)
-            n *= 2;
-        uint8_t *p = realloc(b->bytes, n);
-        if (p == NULL)
-            return -ENOMEM;
-        b->bytes = p;
-        b->cap = n;
-    }
-    if (b->n == b->cap_jobs) {
-        size_t n = b->cap_jobs != 0 ? b->cap_jobs * 2 : 256;
-        batch_job *j = realloc(b->jobs, n * sizeof *j);
-        if (j == NULL)
-            return -ENOMEM;
-        b->jobs = j;
-        b->cap_jobs = n;
-    }
+    if (array_reserve((void **)&b->bytes, &b->cap, b->used + len, 1, 65536) < 0 ||
+        array_reserve((void **)&b->jobs, &b->cap_jobs, b->n + 1, sizeof *b->jobs, 256) < 0)
+        return -ENOMEM;
     if (len > 0)
         memcpy(b->bytes + b->used, data, len);
     b->jobs[b->n++] = (batch_job){ .off = b->used, .len = len, .reaped = reaped };

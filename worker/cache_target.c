@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "errclass.h"
+#include "reserve.h"
 
 void cache_target_init(cache_target *t, rlink *conn, bool use_unlink)
 {
@@ -35,24 +36,9 @@ void cache_target_deinit(cache_target *t)
     memset(t, 0, sizeof *t);
 }
 
-static int reserve(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap != 0 ? *cap : 256;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * size);
-    if (q == NULL)
-        return -ENOMEM;
-    *p = q;
-    *cap = n;
-    return 0;
-}
-
 static const char *keep_msg(cache_target *t, const char *s, size_t len)
 {
-    if (reserve((void **)&t->msgs, &t->cap_msgs, t->nmsgs + 1, sizeof *t->msgs) < 0)
+    if (array_reserve((void **)&t->msgs, &t->cap_msgs, t->nmsgs + 1, sizeof *t->msgs, 256) < 0)
         return "(out of memory)";
     char *m = strndup(s, len);
     if (m == NULL)
@@ -99,9 +85,9 @@ static int plan_commands(cache_target *t)
     for (size_t i = 0; i < n; i++)
         ndel += t->entries[i].op == JOB_OP_DEL;
     size_t ncmds = (ndel + CACHE_DEL_CHUNK - 1) / CACHE_DEL_CHUNK + (n - ndel);
-    if (reserve((void **)&t->cmds, &t->cap_cmds, ncmds, sizeof *t->cmds) < 0 ||
-        reserve((void **)&t->idx, &t->cap_idx, n, sizeof *t->idx) < 0 ||
-        reserve((void **)&t->results, &t->cap_results, n, sizeof *t->results) < 0)
+    if (array_reserve((void **)&t->cmds, &t->cap_cmds, ncmds, sizeof *t->cmds, 256) < 0 ||
+        array_reserve((void **)&t->idx, &t->cap_idx, n, sizeof *t->idx, 256) < 0 ||
+        array_reserve((void **)&t->results, &t->cap_results, n, sizeof *t->results, 256) < 0)
         return -ENOMEM;
     size_t k = 0;
     t->ncmds = 0;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reserve.h"
+
 void coalesce_init(coalesce *c)
 {
     memset(c, 0, sizeof *c);
@@ -58,14 +60,8 @@ static int grow_slots(coalesce *c)
 
 static int push_edge(coalesce *c, uint32_t entry)
 {
-    if (c->nedges == c->cap_edges) {
-        size_t n = c->cap_edges != 0 ? c->cap_edges * 2 : 1024;
-        uint32_t *e = realloc(c->edges, n * sizeof *e);
-        if (e == NULL)
-            return -ENOMEM;
-        c->edges = e;
-        c->cap_edges = n;
-    }
+    if (array_reserve((void **)&c->edges, &c->cap_edges, c->nedges + 1, sizeof *c->edges, 1024) < 0)
+        return -ENOMEM;
     c->edges[c->nedges++] = entry;
     return 0;
 }
@@ -89,14 +85,8 @@ int coalesce_add(coalesce *c, job_op_kind op, const uint8_t *key, size_t len, ui
         }
         s = (s + 1) & mask;
     }
-    if (c->nentries == c->cap_entries) {
-        size_t n = c->cap_entries != 0 ? c->cap_entries * 2 : 1024;
-        cache_entry *e = realloc(c->entries, n * sizeof *e);
-        if (e == NULL)
-            return -ENOMEM;
-        c->entries = e;
-        c->cap_entries = n;
-    }
+    if (array_reserve((void **)&c->entries, &c->cap_entries, c->nentries + 1, sizeof *c->entries, 1024) < 0)
+        return -ENOMEM;
     uint32_t idx = (uint32_t)c->nentries;
     if (push_edge(c, idx) < 0)
         return -ENOMEM;
