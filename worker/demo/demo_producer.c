@@ -233,14 +233,43 @@ static long long count_keys(redisContext *c, const char *pattern)
     return n;
 }
 
+/* One atomic snapshot of the queue: a batch's finish script moves jobs
+ * between processing, delayed and dead in one step, so separate reads could
+ * see a job in none of them. 1 when everything is settled, 0 when not, -1 on
+ * a Redis error. */
+static int settled(redisContext *c)
+{
+    redisAppendCommand(c, "MULTI");
+    redisAppendCommand(c, "LLEN %s", KEY_PENDING);
+    redisAppendCommand(c, "ZCARD %s", KEY_DELAYED);
+    redisAppendCommand(c, "LLEN %s", KEY_DEAD);
+    redisAppendCommand(c, "KEYS %s", KEY_PROCESSING);
+    redisAppendCommand(c, "EXEC");
+    int rc = -1;
+    for (int i = 0; i < 6; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK || r == NULL)
+            return -1;
+        if (i == 5 && r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
+            r->element[0]->type == REDIS_REPLY_INTEGER && r->element[1]->type == REDIS_REPLY_INTEGER &&
+            r->element[2]->type == REDIS_REPLY_INTEGER && r->element[3]->type == REDIS_REPLY_ARRAY) {
+            rc = r->element[0]->integer == 0 && r->element[1]->integer == 0 && r->element[2]->integer >= 2 &&
+                 r->element[3]->elements == 0;
+        }
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
 static int do_wait(redisContext *c)
 {
     for (int waited = 0; waited < WAIT_MS; waited += 50) {
-        long long pending = int_cmd(c, "LLEN %s", KEY_PENDING);
-        long long delayed = int_cmd(c, "ZCARD %s", KEY_DELAYED);
-        long long dead = int_cmd(c, "LLEN %s", KEY_DEAD);
-        long long processing = count_keys(c, KEY_PROCESSING);
-        if (pending == 0 && delayed == 0 && processing == 0 && dead >= 2) {
+        int rc = settled(c);
+        if (rc < 0) {
+            fprintf(stderr, "demo_producer: cannot read the queue state\n");
+            return 1;
+        }
+        if (rc == 1) {
             return 0;
         }
         sleep_ms(50);
