@@ -1,5 +1,5 @@
 /* invqctl's connection to the queue Redis (over the shared sync connect in
- * producer/src/redis_sync.h) plus the queue's key names and checked,
+ * core/redis_sync.h) plus the queue's key names and checked,
  * binary-safe command helpers that print one clear error line. */
 #ifndef INVQ_CTL_CONN_H
 #define INVQ_CTL_CONN_H
