@@ -30,6 +30,7 @@ libinih-dev
 libcmocka-dev
 libsystemd-dev
 nettle-dev
+libpq-dev
 python3
 "
 
@@ -48,6 +49,7 @@ python3-yaml
 curl
 prometheus
 systemd
+postgresql
 "
 
 PACKAGES="$BUILD_PACKAGES $TEST_PACKAGES"
