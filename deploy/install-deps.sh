@@ -50,6 +50,7 @@ curl
 prometheus
 systemd
 postgresql
+libsqlite3-dev
 "
 
 PACKAGES="$BUILD_PACKAGES $TEST_PACKAGES"

@@ -21,6 +21,7 @@ def reader(b, sz, budget):
               target="≤ 1.2")
     vhit = Row("reader", "versioned hit: invq_reader_get ÷ two plain GETs", "ratio")
     rows = [loads, plain, stale, hit, vhit]
+    runs = []
     for run in range(sz.runs):
         if run > 0 and budget.left() < budget.reserve:
             for r in rows:
@@ -36,15 +37,24 @@ def reader(b, sz, budget):
             d = json.loads(res.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
             return [], "cannot read reader_bench's output: %r" % res.stdout[-300:]
+        runs.append(d)
+        loads.add(d["loads_per_inv_leases"])
+        plain.add(d["loads_per_inv_plain"])
+        stale.add("%d / %d" % (d["stale_reads_leases"], d["stale_reads_plain"]))
+        hit.add(d["hit_ratio"])
+        vhit.add(d["vhit_ratio"])
+    if runs:
+        def each(fmt, *fields):
+            return ", ".join(fmt % tuple(d[f] for f in fields) for d in runs)
+        d = runs[0]
         setup = "%d readers × %d keys, %d invalidations, loads of %d µs" % (
             d["readers"], d["keys"], d["invalidations"], d["load_us"])
-        loads.add(d["loads_per_inv_leases"], note=setup)
-        loads.add_note("fills refused (stale sets prevented): %d; wait timeouts: %d"
-                       % (d["fills_refused"], d["wait_timeouts"]))
-        plain.add(d["loads_per_inv_plain"], note=setup)
-        stale.add("%d / %d" % (d["stale_reads_leases"], d["stale_reads_plain"]))
-        stale.add_note("reads: %d / %d; keys left stale at the end: %d / %d of %d" % (
-            d["gets_leases"], d["gets_plain"], d["stale_leases"], d["stale_plain"], d["keys"]))
-        hit.add(d["hit_ratio"], note="%d vs %d ns per hit" % (d["hit_ns"], d["get_ns"]))
-        vhit.add(d["vhit_ratio"], note="%d vs %d ns per hit" % (d["vhit_ns"], d["get2_ns"]))
+        loads.add_note(setup)
+        loads.add_note("fills refused (stale sets prevented) per run: " + each("%d", "fills_refused"))
+        loads.add_note("wait timeouts: " + each("%d", "wait_timeouts"))
+        plain.add_note(setup)
+        stale.add_note("reads, leases / plain: " + each("%d / %d", "gets_leases", "gets_plain"))
+        stale.add_note("keys left stale at the end: " + each("%d / %d", "stale_leases", "stale_plain"))
+        hit.add_note("ns per hit, reader vs GET: " + each("%d vs %d", "hit_ns", "get_ns"))
+        vhit.add_note("ns per hit: " + each("%d vs %d", "vhit_ns", "get2_ns"))
     return rows, ""

@@ -99,16 +99,25 @@ INVQ_API void invq_value_free(void *val)
     free(val);
 }
 
+/* A malloc'd copy of len bytes with a NUL after them; NULL when out of memory. */
+static uint8_t *copy_bytes(const void *data, size_t len)
+{
+    uint8_t *b = malloc(len + 1);
+    if (b) {
+        if (len)
+            memcpy(b, data, len);
+        b[len] = '\0';
+    }
+    return b;
+}
+
 INVQ_API int invq_loaded_set(invq_loaded *out, const void *data, size_t len)
 {
     if (!out || (!data && len > 0))
         return INVQ_EINVAL;
-    uint8_t *b = malloc(len + 1);
+    uint8_t *b = copy_bytes(data, len);
     if (!b)
         return INVQ_ENOMEM;
-    if (len)
-        memcpy(b, data, len);
-    b[len] = '\0';
     free(out->data);
     out->data = b;
     out->len = len;
@@ -173,11 +182,10 @@ static int bad_reply(get_ctx *g, redisReply *rep, const char *what)
     return rc;
 }
 
-/* After a failed round trip on a connection: drop it and count. A broken
- * connection starts the down window; a timed-out one too. */
+/* After a failed round trip on a connection: drop it and count. */
 static int conn_failed(get_ctx *g, int rc)
 {
-    rpool_drop(&g->r->pool, &g->conn, true);
+    rpool_drop(&g->r->pool, &g->conn, rc);
     g->have_conn = false;
     COUNT(g->r, errors);
     return rc;
@@ -193,7 +201,7 @@ static int get_key(get_ctx *g, const char *key, size_t keylen, bool first, redis
     size_t lens[2] = { 3, keylen };
     int rc = rpool_command(&g->r->pool, &g->conn, 2, argv, lens, out);
     if (rc < 0 && first && g->conn.reused && rc != INVQ_ETIMEOUT) {
-        rpool_drop(&g->r->pool, &g->conn, true);
+        rpool_drop(&g->r->pool, &g->conn, rc);
         g->have_conn = false;
         if ((rc = take_conn(g, true)) < 0)
             return rc;
@@ -225,12 +233,9 @@ static int run_script(get_ctx *g, lease_script id, int nargs, const char *const 
 
 static int deliver(get_ctx *g, const char *data, size_t len)
 {
-    uint8_t *b = malloc(len + 1);
+    uint8_t *b = copy_bytes(data, len);
     if (!b)
         return INVQ_ENOMEM;
-    if (len)
-        memcpy(b, data, len);
-    b[len] = '\0';
     *g->val = b;
     *g->vallen = len;
     return 0;

@@ -63,14 +63,16 @@ int reader_config_init(reader_config *c, const invq_reader_options *o, char *err
     c->command_timeout_ms = o->command_timeout_ms;
     c->down_retry_ms = o->down_retry_ms;
     c->max_idle = o->max_idle_connections;
-    c->ttl_ms = o->ttl_ms;
-    c->jitter_pct = (uint32_t)o->jitter_pct;
-    c->negative_ttl_ms = o->negative_ttl_ms;
-    c->lease_ttl_ms = o->lease_ttl_ms;
-    c->wait_timeout_ms = o->wait_timeout_ms;
     c->wait_poll_min_ms = o->wait_poll_min_ms;
     c->wait_poll_max_ms = o->wait_poll_max_ms;
-    c->on_wait_timeout = o->on_wait_timeout;
+    c->defaults = (reader_policy){
+        .ttl_ms = o->ttl_ms,
+        .jitter_pct = (uint32_t)o->jitter_pct,
+        .negative_ttl_ms = o->negative_ttl_ms,
+        .lease_ttl_ms = o->lease_ttl_ms,
+        .wait_timeout_ms = o->wait_timeout_ms,
+        .on_wait_timeout = o->on_wait_timeout,
+    };
     return 0;
 }
 
@@ -102,13 +104,7 @@ int reader_policy_resolve(const reader_config *c, const void *key, size_t keylen
                           reader_policy *p, char *err, size_t errlen)
 {
     int rc;
-    memset(p, 0, sizeof(*p));
-    p->ttl_ms = c->ttl_ms;
-    p->jitter_pct = c->jitter_pct;
-    p->negative_ttl_ms = c->negative_ttl_ms;
-    p->lease_ttl_ms = c->lease_ttl_ms;
-    p->wait_timeout_ms = c->wait_timeout_ms;
-    p->on_wait_timeout = c->on_wait_timeout;
+    *p = c->defaults;
     if ((rc = family_policy(c, key, keylen, p, err, errlen)) < 0) {
         reader_policy_deinit(p);
         return rc;

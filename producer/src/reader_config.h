@@ -13,28 +13,6 @@
 
 #include "redis_url.h"
 
-/* Every pointer is owned and freed by reader_config_deinit(). */
-typedef struct reader_config {
-    redis_url url;
-    int connect_timeout_ms;
-    int command_timeout_ms;
-    int down_retry_ms;
-    size_t max_idle;
-    uint64_t ttl_ms; /* 0: none, every get must give one */
-    uint32_t jitter_pct;
-    uint64_t negative_ttl_ms;
-    uint64_t lease_ttl_ms;
-    int wait_timeout_ms;
-    int wait_poll_min_ms;
-    int wait_poll_max_ms;
-    invq_wait_policy on_wait_timeout;
-} reader_config;
-
-/* Resolves o (borrowed) into c. Returns 0, or INVQ_EINVAL / INVQ_EURL /
- * INVQ_ENOMEM with a message naming the bad option (c is then empty). */
-int reader_config_init(reader_config *c, const invq_reader_options *o, char *err, size_t errlen);
-void reader_config_deinit(reader_config *c);
-
 /* The cache policy of one get. version_key points into the call's options
  * (or into vk_owned, when the policy built it); both live for the get. */
 typedef struct reader_policy {
@@ -48,6 +26,23 @@ typedef struct reader_policy {
     size_t version_key_len;
     char *vk_owned;          /* freed by reader_policy_deinit() */
 } reader_policy;
+
+/* Every pointer is owned and freed by reader_config_deinit(). */
+typedef struct reader_config {
+    redis_url url;
+    int connect_timeout_ms;
+    int command_timeout_ms;
+    int down_retry_ms;
+    size_t max_idle;
+    int wait_poll_min_ms;
+    int wait_poll_max_ms;
+    reader_policy defaults; /* the reader's options (ttl_ms 0: none); no version key */
+} reader_config;
+
+/* Resolves o (borrowed) into c. Returns 0, or INVQ_EINVAL / INVQ_EURL /
+ * INVQ_ENOMEM with a message naming the bad option (c is then empty). */
+int reader_config_init(reader_config *c, const invq_reader_options *o, char *err, size_t errlen);
+void reader_config_deinit(reader_config *c);
 
 /* Fills p for a get of key (keylen bytes) with the call's options ro (may
  * be NULL). Returns 0, or INVQ_EINVAL (a bad override, or no TTL from any

@@ -132,21 +132,17 @@ void rpool_give(rpool *p, rconn *c)
     c->c = NULL;
 }
 
-void rpool_drop(rpool *p, rconn *c, bool dead_server)
+void rpool_drop(rpool *p, rconn *c, int rc)
 {
     rconn *stale = NULL;
     size_t nstale = 0;
     if (c->c)
         redisFree(c->c);
     c->c = NULL;
-    if (!dead_server)
-        return;
-    if (!c->reused) {
+    if (rc == INVQ_ETIMEOUT || !c->reused)
         start_down_window(p);
+    if (!c->reused)
         return;
-    }
-    /* A reused connection that died: the server probably restarted, and the
-     * other idle connections are as dead. Close them all. */
     pthread_mutex_lock(&p->mu);
     stale = p->idle;
     nstale = p->nidle;

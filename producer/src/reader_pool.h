@@ -58,10 +58,12 @@ int rpool_take(rpool *p, rconn *out, bool fresh);
 /* Gives a healthy connection back (closed when max_idle are idle already). */
 void rpool_give(rpool *p, rconn *c);
 
-/* Closes a connection that failed. dead_server: it broke or timed out
- * (starts the down window unless it was a reused connection; then every idle
- * connection is closed too, as they likely died with it). */
-void rpool_drop(rpool *p, rconn *c, bool dead_server);
+/* Closes a connection on which a round trip failed with rc. A timeout, or
+ * any failure of a connection made for this get, starts the down window. A
+ * reused connection that broke (not a timeout) more likely died with a
+ * server restart: every idle connection is closed too, and the caller may
+ * retry once on a fresh one. */
+void rpool_drop(rpool *p, rconn *c, int rc);
 
 /* Records msg as the latest failure (printf-style). */
 void rpool_note(rpool *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

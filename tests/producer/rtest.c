@@ -191,6 +191,23 @@ void rtest_bg_join(rtest_bg *b)
     pthread_join(b->th, NULL);
 }
 
+void rtest_send(const rfix *queue, bool bump, const char *key)
+{
+    invq_options o;
+    invq_producer *p;
+    char err[256];
+    invq_options_init(&o);
+    o.url = rfix_url(queue);
+    WT_CHECK(invq_producer_new(&o, &p, err, sizeof(err)) == 0, "invq_producer_new: %s", err);
+    invq_job *j = invq_job_new();
+    const void *keys[] = { key };
+    WT_CHECK(j && (bump ? invq_job_bump(j, keys, NULL, 1) : invq_job_del(j, keys, NULL, 1)) == 0, "job");
+    int rc = invq_send(p, j);
+    WT_CHECK(rc == INVQ_SENT, "invq_send: %s: %s", invq_strerror(rc), invq_producer_errstr(p));
+    invq_job_free(j);
+    invq_producer_free(p);
+}
+
 char *rtest_raw_get(redisContext *c, const char *key, size_t *len)
 {
     redisReply *r = redisCommand(c, "GET %s", key);

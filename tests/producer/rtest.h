@@ -74,6 +74,10 @@ typedef struct rtest_bg {
 void rtest_bg_start(rtest_bg *b, invq_reader *r, const char *key, const invq_read_opts *ro, rsrc *s);
 void rtest_bg_join(rtest_bg *b);
 
+/* Hands invq one job through libinvq's sync producer on the queue server:
+ * delete key, or (bump) increment it as a version key. Must be INVQ_SENT. */
+void rtest_send(const rfix *queue, bool bump, const char *key);
+
 /* GET key on c: a malloc'd copy (*len bytes, NUL-terminated) or NULL when absent. */
 char *rtest_raw_get(redisContext *c, const char *key, size_t *len);
 

@@ -9,20 +9,6 @@
 
 #include "rtest.h"
 
-static void send_delete(const rfix *f, const char *key)
-{
-    invq_options o;
-    invq_producer *p;
-    char err[256];
-    invq_options_init(&o);
-    o.url = rfix_url(f);
-    WT_CHECK(invq_producer_new(&o, &p, err, sizeof(err)) == 0, "invq_producer_new: %s", err);
-    const void *keys[] = { key };
-    int rc = invq_delete_keys(p, keys, NULL, 1);
-    WT_CHECK(rc == INVQ_SENT, "invq_delete_keys: %s: %s", invq_strerror(rc), invq_producer_errstr(p));
-    invq_producer_free(p);
-}
-
 static void test_delete_during_load(wt_pair *pr)
 {
     rsrc db;
@@ -42,7 +28,7 @@ static void test_delete_during_load(wt_pair *pr)
     free(raw);
 
     rsrc_set(&db, "name=new"); /* the writer commits ... */
-    send_delete(pr->queue, key); /* ... and hands invq the invalidation */
+    rtest_send(pr->queue, false, key); /* ... and hands invq the invalidation */
     WT_CHECK(wt_wait_gone(pr->cc, key, WT_DEADLINE_MS), "the worker never deleted %s", key);
     WT_CHECK(wt_wait_stat(pr->qc, "done", 1, WT_DEADLINE_MS), "job not done");
 

@@ -8,23 +8,6 @@
 
 #include "rtest.h"
 
-static void send_bump(const rfix *f, const char *vkey)
-{
-    invq_options o;
-    invq_producer *p;
-    char err[256];
-    invq_options_init(&o);
-    o.url = rfix_url(f);
-    WT_CHECK(invq_producer_new(&o, &p, err, sizeof(err)) == 0, "invq_producer_new: %s", err);
-    invq_job *j = invq_job_new();
-    const void *keys[] = { vkey };
-    WT_CHECK(j && invq_job_bump(j, keys, NULL, 1) == 0 && invq_job_set_family(j, "user") == 0, "job");
-    int rc = invq_send(p, j);
-    WT_CHECK(rc == INVQ_SENT, "invq_send: %s: %s", invq_strerror(rc), invq_producer_errstr(p));
-    invq_job_free(j);
-    invq_producer_free(p);
-}
-
 typedef struct vwait {
     redisContext *c;
     const char *key;
@@ -66,7 +49,7 @@ static void test_bump(wt_pair *pr)
     free(v);
 
     rsrc_set(&db, "name=grace");    /* the write */
-    send_bump(pr->queue, "ver:user:42"); /* the invalidation: bump, not delete */
+    rtest_send(pr->queue, true, "ver:user:42"); /* the invalidation: bump, not delete */
     vwait vw = { pr->cc, "ver:user:42", 1 };
     WT_CHECK(wt_wait_for(version_is, &vw, WT_DEADLINE_MS), "the worker never bumped ver:user:42");
 
@@ -84,7 +67,7 @@ static void test_bump(wt_pair *pr)
 
     /* a second bump, from 1 to 2 */
     rsrc_set(&db, "name=hopper");
-    send_bump(pr->queue, "ver:user:42");
+    rtest_send(pr->queue, true, "ver:user:42");
     vw.want = 2;
     WT_CHECK(wt_wait_for(version_is, &vw, WT_DEADLINE_MS), "second bump");
     v = rtest_get(r, "user:42", &ro, &db, 0);
