@@ -6,7 +6,8 @@
  * jitter, per reader and per get; negative caching on and off; data that
  * looks like a marker is stored escaped; unknown markers are never
  * overwritten; binary keys and values; a key of the wrong type is an error
- * the loader answers. */
+ * the loader answers; the ACL of lease-v1.md §9 is enough (and without
+ * +script|load the reader falls back to EVAL by itself). */
 #include <string.h>
 
 #include "lease.h"
@@ -318,8 +319,65 @@ static void test_markers_and_bytes(const rfix *f, redisContext *c)
     invq_reader_free(r);
 }
 
+static invq_reader *acl_reader(const rfix *f, const char *user)
+{
+    invq_reader_options o;
+    invq_reader *r;
+    char url[600], err[256];
+    snprintf(url, sizeof(url), "unix://%s?user=%s&password=rpw", rfix_socket(f), user);
+    invq_reader_options_init(&o);
+    o.url = url;
+    o.ttl_ms = 60000;
+    o.connect_timeout_ms = o.command_timeout_ms = 5000;
+    WT_CHECK(invq_reader_new(&o, &r, err, sizeof(err)) == 0, "invq_reader_new: %s", err);
+    return r;
+}
+
+static void test_acl(void)
+{
+    const char *conf[] = {
+        "user reader on >rpw ~user:* ~ver:user:* +get +set +del +eval +evalsha +script|load",
+        "user evalonly on >rpw ~user:* +get +set +del +eval +evalsha",
+        NULL,
+    };
+    rfix_opts opts = { .conf_lines = conf };
+    rfix *f = wt_server(&opts);
+    rsrc db;
+    invq_read_opts ro;
+    rsrc_init(&db, "row");
+
+    invq_reader *r = acl_reader(f, "reader");
+    free(rtest_get(r, "user:1", NULL, &db, 0));      /* miss: acquire, load, fill */
+    free(rtest_get(r, "user:1", NULL, &db, 0));      /* hit */
+    rsrc_set_missing(&db, true);
+    free(rtest_get(r, "user:3", NULL, &db, INVQ_NOTFOUND)); /* release */
+    rsrc_set_missing(&db, false);
+    invq_read_opts_init(&ro);
+    ro.version_key = "ver:user:2";
+    free(rtest_get(r, "user:2", &ro, &db, 0));
+    invq_reader_stats st = rtest_stats(r);
+    WT_CHECK(st.errors == 0 && st.fills == 2 && st.hits == 1 && rsrc_loads(&db) == 3, "reader's ACL suffices");
+    /* a key outside the user's patterns: NOPERM, the loader answers */
+    free(rtest_get(r, "other:1", NULL, &db, 0));
+    char err[256];
+    invq_reader_errstr(r, err, sizeof(err));
+    wt_note("outside the ACL: %s", err);
+    WT_CHECK(rtest_stats(r).errors == 1 && strstr(err, "NOPERM"), "NOPERM counted");
+    invq_reader_free(r);
+
+    r = acl_reader(f, "evalonly");
+    free(rtest_get(r, "user:9", NULL, &db, 0));
+    free(rtest_get(r, "user:9", NULL, &db, 0));
+    st = rtest_stats(r);
+    WT_CHECK(st.errors == 0 && st.fills == 1 && st.hits == 1, "without +script|load: EVAL");
+    invq_reader_free(r);
+    rsrc_deinit(&db);
+    wt_server_free(f);
+}
+
 int main(void)
 {
+    test_acl();
     rfix *f = wt_server(NULL);
     redisContext *c = wt_connect(f);
     test_wait_timeout(f, c);
