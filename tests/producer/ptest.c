@@ -96,6 +96,17 @@ void remove_dir(const char *dir)
     rmdir(dir);
 }
 
+invq_producer *ptest_producer(const invq_options *o)
+{
+    invq_producer *p = NULL;
+    char err[256];
+    int rc = invq_producer_new(o, &p, err, sizeof(err));
+    if (rc != 0)
+        fprintf(stderr, "invq_producer_new: %s: %s\n", invq_strerror(rc), err);
+    CHECK(rc == 0 && p);
+    return p;
+}
+
 invq_job *ptest_job_del(int i)
 {
     char k[32];

@@ -51,6 +51,10 @@ char *make_temp_dir(void);
 /* Removes a directory and the files in it (one level). */
 void remove_dir(const char *dir);
 
+/* invq_producer_new(o) that fails the test (printing the message) unless it
+ * succeeds. Free with invq_producer_free(). */
+invq_producer *ptest_producer(const invq_options *o);
+
 /* A job deleting the one key "item:<i>"; free with invq_job_free(). */
 invq_job *ptest_job_del(int i);
 

@@ -21,19 +21,13 @@
 static invq_producer *open_spooled(const rfix *f, const char *dir, uint64_t max_bytes)
 {
     invq_options o;
-    invq_producer *p = NULL;
-    char err[256];
     invq_options_init(&o);
     o.url = rfix_url(f);
     o.spool_dir = dir;
     o.connect_timeout_ms = 500;
     if (max_bytes)
         o.spool_max_bytes = max_bytes;
-    int rc = invq_producer_new(&o, &p, err, sizeof(err));
-    if (rc != 0)
-        fprintf(stderr, "invq_producer_new: %s\n", err);
-    CHECK(rc == 0);
-    return p;
+    return ptest_producer(&o);
 }
 
 static void test_outage_and_replay(rfix *f, const char *dir)

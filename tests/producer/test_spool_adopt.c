@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <invq/invq.h>
+#include <uv.h>
 
 #include "crc32c.h"
 #include "job_limits.h"
@@ -28,17 +29,11 @@
 static invq_producer *open_at(const char *url, const char *dir)
 {
     invq_options o;
-    invq_producer *p = NULL;
-    char err[256];
     invq_options_init(&o);
     o.url = url;
     o.spool_dir = dir;
     o.connect_timeout_ms = 500;
-    int rc = invq_producer_new(&o, &p, err, sizeof(err));
-    if (rc != 0)
-        fprintf(stderr, "invq_producer_new: %s: %s\n", invq_strerror(rc), err);
-    CHECK(rc == 0);
-    return p;
+    return ptest_producer(&o);
 }
 
 /* Spools jobs[0..n) into dir through a producer that cannot reach Redis,
@@ -242,6 +237,22 @@ static void test_left_alone(rfix *f)
     invq_producer_spool_stats(p, &st);
     CHECK(st.skipped_files == 5);
     invq_producer_free(p);
+
+    /* The async producer reports them the same way. */
+    uv_loop_t loop;
+    invq_async *a = NULL;
+    invq_options o;
+    char err[256];
+    CHECK(uv_loop_init(&loop) == 0);
+    invq_options_init(&o);
+    o.url = rfix_url(f);
+    o.spool_dir = dir;
+    CHECK(invq_async_new(&loop, &o, &a, err, sizeof(err)) == 0);
+    invq_async_spool_stats(a, &st);
+    CHECK(st.skipped_files == 5 && st.adopted_files == 0);
+    CHECK(strstr(invq_async_spool_error(a), "left alone") != NULL);
+    invq_async_close(a, NULL, NULL);
+    CHECK(uv_run(&loop, UV_RUN_DEFAULT) == 0 && uv_loop_close(&loop) == 0);
 
     /* Nothing left alone was touched. */
     CHECK(access(foreign, F_OK) == 0 || errno == EACCES);
