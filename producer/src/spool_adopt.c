@@ -121,6 +121,8 @@ static int adopt_one(spool *s, const char *path, bool tmp)
         snprintf(msg, sizeof(msg), "cannot read: %s", strerror(errno));
         return left_alone(s, path, fd, msg);
     }
+    if (got == 0)
+        return drop_empty(s, path, fd); /* e.g. a header lost to a power cut: nothing in it */
     switch (spool_header_parse(hdr, (size_t)got, &fmt, &committed, &version)) {
     case SPOOL_HDR_FOREIGN:
         return left_alone(s, path, fd, "not a spool file (bad header)");

@@ -217,6 +217,10 @@ static void test_left_alone(rfix *f)
     fd = open(path, O_WRONLY | O_CREAT, 0600);
     CHECK(fd >= 0 && write(fd, "just some file named like a spool file\n", 39) == 39);
     close(fd);
+    char empty[4096]; /* holds nothing: removed, not reported */
+    snprintf(empty, sizeof(empty), "%s/invq-6-00000000.spool", dir);
+    CHECK((fd = open(empty, O_WRONLY | O_CREAT, 0600)) >= 0);
+    close(fd);
 
     invq_producer *p = open_at(rfix_url(f), dir); /* used to fail with INVQ_ESPOOL */
     invq_producer_spool_stats(p, &st);
@@ -226,6 +230,7 @@ static void test_left_alone(rfix *f)
     ptest_check_queue(f, PENDING, ids, 2);
     CHECK(!queue_has(f, fids[0]));
     CHECK(strstr(invq_producer_spool_error(p), "left alone") != NULL);
+    CHECK(access(empty, F_OK) != 0);
 
     /* The report survives later calls; errstr does not. */
     char before[512];
