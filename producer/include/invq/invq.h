@@ -155,6 +155,12 @@ typedef struct invq_spool_stats {
     uint64_t torn_records;    /* damaged records found (torn tails, bit rot), skipped */
     uint64_t adopted_files;   /* orphaned spool files of dead processes taken over */
     uint64_t skipped_bytes;   /* bytes of those damaged records, never replayed */
+    uint64_t skipped_files;   /* entries named like spool files left alone: not a regular
+                                 file, another user's, unreadable, not a spool file, or of a
+                                 newer format; nothing of them replayed */
+    uint64_t damaged_headers; /* spool files whose header failed its checksum: replayed from
+                                 their first record (some jobs may arrive twice) */
+    uint64_t unremovable_files; /* replayed files that could not be deleted: emptied instead */
 } invq_spool_stats;
 
 /* Creates a producer. Validates the options and the URL, opens the spool
@@ -191,6 +197,16 @@ INVQ_API const char *invq_producer_errstr(const invq_producer *p);
 
 /* Fills st with the spool counters. */
 INVQ_API void invq_producer_spool_stats(const invq_producer *p, invq_spool_stats *st);
+
+/* The last problem the spool met, "" when none (or no spool): a damaged
+ * record skipped, an entry of the spool directory left alone, a damaged
+ * file header, a replayed file that could not be deleted. Unlike
+ * invq_producer_errstr() it is not cleared by later calls: it stays until
+ * a newer spool problem replaces it, so it can be read at any time; the
+ * counters of invq_producer_spool_stats() say how many there were. Owned
+ * by p: valid until invq_producer_free(), its text may change during any
+ * call on p. */
+INVQ_API const char *invq_producer_spool_error(const invq_producer *p);
 
 /* ------------------------------------------------------ async producer */
 
@@ -234,6 +250,10 @@ INVQ_API const char *invq_async_errstr(const invq_async *a);
 
 /* Fills st with the spool counters. */
 INVQ_API void invq_async_spool_stats(const invq_async *a, invq_spool_stats *st);
+
+/* As invq_producer_spool_error(), for an async producer: valid until its
+ * close callback has run. */
+INVQ_API const char *invq_async_spool_error(const invq_async *a);
 
 /* -------------------------------------------------- cache-aside reader */
 
