@@ -6,19 +6,19 @@ const char *fdb_kind_name(fdb_kind kind)
     return kind == FDB_POSTGRES ? "postgresql" : "sqlite";
 }
 
-int fdb_open(fdb_kind kind, const char *where, fdb **out, char *err, size_t errlen)
+int fdb_new(fdb_kind kind, const char *where, fdb **out, char *err, size_t errlen)
 {
     const fdb_ops *ops = kind == FDB_POSTGRES ? &fdb_pg_ops : &fdb_sqlite_ops;
-    int rc = ops->open(where, out, err, errlen);
+    int rc = ops->create(where, out, err, errlen);
     if (rc == 0)
         (*out)->ops = ops;
     return rc;
 }
 
-void fdb_close(fdb *db)
+void fdb_free(fdb *db)
 {
     if (db != NULL)
-        db->ops->close(db);
+        db->ops->destroy(db);
 }
 
 int fdb_setup(fdb *db, int rows, char *err, size_t errlen)

@@ -20,11 +20,11 @@ typedef struct fdb fdb;
 /* "sqlite" or "postgresql". */
 const char *fdb_kind_name(fdb_kind kind);
 
-/* Opens a connection. `where` is the SQLite file's path or a libpq
- * connection string (borrowed for the call). Returns 0 and *out (close with
- * fdb_close()), or -1 with a message in err. */
-int fdb_open(fdb_kind kind, const char *where, fdb **out, char *err, size_t errlen);
-void fdb_close(fdb *db);
+/* Opens a connection (an fdb). `where` is the SQLite file's path or a libpq
+ * connection string (borrowed for the call). Returns 0 and *out (free with
+ * fdb_free()), or -1 with a message in err. */
+int fdb_new(fdb_kind kind, const char *where, fdb **out, char *err, size_t errlen);
+void fdb_free(fdb *db);
 
 /* (Re)creates the table with rows 0 .. rows-1 at version 0. */
 int fdb_setup(fdb *db, int rows, char *err, size_t errlen);
@@ -40,8 +40,8 @@ int fdb_read(fdb *db, int row, long long *version, char *payload, size_t cap, ch
 
 /* The adapters (db_sqlite.c, db_pg.c), reached through the functions above. */
 typedef struct fdb_ops {
-    int (*open)(const char *where, fdb **out, char *err, size_t errlen);
-    void (*close)(fdb *db);
+    int (*create)(const char *where, fdb **out, char *err, size_t errlen);
+    void (*destroy)(fdb *db);
     int (*setup)(fdb *db, int rows, char *err, size_t errlen);
     int (*write)(fdb *db, int row, long long version, const char *payload, char *err, size_t errlen);
     int (*read)(fdb *db, int row, long long *version, char *payload, size_t cap, char *err, size_t errlen);

@@ -41,14 +41,14 @@ static void quiet(void *arg, const char *message)
     (void)message;
 }
 
-static void pg_close(fdb *base)
+static void pg_free(fdb *base)
 {
     pg *p = (pg *)base;
     PQfinish(p->c);
     free(p);
 }
 
-static int pg_open(const char *where, fdb **out, char *err, size_t errlen)
+static int pg_new(const char *where, fdb **out, char *err, size_t errlen)
 {
     pg *p = calloc(1, sizeof(*p));
     *out = NULL;
@@ -59,7 +59,7 @@ static int pg_open(const char *where, fdb **out, char *err, size_t errlen)
     p->c = PQconnectdb(where);
     if (PQstatus(p->c) != CONNECTION_OK) {
         fail(p->c, "connect", err, errlen);
-        pg_close(&p->base);
+        pg_free(&p->base);
         return -1;
     }
     PQsetNoticeProcessor(p->c, quiet, NULL); /* "table items does not exist, skipping" */
@@ -145,8 +145,8 @@ static int pg_read(fdb *base, int row, long long *version, char *payload, size_t
 }
 
 const fdb_ops fdb_pg_ops = {
-    .open = pg_open,
-    .close = pg_close,
+    .create = pg_new,
+    .destroy = pg_free,
     .setup = pg_setup,
     .write = pg_write,
     .read = pg_read,

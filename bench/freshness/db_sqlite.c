@@ -22,7 +22,7 @@ static int fail(sqlite3 *db, const char *what, char *err, size_t errlen)
     return -1;
 }
 
-static void sq_close(fdb *base)
+static void sq_free(fdb *base)
 {
     sq *s = (sq *)base;
     sqlite3_finalize(s->read);
@@ -40,7 +40,7 @@ static int prepare(sq *s, const char *sql, sqlite3_stmt **st, char *err, size_t 
     return 0;
 }
 
-static int sq_open(const char *where, fdb **out, char *err, size_t errlen)
+static int sq_new(const char *where, fdb **out, char *err, size_t errlen)
 {
     sq *s = calloc(1, sizeof(*s));
     *out = NULL;
@@ -51,7 +51,7 @@ static int sq_open(const char *where, fdb **out, char *err, size_t errlen)
     int rc = sqlite3_open_v2(where, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         fail(s->db, where, err, errlen);
-        sq_close(&s->base);
+        sq_free(&s->base);
         return -1;
     }
     /* WAL: readers read the last committed state without locks; the
@@ -59,7 +59,7 @@ static int sq_open(const char *where, fdb **out, char *err, size_t errlen)
     if (sqlite3_busy_timeout(s->db, 10000) != SQLITE_OK ||
         sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
         fail(s->db, "PRAGMA journal_mode=WAL", err, errlen);
-        sq_close(&s->base);
+        sq_free(&s->base);
         return -1;
     }
     *out = &s->base;
@@ -153,8 +153,8 @@ static int sq_read(fdb *base, int row, long long *version, char *payload, size_t
 }
 
 const fdb_ops fdb_sqlite_ops = {
-    .open = sq_open,
-    .close = sq_close,
+    .create = sq_new,
+    .destroy = sq_free,
     .setup = sq_setup,
     .write = sq_write,
     .read = sq_read,

@@ -218,7 +218,7 @@ int frun_strategy(const frun_env *env, const fw_params *p, const strategy *s, fr
         goto done;
     }
     /* a fresh table and an empty cache for every strategy */
-    if (fdb_open(env->db_kind, env->db_where, &admin, err, errlen) != 0 || fdb_setup(admin, p->rows, err, errlen) != 0 ||
+    if (fdb_new(env->db_kind, env->db_where, &admin, err, errlen) != 0 || fdb_setup(admin, p->rows, err, errlen) != 0 ||
         flushdb(env->cache, err, errlen) != 0)
         goto done;
     sh.ck = ck_new(p->rows, fw_now_ns(), p->threshold_ms);
@@ -235,7 +235,7 @@ int frun_strategy(const frun_env *env, const fw_params *p, const strategy *s, fr
         wt[w].sh = &sh;
         wt[w].w = w;
         fw_rng_seed(&wt[w].rng, 1000 + (uint64_t)w);
-        if (fdb_open(env->db_kind, env->db_where, &wt[w].db, err, errlen) != 0)
+        if (fdb_new(env->db_kind, env->db_where, &wt[w].db, err, errlen) != 0)
             goto done;
         if (invq_producer_new(&o, &wt[w].prod, err, errlen) < 0)
             goto done;
@@ -246,7 +246,7 @@ int frun_strategy(const frun_env *env, const fw_params *p, const strategy *s, fr
         rt[i].sr.p = p;
         rt[i].sr.reader = reader;
         fw_rng_seed(&rt[i].sr.rng, 1 + (uint64_t)i);
-        if (fdb_open(env->db_kind, env->db_where, &rt[i].sr.db, err, errlen) != 0)
+        if (fdb_new(env->db_kind, env->db_where, &rt[i].sr.db, err, errlen) != 0)
             goto done;
         if (!s->leases && (rt[i].cache = rt[i].sr.cache = cache_connect(env, err, errlen)) == NULL)
             goto done;
@@ -315,14 +315,14 @@ done:
     }
     for (int i = 0; rt != NULL && i < p->readers; i++) {
         redisFree(rt[i].cache);
-        fdb_close(rt[i].sr.db);
+        fdb_free(rt[i].sr.db);
     }
     for (int w = 0; wt != NULL && w < p->writers; w++) {
         invq_producer_free(wt[w].prod);
-        fdb_close(wt[w].db);
+        fdb_free(wt[w].db);
     }
     invq_reader_free(reader);
-    fdb_close(admin);
+    fdb_free(admin);
     ck_free(sh.ck);
     free(wt);
     free(rt);
