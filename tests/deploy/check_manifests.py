@@ -73,6 +73,31 @@ def worker_help(worker):
     return envs, flags
 
 
+MIB = 1024 * 1024
+# worker/README.md "Memory": peak RSS <= consumers x batch x max-payload x 6 + 8 MiB
+MEMORY_FACTOR = 6
+MEMORY_BASE = 8 * MIB
+DEFAULT_CONSUMERS, DEFAULT_BATCH, DEFAULT_MAX_PAYLOAD = 4, 512, 1048576
+
+
+def memory_bytes(q):
+    """A Kubernetes memory quantity ("256Mi", "1Gi", "500M", "1048576") in bytes."""
+    m = re.fullmatch(r"(\d+)(Ki|Mi|Gi|Ti|k|M|G|T)?", str(q).strip())
+    if not m:
+        return 0
+    mult = {None: 1, "Ki": 1024, "Mi": MIB, "Gi": 1024 * MIB, "Ti": 1024 ** 4,
+            "k": 1000, "M": 1000 ** 2, "G": 1000 ** 3, "T": 1000 ** 4}[m.group(2)]
+    return int(m.group(1)) * mult
+
+
+def worker_memory_bound(env):
+    """The memory a worker configured by env may need at most (worker/README.md)."""
+    consumers = int(env.get("INVQ_CONSUMERS", DEFAULT_CONSUMERS))
+    batch = int(env.get("INVQ_BATCH", DEFAULT_BATCH))
+    payload = int(env.get("INVQ_MAX_PAYLOAD", DEFAULT_MAX_PAYLOAD))
+    return consumers * batch * payload * MEMORY_FACTOR + MEMORY_BASE
+
+
 def acl_users(path):
     users = {}
     with open(path, encoding="utf-8") as f:
@@ -251,6 +276,11 @@ def check_k8s(d, envs, users):
     for kind in ("requests", "limits"):
         for r in ("cpu", "memory"):
             check(r in res.get(kind, {}), f"k8s: container has no resources.{kind}.{r}")
+    limit = memory_bytes(res.get("limits", {}).get("memory", "0"))
+    need = worker_memory_bound(env)
+    check(limit >= need, f"k8s: memory limit {res.get('limits', {}).get('memory')} is below the worker's bound "
+          f"{need / MIB:.0f} MiB (consumers x batch x max-payload x {MEMORY_FACTOR} + {MEMORY_BASE // MIB} MiB, "
+          "worker/README.md)")
     psc = pod.get("securityContext", {})
     csc = c.get("securityContext", {})
     check(psc.get("runAsNonRoot") is True or csc.get("runAsNonRoot") is True, "k8s: runAsNonRoot is not true")
@@ -351,6 +381,8 @@ MUTATIONS = [
     ("k8s/deployment.yaml", "path: /readyz", "path: /metrics"),
     ("k8s/deployment.yaml", 'drop: ["ALL"]', 'drop: ["NET_RAW"]'),
     ("k8s/deployment.yaml", "key: queue-url", "key: queue-address"),
+    ("k8s/deployment.yaml", "memory: 1Gi", "memory: 256Mi"),
+    ("k8s/deployment.yaml", 'value: "64"', 'value: "512"'),
     ("k8s/service.yaml", 'prometheus.io/port: "9464"', 'prometheus.io/port: "9090"'),
     ("k8s/kustomization.yaml", "  - pdb.yaml\n", ""),
     ("compose.yaml", "stop_grace_period: 20s", "stop_grace_period: 10s"),

@@ -28,6 +28,7 @@ static const command commands[] = {
 #endif
     {"dlq", "list", cmd_dlq_list, "dead-letter entries, newest first"},
     {"dlq", "show", cmd_dlq_show, "one entry in full"},
+    {"dlq", "job", cmd_dlq_job, "the exact bytes of one entry's job, on stdout"},
     {"dlq", "requeue", cmd_dlq_requeue, "back to pending, attempts reset"},
     {"dlq", "purge", cmd_dlq_purge, "delete entries"},
     {"dlq", "export", cmd_dlq_export, "entries as JSON lines with the exact bytes"},
