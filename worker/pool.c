@@ -19,6 +19,7 @@
 #define PROMOTE_EVERY_MS 100
 #define PROMOTE_PAGE 1000
 #define SAMPLE_EVERY_MS 5000
+#define SAMPLE_RETRY_MS 250
 #define CLOSE_DEADLINE_MS 2000
 
 uint64_t pool_now_ms(void)
@@ -257,7 +258,8 @@ static void on_dead_listed(uvredis *r, int status, redisReply *reply, void *data
 {
     pool *p = data;
     p->reap_outstanding = 1;
-    if (control_reply_ok(p, POOL_SITE_REAP_LIST, "reap", p->reap_list_cmd, status, reply) && reply->type == REDIS_REPLY_ARRAY) {
+    if (control_reply_ok(p, POOL_SITE_REAP_LIST, "reap", p->reap_list_cmd, status, reply) &&
+        reply->type == REDIS_REPLY_ARRAY) {
         char cutoff[24], limit[24], now[24];
         snprintf(cutoff, sizeof cutoff, "%" PRIu64, pool_now_ms() - p->cfg->reap_after_ms);
         snprintf(limit, sizeof limit, "%zu", p->cfg->limits.max_payload);
@@ -312,12 +314,18 @@ static uint64_t reply_u64(const redisReply *r)
     return 0;
 }
 
+static void on_sample_timer(uv_timer_t *t);
+
 static void on_sampled(uvredis *r, int status, redisReply *reply, void *data)
 {
     pool *p = data;
     p->sampling = false;
-    if (!control_reply_ok(p, POOL_SITE_SAMPLE, "sample", NULL, status, reply))
+    if (!control_reply_ok(p, POOL_SITE_SAMPLE, "sample", NULL, status, reply)) {
+        /* a queue fault: look again soon, to see it fixed soon */
+        if (reply != NULL && reply->type == REDIS_REPLY_ERROR && !p->closing)
+            uv_timer_start(&p->sample, on_sample_timer, SAMPLE_RETRY_MS, SAMPLE_EVERY_MS);
         return;
+    }
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 5 || p->m == NULL)
         return;
     redisReply **e = reply->element;

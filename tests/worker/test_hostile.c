@@ -166,17 +166,6 @@ static const dead_record *record_for(dead_record **recs, size_t n, size_t size)
     return NULL;
 }
 
-typedef struct dead_wait {
-    redisContext *c;
-    long long want;
-} dead_wait;
-
-static bool dlq_has(void *ctx)
-{
-    dead_wait *d = ctx;
-    return wt_llen(d->c, "invq:{default}:dead") >= d->want;
-}
-
 static void test_oversized(void)
 {
     rfix *srv = wt_server(NULL);
@@ -212,17 +201,15 @@ static void test_oversized(void)
     const char *extra[] = { "--max-payload", limit, "--consumers", "2", NULL };
     wt_proc *w = wt_worker_start(rfix_url(srv), NULL, log, extra);
     WT_CHECK(w != NULL, "worker did not start");
-    dead_wait dw = { c, 3 };
-    WT_CHECK(wt_wait_for(dlq_has, &dw, WT_DEADLINE_MS), "the fetched and reaped oversized jobs: dead %lld",
-             wt_llen(c, "invq:{default}:dead"));
+    WT_CHECK(wt_wait_llen(c, "invq:{default}:dead", 3, WT_DEADLINE_MS),
+             "the fetched and reaped oversized jobs: dead %lld", wt_llen(c, "invq:{default}:dead"));
     WT_CHECK(wt_wait_stat(c, "done", 22, WT_DEADLINE_MS), "good jobs: done %lld", wt_stat(c, "done"));
 
     /* Brought by BLMOVE to an idle worker: its reply is refused, and the
      * job is moved aside when the list is returned. */
     wt_push(c, big[3], sizes[3]);
-    dw.want = 4;
-    WT_CHECK(wt_wait_for(dlq_has, &dw, WT_DEADLINE_MS), "the oversized job given to an idle worker: dead %lld",
-             wt_llen(c, "invq:{default}:dead"));
+    WT_CHECK(wt_wait_llen(c, "invq:{default}:dead", 4, WT_DEADLINE_MS),
+             "the oversized job given to an idle worker: dead %lld", wt_llen(c, "invq:{default}:dead"));
     wt_push_dels(c, c, "d", 0, 5);
     WT_CHECK(wt_wait_stat(c, "done", 27, WT_DEADLINE_MS), "after the BLMOVE: done %lld", wt_stat(c, "done"));
     WT_CHECK(wt_count_keys(c, "a:*") + wt_count_keys(c, "b:*") + wt_count_keys(c, "c:*") +

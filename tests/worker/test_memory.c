@@ -13,17 +13,6 @@
 
 #define MIB (1024u * 1024u)
 
-typedef struct dlq_wait {
-    redisContext *c;
-    long long want;
-} dlq_wait;
-
-static bool dlq_has(void *ctx)
-{
-    dlq_wait *d = ctx;
-    return wt_llen(d->c, "invq:{default}:dead") >= d->want;
-}
-
 int main(void)
 {
     wt_worker_path();
@@ -49,8 +38,7 @@ int main(void)
     }
     /* while the worker idles: the first reaches a consumer's BLMOVE */
     wt_push(c, big[0], sizes[0]);
-    dlq_wait dw = { c, 1 };
-    WT_CHECK(wt_wait_for(dlq_has, &dw, WT_DEADLINE_MS), "the 50 MiB job was not dead-lettered");
+    WT_CHECK(wt_wait_llen(c, "invq:{default}:dead", 1, WT_DEADLINE_MS), "the 50 MiB job was not dead-lettered");
     /* then the others at once (one transaction), and good jobs behind them:
      * each reaches a consumer by BLMOVE or fetch.lua */
     redisReply *r = redisCommand(c, "MULTI");
@@ -64,8 +52,8 @@ int main(void)
     WT_CHECK(r != NULL && r->type == REDIS_REPLY_ARRAY, "EXEC");
     freeReplyObject(r);
     wt_push_dels(c, c, "y", 0, 100);
-    dw.want = 4;
-    WT_CHECK(wt_wait_for(dlq_has, &dw, WT_DEADLINE_MS), "dead %lld, want 4", wt_llen(c, "invq:{default}:dead"));
+    WT_CHECK(wt_wait_llen(c, "invq:{default}:dead", 4, WT_DEADLINE_MS), "dead %lld, want 4",
+             wt_llen(c, "invq:{default}:dead"));
     WT_CHECK(wt_wait_stat(c, "done", 2100, WT_DEADLINE_MS), "good jobs: done %lld", wt_stat(c, "done"));
     long peak = wt_vmhwm_kb(wt_proc_pid(w));
     wt_note("worker VmHWM %ld KiB after warm-up, %ld KiB after 146 MiB of oversized jobs (+%ld KiB)", base, peak,

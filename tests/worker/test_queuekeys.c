@@ -63,17 +63,10 @@ static void push_dels(redisContext *c, const char *prefix, int n)
     wt_push_dels(c, c, prefix, 0, n);
 }
 
-typedef struct metric_wait {
+typedef struct errors_wait {
     int port;
-    const char *series;
     double at_least;
-} metric_wait;
-
-static bool metric_reached(void *ctx)
-{
-    const metric_wait *m = ctx;
-    return e2e_metric(m->port, m->series) >= m->at_least;
-}
+} errors_wait;
 
 static double script_errors(int port)
 {
@@ -91,7 +84,7 @@ static double script_errors(int port)
 
 static bool errors_grew(void *ctx)
 {
-    const metric_wait *m = ctx;
+    const errors_wait *m = ctx;
     return script_errors(m->port) >= m->at_least;
 }
 
@@ -117,7 +110,7 @@ static void run_case(rfix *srv, const qk_case *k)
     WT_CHECK(e2e_metric(port, "invq_queue_blocked") == 1, "%s: invq_queue_blocked not 1", k->name);
     WT_CHECK(e2e_metric(port, "invq_ready") == 0, "%s: invq_ready not 0", k->name);
     /* the scripts keep being retried meanwhile, silently */
-    metric_wait m = { port, NULL, script_errors(port) + 3 };
+    errors_wait m = { port, script_errors(port) + 3 };
     WT_CHECK(wt_wait_for(errors_grew, &m, WT_DEADLINE_MS), "%s: no retries", k->name);
     WT_CHECK(wt_proc_running(w), "%s: the worker died", k->name);
     long long held = jobs_held(c);
@@ -130,8 +123,7 @@ static void run_case(rfix *srv, const qk_case *k)
     /* Fixed: the worker resumes by itself. */
     wt_cmd(c, k->fix);
     e2e_wait_status(port, "/readyz", 200, NULL, 0);
-    metric_wait z = { port, "invq_ready", 1 };
-    WT_CHECK(wt_wait_for(metric_reached, &z, WT_DEADLINE_MS), "%s: invq_ready stayed 0", k->name);
+    e2e_wait_metric(port, "invq_ready", 1);
     WT_CHECK(e2e_metric(port, "invq_queue_blocked") == 0, "%s: invq_queue_blocked stayed 1", k->name);
     k->check(c);
     WT_CHECK(count_in_file(log, RESUMED) == 1, "%s: no single 'resuming' line", k->name);

@@ -628,6 +628,24 @@ long long wt_count_keys(redisContext *c, const char *pattern)
     return n;
 }
 
+typedef struct llen_wait {
+    redisContext *c;
+    const char *key;
+    long long want;
+} llen_wait;
+
+static bool llen_reached(void *ctx)
+{
+    const llen_wait *w = ctx;
+    return wt_llen(w->c, w->key) >= w->want;
+}
+
+bool wt_wait_llen(redisContext *c, const char *key, long long want, int timeout_ms)
+{
+    llen_wait w = {c, key, want};
+    return wt_wait_for(llen_reached, &w, timeout_ms);
+}
+
 typedef struct stat_wait {
     redisContext *c;
     const char *field;

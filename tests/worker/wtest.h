@@ -157,6 +157,8 @@ long long wt_count_keys(redisContext *c, const char *pattern);
 
 /* Polls until HGET stats <field> >= want; returns whether it got there. */
 bool wt_wait_stat(redisContext *c, const char *field, long long want, int timeout_ms);
+/* Polls until LLEN key >= want; returns whether it got there. */
+bool wt_wait_llen(redisContext *c, const char *key, long long want, int timeout_ms);
 /* Polls until key no longer exists on c; returns whether it went. */
 bool wt_wait_gone(redisContext *c, const char *key, int timeout_ms);
 

@@ -175,7 +175,8 @@ static int check_types(conn *c, const char *const *keys, const char *const *type
             return c->failure;
         bool ok = strcmp(t->str, types[i]) == 0 || strcmp(t->str, "none") == 0;
         if (!ok)
-            fprintf(stderr, "invqctl: queue key %s has type %s, expected %s; refusing to write: fix or remove that key\n",
+            fprintf(stderr,
+                    "invqctl: queue key %s has type %s, expected %s; refusing to write: fix or remove that key\n",
                     keys[i], t->str, types[i]);
         freeReplyObject(t);
         if (!ok)

@@ -14,11 +14,7 @@
 -- length it must have, { {}, {}, {}, 1 } with nothing changed. The reap
 -- counts are empty when no job was ever reaped.
 -- Every key is checked first: a wrong-typed one fails the script whole.
-local bad = queue_check_types(KEYS, { 'list', 'list', 'hash', 'list', 'hash' })
-if bad then
-  return bad
-end
-bad = queue_check_counters(KEYS[5], { 'dead', 'oversized' })
+local bad = queue_check(KEYS, { 'list', 'list', 'hash', 'list', 'hash' }, KEYS[5], { 'dead', 'oversized' })
 if bad then
   return bad
 end

@@ -9,10 +9,6 @@
 -- Every key (and every stats counter it adds to) is checked before the
 -- first write, and the batch is trimmed off processing last: a script that
 -- fails changes nothing, and the worker keeps the batch.
-local bad = queue_check_types(KEYS, { 'list', 'zset', 'list', 'hash', 'hash' })
-if bad then
-  return bad
-end
 local names = { 'done', 'retried', 'dead', 'deferred' }
 local adding = {}
 for k = 1, 4 do
@@ -20,7 +16,7 @@ for k = 1, 4 do
     adding[#adding + 1] = names[k]
   end
 end
-bad = queue_check_counters(KEYS[5], adding)
+local bad = queue_check(KEYS, { 'list', 'zset', 'list', 'hash', 'hash' }, KEYS[5], adding)
 if bad then
   return bad
 end

@@ -30,6 +30,16 @@ local function queue_check_counters(key, names)
   return nil
 end
 
+-- Both checks at once: the keys' types, then the counters of the stats hash
+-- `stats` (nil: none) that the script adds to. Returns nil or the error.
+local function queue_check(keys, types, stats, counters)
+  local bad = queue_check_types(keys, types)
+  if not bad and stats then
+    bad = queue_check_counters(stats, counters)
+  end
+  return bad
+end
+
 -- msgpack in the smallest formats, as the C encoder writes it.
 local function mp_be(v, nbytes)
   local out = {}

@@ -9,11 +9,8 @@
 -- Returns { jobs returned, diverted as { key, size, ... } }, or -1 when it
 -- was not dead after all. Every key is checked first; the list is deleted
 -- last.
-local bad = queue_check_types(KEYS, { 'zset', 'list', 'list', 'hash', 'hash', 'list' })
-if bad then
-  return bad
-end
-bad = queue_check_counters(KEYS[5], { 'reaped', 'dead', 'oversized' })
+local bad = queue_check(KEYS, { 'zset', 'list', 'list', 'hash', 'hash', 'list' }, KEYS[5],
+                        { 'reaped', 'dead', 'oversized' })
 if bad then
   return bad
 end

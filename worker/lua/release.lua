@@ -9,11 +9,7 @@
 -- prefix of oversized keys.
 -- Returns { jobs returned, diverted as { key, size, ... } }. Every key is
 -- checked first; the list is deleted last.
-local bad = queue_check_types(KEYS, { 'list', 'list', 'zset', 'list', 'hash' })
-if bad then
-  return bad
-end
-bad = queue_check_counters(KEYS[5], { 'dead', 'oversized' })
+local bad = queue_check(KEYS, { 'list', 'list', 'zset', 'list', 'hash' }, KEYS[5], { 'dead', 'oversized' })
 if bad then
   return bad
 end

@@ -7,11 +7,7 @@
 -- Removes one copy of the record (searching from the oldest end), and the
 -- oversized job's key with it. Returns 1 when removed, 0 when it was already
 -- gone. Both keys are checked before anything is written.
-local bad = queue_check_types(KEYS, { 'list', 'hash' })
-if bad then
-  return bad
-end
-bad = queue_check_counters(KEYS[2], { 'purged' })
+local bad = queue_check(KEYS, { 'list', 'hash' }, KEYS[2], { 'purged' })
 if bad then
   return bad
 end

@@ -10,11 +10,7 @@
 -- oversized job's bytes come from its key, which is then deleted.
 -- Returns 1 when moved, 0 when the record was already gone. Every key is
 -- checked before anything is written: a wrong-typed one fails it whole.
-local bad = queue_check_types(KEYS, { 'list', 'list', 'hash', 'hash' })
-if bad then
-  return bad
-end
-bad = queue_check_counters(KEYS[3], { 'requeued' })
+local bad = queue_check(KEYS, { 'list', 'list', 'hash', 'hash' }, KEYS[3], { 'requeued' })
 if bad then
   return bad
 end
