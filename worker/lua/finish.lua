@@ -6,24 +6,16 @@
 --   'z' score member   ZADD delayed (retry, deferral or redo copy)
 --   'd' record         LPUSH dead (an encoded dead-letter record)
 --   'h' job            HDEL reaped sha1hex(job)
--- Every key (and every stats counter it adds to) is checked before the
--- first write, and the batch is trimmed off processing last: a script that
--- fails changes nothing, and the worker keeps the batch.
-local names = { 'done', 'retried', 'dead', 'deferred' }
-local adding = {}
-for k = 1, 4 do
-  if tonumber(ARGV[k + 1]) > 0 then
-    adding[#adding + 1] = names[k]
-  end
-end
-local bad = queue_check(KEYS, { 'list', 'zset', 'list', 'hash', 'hash' }, KEYS[5], adding)
-if bad then
-  return bad
-end
+-- Every key is checked before the first write, the stats counters are the
+-- first write (taken back if one is not a number), and the batch is trimmed
+-- off processing last: a script that fails changes nothing, and the worker
+-- keeps the batch.
 local argc = #ARGV
+local has = {}
 local i = 6
 while i <= argc do
   local kind = ARGV[i]
+  has[kind] = true
   if kind == 'z' then
     i = i + 3
   elseif kind == 'd' or kind == 'h' then
@@ -31,6 +23,26 @@ while i <= argc do
   else
     return redis.error_reply('ERR finish.lua: bad record kind at ' .. i)
   end
+end
+-- the keys this batch writes (stats: by queue_count below)
+local keys, types = { KEYS[1] }, { 'list' }
+if has.z then
+  keys[#keys + 1], types[#types + 1] = KEYS[2], 'zset'
+end
+if has.d then
+  keys[#keys + 1], types[#types + 1] = KEYS[3], 'list'
+end
+if has.h then
+  keys[#keys + 1], types[#types + 1] = KEYS[4], 'hash'
+end
+local bad = queue_check_types(keys, types)
+if bad then
+  return bad
+end
+bad = queue_count(KEYS[5], { 'done', 'retried', 'dead', 'deferred' },
+                  { tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]) })
+if bad then
+  return bad
 end
 i = 6
 while i <= argc do
@@ -44,12 +56,6 @@ while i <= argc do
   else
     redis.call('HDEL', KEYS[4], redis.sha1hex(ARGV[i + 1]))
     i = i + 2
-  end
-end
-for k = 1, 4 do
-  local v = tonumber(ARGV[k + 1])
-  if v > 0 then
-    redis.call('HINCRBY', KEYS[5], names[k], v)
   end
 end
 local n = tonumber(ARGV[1])

@@ -3,41 +3,73 @@
 -- its #! line), so every script checks keys and moves oversized jobs aside
 -- the same way.
 
+-- The error reply naming a queue key whose type is not `want`.
+local function queue_type_error(key, want)
+  local t = redis.call('TYPE', key)['ok']
+  return redis.error_reply('QUEUEKEY queue key ' .. key .. ' has type ' .. t .. ', expected ' .. want)
+end
+
+-- True when r, what redis.pcall() returned, is an error.
+local function queue_failed(r)
+  return type(r) == 'table' and r.err ~= nil
+end
+
+-- Reads key with an O(1) command of type `want` (LLEN, ZCARD, HLEN or
+-- STRLEN): returns its result (0 when the key does not exist), or nil and
+-- the error reply naming the key when it has another type.
+local function queue_read(key, want)
+  local cmd = 'STRLEN'
+  if want == 'list' then
+    cmd = 'LLEN'
+  elseif want == 'hash' then
+    cmd = 'HLEN'
+  elseif want == 'zset' then
+    cmd = 'ZCARD'
+  end
+  local r = redis.pcall(cmd, key)
+  if queue_failed(r) then
+    return nil, queue_type_error(key, want)
+  end
+  return r, nil
+end
+
 -- Returns nil when every key has the wanted type (or does not exist), else
 -- the error reply that names the first one that does not. A script calls it
 -- before its first write, so a wrong-typed key costs no side effect.
 -- keys and types are parallel tables: { key, ... }, { 'list', ... }.
 local function queue_check_types(keys, types)
   for i = 1, #keys do
-    local t = redis.call('TYPE', keys[i])['ok']
-    if t ~= 'none' and t ~= types[i] then
-      return redis.error_reply('QUEUEKEY queue key ' .. keys[i] .. ' has type ' .. t .. ', expected ' .. types[i])
+    local _, bad = queue_read(keys[i], types[i])
+    if bad then
+      return bad
     end
   end
   return nil
 end
 
--- Returns nil when every named counter of the stats hash `key` is absent or
--- an integer, else the error reply naming the first that is not (HINCRBY on
--- it would fail after the script's earlier writes).
-local function queue_check_counters(key, names)
-  for _, name in ipairs(names) do
-    local v = redis.call('HGET', key, name)
-    if v and not string.match(v, '^%-?%d+$') then
-      return redis.error_reply('QUEUEKEY queue key ' .. key .. ' field ' .. name .. ' is not an integer')
+-- Adds by[i] to counter names[i] of the stats hash `key` (HINCRBY, for each
+-- by[i] > 0), as the script's first write: when one fails (the hash has
+-- another type, or the counter is not an integer) the ones before are taken
+-- back and the error reply naming it is returned, so nothing is left
+-- written. Returns nil on success.
+local function queue_count(key, names, by)
+  for i = 1, #names do
+    if by[i] > 0 then
+      local r = redis.pcall('HINCRBY', key, names[i], by[i])
+      if queue_failed(r) then
+        for j = 1, i - 1 do
+          if by[j] > 0 then
+            redis.call('HINCRBY', key, names[j], -by[j])
+          end
+        end
+        if string.find(r.err, 'WRONGTYPE', 1, true) then
+          return queue_type_error(key, 'hash')
+        end
+        return redis.error_reply('QUEUEKEY queue key ' .. key .. ' field ' .. names[i] .. ' is not an integer')
+      end
     end
   end
   return nil
-end
-
--- Both checks at once: the keys' types, then the counters of the stats hash
--- `stats` (nil: none) that the script adds to. Returns nil or the error.
-local function queue_check(keys, types, stats, counters)
-  local bad = queue_check_types(keys, types)
-  if not bad and stats then
-    bad = queue_check_counters(stats, counters)
-  end
-  return bad
 end
 
 -- msgpack in the smallest formats, as the C encoder writes it.
@@ -92,6 +124,17 @@ local function queue_divert(job, ctx)
     mp_str('job_key') .. mp_str(key)
   redis.call('LPUSH', ctx.dead, record)
   return key
+end
+
+-- How many of jobs (a table) are longer than limit bytes.
+local function queue_count_over(jobs, limit)
+  local n = 0
+  for i = 1, #jobs do
+    if #jobs[i] > limit then
+      n = n + 1
+    end
+  end
+  return n
 end
 
 -- Splits jobs (a table) into the ones within ctx.limit bytes, kept in order,

@@ -7,10 +7,10 @@
 -- the byte limit, the reaping worker's id, now (ms), the prefix of
 -- oversized keys.
 -- Returns { jobs returned, diverted as { key, size, ... } }, or -1 when it
--- was not dead after all. Every key is checked first; the list is deleted
--- last.
-local bad = queue_check(KEYS, { 'zset', 'list', 'list', 'hash', 'hash', 'list' }, KEYS[5],
-                        { 'reaped', 'dead', 'oversized' })
+-- was not dead after all. Every key is checked first, the stats counters
+-- are the first write (taken back if one is not a number), and the list is
+-- deleted last.
+local bad = queue_check_types(KEYS, { 'zset', 'list', 'list', 'hash', 'hash', 'list' })
 if bad then
   return bad
 end
@@ -21,7 +21,13 @@ end
 local ctx = { dead = KEYS[6], prefix = ARGV[6], consumer = ARGV[4], now = ARGV[5], limit = tonumber(ARGV[3]),
               seq = 0 }
 -- newest..oldest: pushing in this order leaves the oldest at the tail
-local jobs, diverted = queue_sift(redis.call('LRANGE', KEYS[2], 0, -1), ctx)
+local all = redis.call('LRANGE', KEYS[2], 0, -1)
+local big = queue_count_over(all, ctx.limit)
+bad = queue_count(KEYS[5], { 'reaped', 'dead', 'oversized' }, { #all - big, big, big })
+if bad then
+  return bad
+end
+local jobs, diverted = queue_sift(all, ctx)
 local n = #jobs
 for i = 1, n, 1000 do
   local last = math.min(i + 999, n)
@@ -29,13 +35,6 @@ for i = 1, n, 1000 do
 end
 for i = 1, n do
   redis.call('HINCRBY', KEYS[4], redis.sha1hex(jobs[i]), 1)
-end
-if n > 0 then
-  redis.call('HINCRBY', KEYS[5], 'reaped', n)
-end
-if #diverted > 0 then
-  redis.call('HINCRBY', KEYS[5], 'dead', #diverted / 2)
-  redis.call('HINCRBY', KEYS[5], 'oversized', #diverted / 2)
 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])

@@ -9,19 +9,24 @@
 -- job bytes are the producer's own, and its reap count is cleared); an
 -- oversized job's bytes come from its key, which is then deleted.
 -- Returns 1 when moved, 0 when the record was already gone. Every key is
--- checked before anything is written: a wrong-typed one fails it whole.
-local bad = queue_check(KEYS, { 'list', 'list', 'hash', 'hash' }, KEYS[3], { 'requeued' })
+-- checked before anything is written and the counter is the first write
+-- (a wrong-typed key or a counter that is not a number fails it whole).
+local bad = queue_check_types(KEYS, { 'list', 'list', 'hash', 'hash' })
 if bad then
   return bad
 end
 local key = ARGV[3]
 if key == '' then
+  bad = queue_count(KEYS[3], { 'requeued' }, { 1 })
+  if bad then
+    return bad
+  end
   if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 1 then
     redis.call('LPUSH', KEYS[2], ARGV[2])
     redis.call('HDEL', KEYS[4], redis.sha1hex(ARGV[2]))
-    redis.call('HINCRBY', KEYS[3], 'requeued', 1)
     return 1
   end
+  redis.call('HINCRBY', KEYS[3], 'requeued', -1) -- nothing moved after all
   return 0
 end
 if string.sub(key, 1, #ARGV[4]) ~= ARGV[4] then
@@ -34,8 +39,11 @@ local t = redis.call('TYPE', key)['ok']
 if t ~= 'string' then
   return redis.error_reply('QUEUEKEY oversized job key ' .. key .. ' has type ' .. t .. ', expected string')
 end
+bad = queue_count(KEYS[3], { 'requeued' }, { 1 })
+if bad then
+  return bad
+end
 redis.call('LPUSH', KEYS[2], redis.call('GET', key))
-redis.call('HINCRBY', KEYS[3], 'requeued', 1)
 redis.call('DEL', key)
 redis.call('LREM', KEYS[1], -1, ARGV[1])
 return 1
