@@ -475,6 +475,8 @@ INVQ_API int invq_async_send(invq_async *a, const invq_job *job, invq_send_cb cb
     if (!a->spool && !is_ready(a) && a->waiting.n >= a->cfg.async_queue_max)
         return err_set(a->errstr, sizeof(a->errstr), INVQ_EQUEUEFULL,
                        "%zu jobs already wait for a connection (async_queue_max)", a->waiting.n);
+    if ((rc = prod_config_check_jobs(&a->cfg, &job, 1, a->errstr, sizeof(a->errstr))) < 0)
+        return rc;
     if (!(s = calloc(1, sizeof(*s))))
         return err_set(a->errstr, sizeof(a->errstr), INVQ_ENOMEM, "out of memory");
     rc = job_encode_checked(job, &a->cfg.lim, &s->buf, &s->len, a->errstr, sizeof(a->errstr));
@@ -501,6 +503,11 @@ INVQ_API void invq_async_close(invq_async *a, invq_close_cb cb, void *data)
         drop_conn(a); /* connecting: do not wait for it */
     kick(a);
     maybe_finish(a);
+}
+
+INVQ_API const invq_families *invq_async_families(const invq_async *a)
+{
+    return a ? a->cfg.fams : NULL;
 }
 
 INVQ_API const char *invq_async_errstr(const invq_async *a)
