@@ -14,6 +14,7 @@ libjansson4
 libhttp-parser2.9
 libsystemd0
 libnettle8
+libinih1
 "
 
 BUILD_PACKAGES="
