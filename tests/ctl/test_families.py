@@ -4,7 +4,7 @@ Python's configparser reading the same files), explain (human, --json, no
 family = exit 1), and acl: the rules are accepted by the real redis-server
 (ACL SETUSER through redis-cli, and an aclfile loaded at start) and enforced
 (keys outside the families get NOPERM, inside they are deleted, and only the
-commands each family's ops need are allowed)."""
+commands each family's ops need are allowed). The docs' ini examples lint."""
 import configparser
 import json
 import os
@@ -89,6 +89,16 @@ if '--aclfile-check' in sys.argv:  # run again by with-redis --aclfile, below
 p = fam('lint', EXAMPLE, check_rc=0)
 check(p.stdout.decode().endswith(': ok, 3 classes, 4 families\n'), p.stdout)
 fam('lint', 'good.ini', check_rc=0, cwd=FIX)
+# the ```ini examples of the docs are valid files
+ROOT = os.path.dirname(os.path.dirname(HERE))
+with tempfile.TemporaryDirectory() as d:
+    for doc in ('README.md', 'schemas/families-v1.md'):
+        blocks = re.findall(r'```ini\n(.*?)```', open(os.path.join(ROOT, doc), encoding='utf-8').read(), re.S)
+        check(blocks, '%s has no ```ini example' % doc)
+        for i, block in enumerate(blocks):
+            path = os.path.join(d, '%s-%d.ini' % (os.path.basename(doc), i))
+            open(path, 'w', encoding='utf-8').write(block)
+            fam('lint', path, check_rc=0)
 for name in ('bad', 'overlap'):
     p = fam('lint', name + '.ini', check_rc=65, cwd=FIX)
     want = open(os.path.join(FIX, name + '.expected')).read()
