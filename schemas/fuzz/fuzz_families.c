@@ -9,16 +9,9 @@
 #include <string.h>
 
 #include "families.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                      \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "fuzz_families: check failed: %s (line %d)\n", #cond, __LINE__); \
-            abort();                                                                     \
-        }                                                                                \
-    } while (0)
 
 /* A key looked up: its match must rebuild it exactly. */
 static void check_key(const families *f, const uint8_t *key, size_t len)

@@ -26,22 +26,22 @@ trap 'rm -rf "$work"' EXIT INT TERM
 mkdir -p "$work/corpus"
 flags="-rss_limit_mb=2048 -timeout=10"
 
-# shellcheck disable=SC2046 # pkg-config output is meant to split
-case $harness in
-job_decode)
+# harness: compile HARNESS.c SOURCE_DIR PKG, with the sources of SOURCE_DIR
+compile() {
+    # shellcheck disable=SC2046 # pkg-config output is meant to split
     "$cc" -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-        -I"$schemas/codec" $(pkg-config --cflags msgpack) \
-        "$here/fuzz_job_decode.c" "$schemas"/codec/*.c \
-        $(pkg-config --libs msgpack) -o "$out"
+        -I"$here" -I"$2" $(pkg-config --cflags "$3") \
+        "$here/$1" "$2"/*.c $(pkg-config --libs "$3") -o "$out"
+}
+
+case $harness in
+job_decode)
+    compile fuzz_job_decode.c "$schemas/codec" msgpack
     cp "$schemas"/vectors/*.msgpack "$work/corpus/"
     flags="$flags -max_len=1100000" ;;
 families)
-    "$cc" -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
-        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-        -I"$schemas/families" $(pkg-config --cflags inih) \
-        "$here/fuzz_families.c" "$schemas"/families/*.c \
-        $(pkg-config --libs inih) -o "$out"
+    compile fuzz_families.c "$schemas/families" inih
     cp "$schemas"/examples/*.ini "$work/corpus/"
     for f in "$root"/tests/ctl/families/*.ini; do cp "$f" "$work/corpus/test-$(basename "$f")"; done
     flags="$flags -max_len=16384 -dict=$here/families.dict" ;;

@@ -22,16 +22,8 @@ EXAMPLE = os.environ['INVQ_FAMILIES_EXAMPLE']
 
 
 def fam(*args, check_rc=None, cwd=None, env_extra=None):
-    env = dict(os.environ)
-    env.pop('INVQ_FAMILIES', None)
-    if env_extra:
-        env.update(env_extra)
-    p = subprocess.run(ctl_argv('families', *args), capture_output=True, timeout=60, cwd=cwd, env=env)
-    if check_rc is not None and p.returncode != check_rc:
-        fail('invqctl families %s: exit %d, expected %d\nstdout: %s\nstderr: %s' %
-             (' '.join(args), p.returncode, check_rc, p.stdout.decode(errors='replace')[:4000],
-              p.stderr.decode(errors='replace')[:4000]))
-    return p
+    """invqctl families ARGS, without an INVQ_FAMILIES from outside."""
+    return ctl('families', *args, check_rc=check_rc, cwd=cwd, env_extra=dict({'INVQ_FAMILIES': ''}, **(env_extra or {})))
 
 
 def lines(b):
