@@ -337,29 +337,123 @@ static size_t views_of(const fam_family *fm, size_t k, fam_view out[2])
     return fm->version_key ? 2 : 1;
 }
 
-static void check_pair(ctx *c, const fam_family *a, const fam_family *b)
+/* Pattern i of family a against pattern j of family b (i == a->nkeys: a's
+ * version key): the first overlap of their views is reported on b's line. */
+static void check_pattern_pair(ctx *c, const fam_family *a, size_t i, const fam_family *b, size_t j)
 {
-    size_t na = a->nkeys + (a->version_key != NULL), nb = b->nkeys + (b->version_key != NULL);
     char w[256], da[600], db[600], shown[300];
-    for (size_t j = 0; j < nb; j++)
-        for (size_t i = 0; i < na; i++) {
-            fam_view va[2], vb[2];
-            size_t nva = views_of(a, i, va), nvb = views_of(b, j, vb);
-            for (size_t y = 0; y < nvb; y++)
-                for (size_t x = 0; x < nva; x++) {
-                    if (va[x].pat->refused || vb[y].pat->refused || !views_overlap(va[x], vb[y], w, sizeof(w)))
-                        continue;
-                    describe(vb[y], j == b->nkeys, db, sizeof(db));
-                    describe(va[x], i == a->nkeys, da, sizeof(da));
-                    families_render_key(w, strlen(w), shown, sizeof(shown));
-                    prob_add(c->probs, vb[y].pat->line,
-                             "family '%s' %s overlaps family '%s' %s (line %d): both claim '%s' (two families "
-                             "may not claim the same key)",
-                             b->name, db, a->name, da, va[x].pat->line, shown);
-                    goto next_pair;
-                }
-        next_pair:;
+    fam_view va[2], vb[2];
+    size_t nva = views_of(a, i, va), nvb = views_of(b, j, vb);
+    for (size_t y = 0; y < nvb; y++)
+        for (size_t x = 0; x < nva; x++) {
+            if (va[x].pat->refused || vb[y].pat->refused || !views_overlap(va[x], vb[y], w, sizeof(w)))
+                continue;
+            describe(vb[y], j == b->nkeys, db, sizeof(db));
+            describe(va[x], i == a->nkeys, da, sizeof(da));
+            families_render_key(w, strlen(w), shown, sizeof(shown));
+            prob_add(c->probs, vb[y].pat->line,
+                     "family '%s' %s overlaps family '%s' %s (line %d): both claim '%s' (two families may not "
+                     "claim the same key)",
+                     b->name, db, a->name, da, va[x].pat->line, shown);
+            return;
         }
+}
+
+/* A view with its literal prefix, for finding the pairs that may overlap. */
+typedef struct pview {
+    uint8_t *pre;
+    size_t len;
+    uint32_t fam;
+    uint32_t pat; /* == nkeys: the version key */
+} pview;
+
+typedef struct ppair {
+    uint32_t fa, pa, fb, pb; /* fa < fb */
+} ppair;
+
+static int pview_cmp(const void *x, const void *y)
+{
+    const pview *a = x, *b = y;
+    size_t m = a->len < b->len ? a->len : b->len;
+    int c = m ? memcmp(a->pre, b->pre, m) : 0;
+    return c ? c : a->len < b->len ? -1 : a->len > b->len;
+}
+
+static int ppair_cmp(const void *x, const void *y)
+{
+    const ppair *a = x, *b = y;
+    if (a->fb != b->fb)
+        return a->fb < b->fb ? -1 : 1;
+    if (a->fa != b->fa)
+        return a->fa < b->fa ? -1 : 1;
+    if (a->pb != b->pb)
+        return a->pb < b->pb ? -1 : 1;
+    return a->pa < b->pa ? -1 : a->pa > b->pa;
+}
+
+/* Every key a view claims starts with its literal prefix, so two views can
+ * overlap only when one prefix begins the other. Sorted by prefix, the views
+ * whose prefix begins with P follow P's view in one run: only those pairs
+ * are checked exactly, in the order the problems are reported. */
+static int check_overlaps(ctx *c)
+{
+    families *f = c->f;
+    size_t nv = 0, np = 0, capp = 0;
+    for (size_t i = 0; i < f->nfams; i++)
+        nv += f->fams[i].nkeys * (f->fams[i].version_key ? 2 : 1) + (f->fams[i].version_key ? 1 : 0);
+    pview *v = calloc(nv ? nv : 1, sizeof(*v));
+    ppair *pairs = NULL;
+    int rc = FAM_ENOMEM;
+    if (!v)
+        return rc;
+    size_t n = 0;
+    for (size_t i = 0; i < f->nfams; i++) {
+        const fam_family *fm = &f->fams[i];
+        for (size_t k = 0; k < fm->nkeys + (fm->version_key ? 1 : 0); k++) {
+            fam_view views[2];
+            size_t nvw = views_of(fm, k, views);
+            for (size_t x = 0; x < nvw; x++) {
+                uint8_t pre[FAM_MAX_PATTERN_LEN + 8];
+                bool wild;
+                size_t len = view_literal_prefix(views[x], pre, sizeof(pre), &wild);
+                if (!(v[n].pre = malloc(len ? len : 1)))
+                    goto out;
+                memcpy(v[n].pre, pre, len);
+                v[n].len = len;
+                v[n].fam = (uint32_t)i;
+                v[n].pat = (uint32_t)k;
+                n++;
+            }
+        }
+    }
+    qsort(v, n, sizeof(*v), pview_cmp);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n && v[j].len >= v[i].len && memcmp(v[j].pre, v[i].pre, v[i].len) == 0; j++) {
+            if (v[i].fam == v[j].fam)
+                continue;
+            if (np == capp) {
+                size_t cap = capp ? capp * 2 : 64;
+                ppair *t = realloc(pairs, cap * sizeof(*t));
+                if (!t)
+                    goto out;
+                pairs = t;
+                capp = cap;
+            }
+            const pview *a = v[i].fam < v[j].fam ? &v[i] : &v[j], *b = a == &v[i] ? &v[j] : &v[i];
+            pairs[np++] = (ppair){a->fam, a->pat, b->fam, b->pat};
+        }
+    if (np)
+        qsort(pairs, np, sizeof(*pairs), ppair_cmp);
+    for (size_t i = 0; i < np; i++)
+        if (i == 0 || ppair_cmp(&pairs[i - 1], &pairs[i]) != 0)
+            check_pattern_pair(c, &f->fams[pairs[i].fa], pairs[i].pa, &f->fams[pairs[i].fb], pairs[i].pb);
+    rc = 0;
+out:
+    for (size_t i = 0; i < n; i++)
+        free(v[i].pre);
+    free(v);
+    free(pairs);
+    return rc;
 }
 
 int build_families(families *f, const raw_file *rf, fam_problems *probs)
@@ -397,8 +491,7 @@ int build_families(families *f, const raw_file *rf, fam_problems *probs)
             check_own_version(&c, fm);
         }
     }
-    for (size_t j = 0; j < f->nfams; j++)
-        for (size_t i = 0; i < j; i++)
-            check_pair(&c, &f->fams[i], &f->fams[j]);
+    if (check_overlaps(&c) < 0)
+        return FAM_ENOMEM;
     return f->a.oom ? FAM_ENOMEM : 0;
 }
