@@ -190,6 +190,11 @@ const fam_family *families_lookup(const families *f, const void *key, size_t len
  * the family's ops and, on a version key, op is bump (families-v1.md §7). */
 bool families_op_allowed(const fam_match *m, int op);
 
+/* The ops a job may apply to the key m describes, as a mask of FAM_OP_BIT():
+ * the family's ops, or only bump on a version key. For messages such as
+ * "op_not_allowed: del ver:user:1: family user allows bump". */
+unsigned families_key_ops(const fam_match *m);
+
 /* "del, bump, expire" for an ops mask (FAM_OP_BIT...), into buf. Returns buf. */
 const char *families_ops_text(unsigned ops, char *buf, size_t len);
 

@@ -166,6 +166,15 @@ bool families_op_allowed(const fam_match *m, int op)
     return m->kind != FAM_KEY_VERSION || op == FAM_OP_BUMP;
 }
 
+unsigned families_key_ops(const fam_match *m)
+{
+    unsigned ops = 0;
+    for (int op = FAM_OP_DEL; op <= FAM_OP_EXPIRE; op++)
+        if (families_op_allowed(m, op))
+            ops |= FAM_OP_BIT(op);
+    return ops;
+}
+
 const char *families_op_name(int op)
 {
     switch (op) {

@@ -618,6 +618,9 @@ static void test_ops_allowed(void **state)
     assert_non_null(lookup(f, "av:1", &m));
     assert_false(families_op_allowed(&m, FAM_OP_DEL)); /* version keys: bump only */
     assert_true(families_op_allowed(&m, FAM_OP_BUMP));
+    assert_int_equal(families_key_ops(&m), FAM_OP_BIT(FAM_OP_BUMP));
+    assert_non_null(lookup(f, "a:1:v3", &m));
+    assert_int_equal(families_key_ops(&m), FAM_OP_BIT(FAM_OP_DEL) | FAM_OP_BIT(FAM_OP_BUMP));
     char buf[64];
     assert_string_equal(families_ops_text(FAM_OPS_ALL, buf, sizeof(buf)), "del, bump, expire");
     assert_string_equal(families_ops_text(0, buf, sizeof(buf)), "none");

@@ -178,16 +178,6 @@ static const char *kind_name(fam_key_kind k)
     return k == FAM_KEY_VERSION ? "version_key" : k == FAM_KEY_VERSIONED ? "data_key" : "key";
 }
 
-/* The ops a job may apply to this very key (a version key: bump only). */
-static unsigned key_ops(const fam_match *m)
-{
-    unsigned ops = 0;
-    for (int op = FAM_OP_DEL; op <= FAM_OP_EXPIRE; op++)
-        if (families_op_allowed(m, op))
-            ops |= FAM_OP_BIT(op);
-    return ops;
-}
-
 static int explain_json(const char *key, const fam_match *m, const char *vkey, size_t vlen)
 {
     if (!m)
@@ -217,7 +207,7 @@ static int explain_json(const char *key, const fam_match *m, const char *vkey, s
     json_object_set_new(o, "owner", f->owner ? output_json_text(f->owner) : json_null());
     json_object_set_new(o, "mode", json_string(families_mode_name(f->mode)));
     json_object_set_new(o, "ops", families_cli_ops_json(f->ops));
-    json_object_set_new(o, "allowed_ops", families_cli_ops_json(key_ops(m)));
+    json_object_set_new(o, "allowed_ops", families_cli_ops_json(families_key_ops(m)));
     json_object_set_new(o, "rate", f->rate_keys ? json_pack("{s:I, s:I}", "keys", (json_int_t)f->rate_keys,
                                                              "period_ms", (json_int_t)f->rate_period_ms)
                                                 : json_null());
@@ -262,8 +252,8 @@ static void explain_text(const char *key, const fam_match *m, const char *vkey, 
     printf("%-12s %s\n", "owner", f->owner ? f->owner : "-");
     printf("%-12s %s\n", "mode", families_mode_name(f->mode));
     printf("%-12s %s", "ops", families_ops_text(f->ops, ops, sizeof(ops)));
-    if (key_ops(m) != f->ops)
-        printf(" (on this key: %s)", families_ops_text(key_ops(m), ops, sizeof(ops)));
+    if (families_key_ops(m) != f->ops)
+        printf(" (on this key: %s)", families_ops_text(families_key_ops(m), ops, sizeof(ops)));
     printf("\n%-12s %s\n", "rate", families_rate_text(f->rate_keys, f->rate_period_ms, rate, sizeof(rate)));
     free(shown);
 }
