@@ -31,6 +31,7 @@ libinih-dev
 libcmocka-dev
 libsystemd-dev
 nettle-dev
+libpq-dev
 python3
 "
 
@@ -49,6 +50,8 @@ python3-yaml
 curl
 prometheus
 systemd
+postgresql
+libsqlite3-dev
 "
 
 PACKAGES="$BUILD_PACKAGES $TEST_PACKAGES"

@@ -519,3 +519,8 @@ INVQ_API void invq_async_spool_stats(const invq_async *a, invq_spool_stats *st)
 {
     spool_stats(a ? a->spool : NULL, st);
 }
+
+INVQ_API const char *invq_async_spool_error(const invq_async *a)
+{
+    return a && a->spool ? spool_warning(a->spool) : "";
+}
