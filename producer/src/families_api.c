@@ -201,7 +201,7 @@ INVQ_API int invq_families_version_key(const invq_families *f, const void *key, 
     return rc == 0 ? 0 : rc == FAM_ESPACE ? INVQ_EINVAL : INVQ_EFAMILY;
 }
 
-INVQ_API int invq_families_data_key(const void *key, size_t len, uint64_t version, void *buf, size_t cap,
+INVQ_API int invq_families_data_key(const void *key, size_t len, int64_t version, void *buf, size_t cap,
                                     size_t *outlen)
 {
     size_t dummy;

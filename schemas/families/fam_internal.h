@@ -40,7 +40,7 @@ void prob_sort(fam_problems *p);
 typedef enum seg_kind {
     SEG_LIT = 0, /* pre: the literal */
     SEG_PH = 1,  /* pre, placeholder (>= 1 byte, no ':'), suf */
-    SEG_VER = 2, /* "v" + canonical decimal 0..INT64_MAX (data keys only) */
+    SEG_VER = 2, /* "v" + a canonical decimal signed 64-bit integer (data keys only) */
 } seg_kind;
 
 typedef struct fam_seg {
@@ -68,7 +68,7 @@ int pattern_parse(arena *a, const char *text, size_t len, fam_pattern *p, char *
 
 /* Matches key against a view; fills params (pattern order) and *version
  * (versioned views). No allocation. */
-bool view_match(fam_view v, const uint8_t *key, size_t len, fam_span *params, uint64_t *version);
+bool view_match(fam_view v, const uint8_t *key, size_t len, fam_span *params, int64_t *version);
 
 /* The literal bytes before the first placeholder (or the whole view when it
  * has none), rendered into buf; returns its length and sets *wild when the
@@ -79,7 +79,7 @@ size_t view_literal_prefix(fam_view v, uint8_t *buf, size_t cap, bool *wild);
 bool views_overlap(fam_view a, fam_view b, char *witness, size_t wlen);
 
 /* Parses "v<digits>" (len bytes) as a data key's version suffix. */
-bool version_seg_parse(const uint8_t *s, size_t len, uint64_t *out);
+bool version_seg_parse(const uint8_t *s, size_t len, int64_t *out);
 
 /* --------------------------------------------------------- raw sections */
 

@@ -175,7 +175,7 @@ typedef struct fam_match {
     fam_key_kind kind;
     const fam_pattern *pattern; /* PLAIN/VERSIONED: the pattern of `keys`; VERSION: version_key */
     size_t pattern_index;       /* into family->keys; 0 for VERSION */
-    uint64_t version;           /* VERSIONED: N of <K>:v<N>; else 0 */
+    int64_t version;            /* VERSIONED: N of <K>:v<N>; else 0 */
     size_t nparams;             /* = pattern->nparams */
     fam_span params[FAM_MAX_PARAMS]; /* in pattern->params order */
 } fam_match;
@@ -239,7 +239,7 @@ int families_version_key(const fam_match *m, void *buf, size_t cap, size_t *outl
 
 /* The data key "<key>:v<version>" of a versioned family (§6). Returns 0 or
  * FAM_ESPACE (*outlen = size needed). */
-int families_data_key(const void *key, size_t len, uint64_t version, void *buf, size_t cap, size_t *outlen);
+int families_data_key(const void *key, size_t len, int64_t version, void *buf, size_t cap, size_t *outlen);
 
 /* ------------------------------------------------------------------- ACLs */
 

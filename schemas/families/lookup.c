@@ -113,7 +113,7 @@ const fam_family *families_lookup(const families *f, const void *key, size_t len
     static const uint8_t empty[1];
     const uint8_t *k = key ? key : empty;
     fam_span spans[FAM_MAX_PARAMS], best_spans[FAM_MAX_PARAMS];
-    uint64_t ver = 0, best_ver = 0;
+    int64_t ver = 0, best_ver = 0;
     const fam_entry *best = NULL;
     if (!f)
         return NULL;

@@ -153,25 +153,30 @@ fam_seg view_seg(fam_view v, size_t i)
     return s;
 }
 
-bool version_seg_parse(const uint8_t *s, size_t len, uint64_t *out)
+bool version_seg_parse(const uint8_t *s, size_t len, int64_t *out)
 {
-    if (len < 2 || s[0] != 'v' || len > 20 || (s[1] == '0' && len > 2))
+    if (len < 2 || s[0] != 'v')
         return false;
-    uint64_t v = 0;
-    for (size_t i = 1; i < len; i++) {
+    size_t i = s[1] == '-' ? 2 : 1;
+    size_t nd = len - i;
+    /* canonical decimal: digits, no leading zero, no "-0", at most 19 digits */
+    if (nd == 0 || nd > 19 || (s[i] == '0' && (nd > 1 || i == 2)))
+        return false;
+    uint64_t v = 0, max = i == 2 ? UINT64_C(9223372036854775808) : UINT64_C(9223372036854775807);
+    for (; i < len; i++) {
         if (s[i] < '0' || s[i] > '9')
             return false;
         unsigned d = s[i] - '0';
-        if (v > (UINT64_C(9223372036854775807) - d) / 10)
+        if (v > (max - d) / 10)
             return false;
         v = v * 10 + d;
     }
     if (out)
-        *out = v;
+        *out = s[1] == '-' ? (v == UINT64_C(9223372036854775808) ? INT64_MIN : -(int64_t)v) : (int64_t)v;
     return true;
 }
 
-bool view_match(fam_view v, const uint8_t *key, size_t len, fam_span *params, uint64_t *version)
+bool view_match(fam_view v, const uint8_t *key, size_t len, fam_span *params, int64_t *version)
 {
     size_t n = view_nsegs(v), pos = 0;
     for (size_t i = 0; i < n; i++) {
@@ -323,10 +328,10 @@ int families_version_key(const fam_match *m, void *buf, size_t cap, size_t *outl
     return rc == FAM_EPARAM ? FAM_ENOTFOUND : rc;
 }
 
-int families_data_key(const void *key, size_t len, uint64_t version, void *buf, size_t cap, size_t *outlen)
+int families_data_key(const void *key, size_t len, int64_t version, void *buf, size_t cap, size_t *outlen)
 {
     char num[24];
-    int n = snprintf(num, sizeof(num), ":v%llu", (unsigned long long)version);
+    int n = snprintf(num, sizeof(num), ":v%lld", (long long)version);
     *outlen = len + (size_t)n;
     if (*outlen > cap)
         return FAM_ESPACE;

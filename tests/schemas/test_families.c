@@ -363,18 +363,23 @@ static void test_matching(void **state)
 
     /* data keys of a versioned family */
     f = one("u:{id}, c", "ver");
-    struct { const char *key; int kind; uint64_t version; } cases[] = {
+    struct { const char *key; int kind; int64_t version; } cases[] = {
         {"u:1", FAM_KEY_PLAIN, 0},
         {"u:1:v0", FAM_KEY_VERSIONED, 0},
         {"u:1:v17", FAM_KEY_VERSIONED, 17},
-        {"u:1:v9223372036854775807", FAM_KEY_VERSIONED, 9223372036854775807ull},
+        {"u:1:v9223372036854775807", FAM_KEY_VERSIONED, INT64_MAX},
+        {"u:1:v-3", FAM_KEY_VERSIONED, -3},
+        {"u:1:v-9223372036854775808", FAM_KEY_VERSIONED, INT64_MIN},
+        {"u:1:v-9223372036854775809", -1, 0},
+        {"u:1:v-0", -1, 0},
+        {"u:1:v-", -1, 0},
+        {"u:1:v-01", -1, 0},
         {"ver", FAM_KEY_VERSION, 0},
         {"ver:1", -1, 0},
         {"c", FAM_KEY_PLAIN, 0},
         {"c:v2", FAM_KEY_VERSIONED, 2},
         {"u:1:v01", -1, 0},
         {"u:1:v", -1, 0},
-        {"u:1:v-1", -1, 0},
         {"u:1:v9223372036854775808", -1, 0},
         {"u:1:v1x", -1, 0},
         {"u:1:V1", -1, 0},
@@ -384,8 +389,8 @@ static void test_matching(void **state)
         const fam_family *got = lookup(f, cases[i].key, &m);
         if ((got != NULL) != (cases[i].kind >= 0) || (got && (int)m.kind != cases[i].kind) ||
             (got && m.version != cases[i].version))
-            fail_msg("%s: family %p kind %d version %llu", cases[i].key, (void *)got, got ? (int)m.kind : -1,
-                     got ? (unsigned long long)m.version : 0ull);
+            fail_msg("%s: family %p kind %d version %lld", cases[i].key, (void *)got, got ? (int)m.kind : -1,
+                     got ? (long long)m.version : 0ll);
     }
     families_free(f);
 }
@@ -468,7 +473,8 @@ static void test_overlap_function(void **state)
 {
     (void)state;
     families *f = load("[class c]\nttl = 1m\n"
-                       "[family a]\nkeys = p:{x}, p:q{y}, p:{z}:v{w}, p:{z}:v1, p:{z}:vv, p:{z}:{u}0\nclass = c\n");
+                       "[family a]\nkeys = p:{x}, p:q{y}, p:{z}:v{w}, p:{z}:v1, p:{z}:vv, p:{z}:{u}0, p:{z}:v-{n}, p:{z}:v-0\n"
+                       "class = c\n");
     const fam_family *a = families_find(f, "a");
     char w[128];
     assert_true(families_patterns_overlap(&a->keys[0], false, &a->keys[1], false, w, sizeof(w)));
@@ -480,6 +486,9 @@ static void test_overlap_function(void **state)
     assert_true(families_patterns_overlap(&a->keys[0], true, &a->keys[5], false, w, sizeof(w)));
     assert_string_equal(w, "p:x:v0");
     assert_false(families_patterns_overlap(&a->keys[0], false, &a->keys[5], false, NULL, 0));
+    assert_true(families_patterns_overlap(&a->keys[0], true, &a->keys[6], false, w, sizeof(w)));
+    assert_string_equal(w, "p:x:v-1");
+    assert_false(families_patterns_overlap(&a->keys[0], true, &a->keys[7], false, w, sizeof(w)));
     /* every witness is a key both sides claim */
     for (size_t i = 0; i < a->nkeys; i++)
         for (size_t j = 0; j < a->nkeys; j++)
@@ -564,6 +573,9 @@ static void test_build(void **state)
     assert_int_equal(len, 7);
     assert_memory_equal(buf, "u:1:v17", 7);
     assert_int_equal(families_data_key("u:1", 3, 17, buf, 6, &len), FAM_ESPACE);
+    assert_int_equal(families_data_key("u:1", 3, -2, buf, sizeof(buf), &len), 0);
+    assert_int_equal(len, 7);
+    assert_memory_equal(buf, "u:1:v-2", 7);
 
     struct { fam_param p[3]; size_t n; const char *msg; } bad[] = {
         {{{"id", "1", 1}}, 1, "no value for {lang}"},

@@ -237,7 +237,7 @@ static void explain_text(const char *key, const fam_match *m, const char *vkey, 
     if (m->kind == FAM_KEY_VERSION)
         printf("%-12s the family's version key: only bump may touch it\n", "kind");
     else if (m->kind == FAM_KEY_VERSIONED)
-        printf("%-12s data key at version %llu\n", "kind", (unsigned long long)m->version);
+        printf("%-12s data key at version %lld\n", "kind", (long long)m->version);
     else
         printf("%-12s key\n", "kind");
     if (vkey) {

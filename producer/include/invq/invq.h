@@ -464,7 +464,7 @@ typedef struct invq_key_info {
     int kind;                   /* INVQ_KEY_* */
     int pattern;                /* index of the matching pattern of `keys`; -1 for the version key */
     const char *pattern_text;   /* the matching pattern (or the version key pattern) */
-    uint64_t version;           /* INVQ_KEY_VERSIONED: N of <key>:v<N> */
+    int64_t version;            /* INVQ_KEY_VERSIONED: N of <key>:v<N> */
     size_t nparams;
     const char *param_names[INVQ_FAMILY_MAX_PARAMS];
     const void *param_values[INVQ_FAMILY_MAX_PARAMS]; /* into the key passed to explain */
@@ -523,7 +523,7 @@ INVQ_API int invq_families_version_key(const invq_families *f, const void *key, 
 /* The data key "<key>:v<version>" under which a versioned family's value of
  * key is stored (user:42, 17 -> user:42:v17). Returns 0, or INVQ_EINVAL
  * when buf is too small (*outlen: the size needed). */
-INVQ_API int invq_families_data_key(const void *key, size_t len, uint64_t version, void *buf, size_t cap,
+INVQ_API int invq_families_data_key(const void *key, size_t len, int64_t version, void *buf, size_t cap,
                                     size_t *outlen);
 
 /* Checks a job against the file: a job with a family (invq_job_set_family)
