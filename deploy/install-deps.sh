@@ -14,6 +14,7 @@ libjansson4
 libhttp-parser2.9
 libsystemd0
 libnettle8
+libinih1
 "
 
 BUILD_PACKAGES="
@@ -30,6 +31,7 @@ libinih-dev
 libcmocka-dev
 libsystemd-dev
 nettle-dev
+libpq-dev
 python3
 "
 
@@ -48,6 +50,8 @@ python3-yaml
 curl
 prometheus
 systemd
+postgresql
+libsqlite3-dev
 "
 
 PACKAGES="$BUILD_PACKAGES $TEST_PACKAGES"
