@@ -75,10 +75,8 @@ int args_common_init(ctl_common *c)
     c->connect_timeout_ms = 2000;
     c->command_timeout_ms = 30000;
     const char *e;
-    if ((e = getenv("INVQ_QUEUE_URL"))) {
+    if ((e = getenv("INVQ_QUEUE_URL")) && *e)
         c->queue_url = e;
-        c->url_from_env = true;
-    }
     if ((e = getenv("INVQ_NAMESPACE"))) {
         c->ns = e;
         c->ns_from_env = true;
@@ -101,7 +99,6 @@ static int common_opt(int id, const char *arg, ctl_common *c)
     switch (id) {
     case OPT_QUEUE_URL:
         c->queue_url = arg;
-        c->url_from_env = false;
         return 0;
     case OPT_NAMESPACE:
         c->ns = arg;
@@ -123,15 +120,15 @@ static int common_opt(int id, const char *arg, ctl_common *c)
     }
 }
 
-/* An empty queue URL, namespace or queue name is refused with
- * invq-worker's words: "--namespace: expected a non-empty value". */
+/* An empty namespace or queue name is refused with invq-worker's words:
+ * "--namespace: expected a non-empty value" (an empty queue URL is a missing
+ * one: conn_open() says so for the commands that connect). */
 static int check_names(const ctl_common *c)
 {
     const struct {
         const char *flag, *env, *val;
         bool from_env;
     } names[] = {
-        {"queue-url", "INVQ_QUEUE_URL", c->queue_url, c->url_from_env},
         {"namespace", "INVQ_NAMESPACE", c->ns, c->ns_from_env},
         {"queue", "INVQ_QUEUE", c->queue, c->queue_from_env},
     };

@@ -28,8 +28,8 @@ typedef struct ctl_common {
     uint64_t connect_timeout_ms; /* --connect-timeout-ms / INVQ_CONNECT_TIMEOUT_MS, 2000 */
     uint64_t command_timeout_ms; /* --command-timeout-ms / INVQ_COMMAND_TIMEOUT_MS, 30000 */
     bool json;             /* --json */
-    /* Which of queue_url, ns, queue came from the environment (for messages). */
-    bool url_from_env, ns_from_env, queue_from_env;
+    /* Whether ns and queue came from the environment (for messages). */
+    bool ns_from_env, queue_from_env;
 } ctl_common;
 
 /* Fills defaults, then the INVQ_* environment. Returns 0 or CTL_USAGE
