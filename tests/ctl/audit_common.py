@@ -18,8 +18,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctl_common import (Redis, Worker, check, ctl, ctl_argv, fail,  # noqa: E402,F401
-                        json_lines, wait_for)
+from ctl_common import (CONSUMERS, PENDING, Redis, Worker, check, ctl, ctl_argv, fail,  # noqa: E402,F401
+                        json_lines, make_job, wait_for)
 
 MAGIC = b'\x00invq:'
 NEGATIVE = MAGIC + b'N1'
@@ -338,10 +338,12 @@ def scenario_deleted_by_worker_in_grace(src, fam):
     r('SET', 'flight:1', 'old')
     w = Worker()
     try:
+        wait_for(lambda: r('ZCARD', CONSUMERS) > 0, 'the worker to register', timeout=60)
         r('CONFIG', 'RESETSTAT')
-        proc = start_audit(fam, '--family', 'flight', '--grace-ms', '2000')
+        proc = start_audit(fam, '--family', 'flight', '--grace-ms', '3000')
         wait_for(lambda: gets(r) >= 2, 'the first check (two GETs)', timeout=60)
-        ctl('enqueue', 'del', 'flight:1', check_rc=0)
+        # the writer's invalidation, pushed as a producer pushes it
+        r('LPUSH', PENDING, make_job('audit-del-1', [('del', ['flight:1'])]))
         wait_for(lambda: r('EXISTS', 'flight:1') == 0, 'the worker to delete flight:1', timeout=60)
         check(gets(r) == 2, 'the re-check ran before the worker deleted the key (machine too slow?)')
         res = finish(proc, 0)[0]

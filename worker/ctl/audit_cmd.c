@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "families_cli.h"
 #include "interrupt.h"
+#include "random.h"
 
 enum {
     OPT_CACHE_URL = 1,
@@ -168,7 +169,7 @@ static int run(cmd_state *s, const families *fs, const fam_family **fams, size_t
         return CTL_SOFTWARE;
     uint8_t seed[AUDIT_SEED_BYTES];
     char err[1024];
-    if (audit_seed_random(seed) < 0) {
+    if (random_fill(seed, sizeof(seed)) < 0) {
         free(res);
         fprintf(stderr, "invqctl: audit: getrandom failed\n");
         return CTL_SOFTWARE;

@@ -7,7 +7,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include <nettle/sha2.h>
 
@@ -20,21 +19,6 @@ struct audit_sampler {
     size_t mask;
     audit_key **sorted;
 };
-
-int audit_seed_random(uint8_t seed[AUDIT_SEED_BYTES])
-{
-    size_t got = 0;
-    while (got < AUDIT_SEED_BYTES) {
-        ssize_t r = getrandom(seed + got, AUDIT_SEED_BYTES - got, 0);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        got += (size_t)r;
-    }
-    return 0;
-}
 
 audit_sampler *audit_sampler_new(size_t k, const uint8_t seed[AUDIT_SEED_BYTES])
 {

@@ -4,7 +4,7 @@
  *
  * Bottom-k sampling: each key's priority is a keyed hash of its bytes
  * (the first 8 bytes of SHA-256(seed || key), seed = 16 random bytes per
- * run), and the sample is the k keys with the smallest priorities. A key
+ * run, from libinvq's random_fill()), and the sample is the k keys with the smallest priorities. A key
  * offered twice has the same priority, so repeats change nothing; with a
  * random seed every set of k distinct keys is equally likely, whatever the
  * order and the multiplicity in which the keys arrive. Memory: O(k). */
@@ -35,8 +35,5 @@ int audit_sampler_offer(audit_sampler *s, const void *key, size_t len);
 /* The sample so far, sorted by priority (a random order); *n keys. The
  * array and the keys stay valid until the next offer or the free. */
 audit_key *const *audit_sampler_keys(audit_sampler *s, size_t *n);
-
-/* Fills seed from getrandom(2). Returns 0 or -errno. */
-int audit_seed_random(uint8_t seed[AUDIT_SEED_BYTES]);
 
 #endif
