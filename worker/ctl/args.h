@@ -13,11 +13,13 @@ enum ctl_exit {
     CTL_OK = 0,
     CTL_NOMATCH = 1,      /* nothing matched */
     CTL_PARTIAL = 2,      /* partial failure, or corrupt entries where it matters */
+    CTL_STALE = 3,        /* audit: stale or orphaned cache keys found */
     CTL_USAGE = 64,       /* bad command line */
     CTL_DATAERR = 65,     /* bad input data (import, a families file with problems) */
     CTL_NOINPUT = 66,     /* an input file cannot be read (families) */
-    CTL_UNAVAILABLE = 69, /* queue Redis unreachable */
+    CTL_UNAVAILABLE = 69, /* a Redis or a database unreachable */
     CTL_SOFTWARE = 70,    /* internal error (including unexpected Redis replies) */
+    CTL_CANTCREAT = 73,   /* an output file cannot be written (audit --prom) */
     CTL_INTERRUPTED = 130,
 };
 

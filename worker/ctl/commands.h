@@ -20,5 +20,6 @@ int cmd_families_lint(int argc, char **argv, ctl_common *common);
 int cmd_families_show(int argc, char **argv, ctl_common *common);
 int cmd_families_explain(int argc, char **argv, ctl_common *common);
 int cmd_families_acl(int argc, char **argv, ctl_common *common);
+int cmd_audit(int argc, char **argv, ctl_common *common);
 
 #endif
