@@ -14,6 +14,9 @@ libjansson4
 libhttp-parser2.9
 libsystemd0
 libnettle8
+libinih1
+libsqlite3-0
+libpq5
 "
 
 BUILD_PACKAGES="
@@ -31,6 +34,7 @@ libcmocka-dev
 libsystemd-dev
 nettle-dev
 libpq-dev
+libsqlite3-dev
 python3
 "
 
@@ -50,7 +54,7 @@ curl
 prometheus
 systemd
 postgresql
-libsqlite3-dev
+python3-psycopg2
 "
 
 PACKAGES="$BUILD_PACKAGES $TEST_PACKAGES"

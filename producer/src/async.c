@@ -1,5 +1,5 @@
 /* The asynchronous producer: jobs sent during one loop iteration are flushed
- * together (a uv_prepare handle) as one MULTI/LPUSH/EXEC round trip over
+ * together (a uv_idle handle) as one MULTI/LPUSH/EXEC round trip over
  * uvredis; disconnected, they are spooled or held in memory; the spool is
  * replayed chunk by chunk once connected; reconnects back off. */
 #include <stdbool.h>
@@ -60,7 +60,8 @@ struct invq_async {
     spool *spool;
     uvredis *conn;
     uv_timer_t retry_timer;
-    uv_prepare_t flusher;
+    uv_idle_t flusher;   /* idle, not prepare: it runs before uvredis's own prepare
+                            flush in the same turn, so nothing waits for the next poll */
     int open_handles;    /* handles and connections still closing */
     int retry_attempt;
     send_list waiting;
@@ -296,10 +297,10 @@ static void flush(invq_async *a)
         spool_list(a, &a->waiting);
 }
 
-static void on_flusher(uv_prepare_t *h)
+static void on_flusher(uv_idle_t *h)
 {
     invq_async *a = h->data;
-    uv_prepare_stop(h);
+    uv_idle_stop(h);
     flush(a);
     maybe_finish(a);
 }
@@ -307,7 +308,7 @@ static void on_flusher(uv_prepare_t *h)
 static void kick(invq_async *a)
 {
     if (!uv_is_closing((uv_handle_t *)&a->flusher))
-        uv_prepare_start(&a->flusher, on_flusher);
+        uv_idle_start(&a->flusher, on_flusher);
 }
 
 /* ------------------------------------------------------------ connection */
@@ -454,7 +455,7 @@ INVQ_API int invq_async_new(void *loop, const invq_options *o, invq_async **out,
     }
     a->loop = loop;
     uv_timer_init(loop, &a->retry_timer);
-    uv_prepare_init(loop, &a->flusher);
+    uv_idle_init(loop, &a->flusher);
     a->retry_timer.data = a;
     a->flusher.data = a;
     start_connect(a);
@@ -474,9 +475,11 @@ INVQ_API int invq_async_send(invq_async *a, const invq_job *job, invq_send_cb cb
     if (!a->spool && !is_ready(a) && a->waiting.n >= a->cfg.async_queue_max)
         return err_set(a->errstr, sizeof(a->errstr), INVQ_EQUEUEFULL,
                        "%zu jobs already wait for a connection (async_queue_max)", a->waiting.n);
+    if ((rc = prod_config_check_jobs(&a->cfg, &job, 1, a->errstr, sizeof(a->errstr))) < 0)
+        return rc;
     if (!(s = calloc(1, sizeof(*s))))
         return err_set(a->errstr, sizeof(a->errstr), INVQ_ENOMEM, "out of memory");
-    rc = job_encode_checked(job, &a->cfg.lim, &s->buf, &s->len, a->errstr, sizeof(a->errstr));
+    rc = job_encode_checked(job, &a->cfg.lim, a->cfg.ns, &s->buf, &s->len, a->errstr, sizeof(a->errstr));
     if (rc < 0) {
         free(s);
         return rc;
@@ -500,6 +503,11 @@ INVQ_API void invq_async_close(invq_async *a, invq_close_cb cb, void *data)
         drop_conn(a); /* connecting: do not wait for it */
     kick(a);
     maybe_finish(a);
+}
+
+INVQ_API const invq_families *invq_async_families(const invq_async *a)
+{
+    return a ? a->cfg.fams : NULL;
 }
 
 INVQ_API const char *invq_async_errstr(const invq_async *a)

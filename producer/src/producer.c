@@ -200,8 +200,9 @@ INVQ_API int invq_send_many(invq_producer *p, const invq_job *const *jobs, size_
         free(lens);
         return err_set(p->errstr, sizeof(p->errstr), INVQ_ENOMEM, "out of memory");
     }
+    rc = prod_config_check_jobs(&p->cfg, jobs, n, p->errstr, sizeof(p->errstr));
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = job_encode_checked(jobs[i], &p->cfg.lim, &bufs[i], &lens[i], p->errstr, sizeof(p->errstr));
+        rc = job_encode_checked(jobs[i], &p->cfg.lim, p->cfg.ns, &bufs[i], &lens[i], p->errstr, sizeof(p->errstr));
     if (rc == 0)
         rc = deliver(p, (const uint8_t *const *)bufs, lens, n);
     for (size_t i = 0; i < n; i++)
@@ -254,6 +255,11 @@ INVQ_API const char *invq_producer_spool_error(const invq_producer *p)
 INVQ_API const char *invq_producer_errstr(const invq_producer *p)
 {
     return p ? p->errstr : "";
+}
+
+INVQ_API const invq_families *invq_producer_families(const invq_producer *p)
+{
+    return p ? p->cfg.fams : NULL;
 }
 
 INVQ_API void invq_producer_spool_stats(const invq_producer *p, invq_spool_stats *st)

@@ -14,7 +14,7 @@
 typedef int (*cmd_fn)(int argc, char **argv, ctl_common *common);
 
 typedef struct command {
-    const char *group; /* "dlq" or NULL */
+    const char *group; /* "dlq", "families" or NULL */
     const char *name;
     cmd_fn fn;
     const char *summary;
@@ -28,10 +28,16 @@ static const command commands[] = {
 #endif
     {"dlq", "list", cmd_dlq_list, "dead-letter entries, newest first"},
     {"dlq", "show", cmd_dlq_show, "one entry in full"},
+    {"dlq", "job", cmd_dlq_job, "the exact bytes of one entry's job, on stdout"},
     {"dlq", "requeue", cmd_dlq_requeue, "back to pending, attempts reset"},
     {"dlq", "purge", cmd_dlq_purge, "delete entries"},
     {"dlq", "export", cmd_dlq_export, "entries as JSON lines with the exact bytes"},
     {"dlq", "import", cmd_dlq_import, "load exported entries back"},
+    {"families", "lint", cmd_families_lint, "check a families file, every problem with its line"},
+    {"families", "show", cmd_families_show, "classes and families of a families file"},
+    {"families", "explain", cmd_families_explain, "which family a key belongs to, and its policy"},
+    {"families", "acl", cmd_families_acl, "Redis ACL rules of the worker's cache user"},
+    {NULL, "audit", cmd_audit, "compare cached values with the source of truth"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -39,16 +45,17 @@ static void usage(FILE *f)
 {
     fprintf(f, "Usage: invqctl [--queue-url URL] COMMAND [options]\n\nCommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++) {
-        char name[32];
+        char name[40];
         snprintf(name, sizeof name, "%s%s%s", commands[i].group ? commands[i].group : "",
                  commands[i].group ? " " : "", commands[i].name);
-        fprintf(f, "  %-14s %s\n", name, commands[i].summary);
+        fprintf(f, "  %-17s %s\n", name, commands[i].summary);
     }
     fprintf(f,
             "\n'invqctl COMMAND --help' describes each command.\n\n%s\n"
             "Exit codes: 0 ok, 1 nothing matched, 2 partial failure or corrupt entries,\n"
-            "64 usage, 65 bad input data, 69 server unreachable, 70 internal error,\n"
-            "130 interrupted.\n",
+            "3 stale cache keys found (audit), 64 usage, 65 bad input data, 66 input file\n"
+            "unreadable, 69 server unreachable, 70 internal error, 73 output file not\n"
+            "written, 130 interrupted.\n",
             args_common_help);
 }
 
@@ -89,8 +96,8 @@ int main(int argc, char **argv)
         return CTL_USAGE;
     }
     const char *group = NULL, *name = argv[i];
-    if (strcmp(name, "dlq") == 0) {
-        group = "dlq";
+    if (strcmp(name, "dlq") == 0 || strcmp(name, "families") == 0) {
+        group = name;
         if (i + 1 >= argc || strcmp(argv[i + 1], "--help") == 0) {
             usage(i + 1 >= argc ? stderr : stdout);
             return i + 1 >= argc ? CTL_USAGE : CTL_OK;

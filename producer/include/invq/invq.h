@@ -48,12 +48,13 @@ enum {
     INVQ_EREPLY = -7,         /* Redis answered with an error (NOPERM, OOM, READONLY, ...) */
     INVQ_EIO = -8,            /* the connection broke; the job(s) are NOT confirmed (they may or may not be queued) */
     INVQ_ELIMIT = -9,         /* the job exceeds a limit (payload size, keys per job, key length) */
-    INVQ_EJOB = -10,          /* the job is invalid (no ops, empty key list, bad field value) */
+    INVQ_EJOB = -10,          /* the job is invalid (no ops, empty key list, bad field value, a key reserved for the queue) */
     INVQ_ESPOOL = -11,        /* spool file I/O failed */
     INVQ_ESPOOLFULL = -12,    /* the spool reached spool_max_bytes; the job was NOT stored */
     INVQ_ECLOSED = -13,       /* the async producer is closing or closed */
     INVQ_EQUEUEFULL = -14,    /* async: too many jobs waiting in memory for a connection */
     INVQ_EPROTO = -15,        /* Redis sent a reply of an unexpected shape */
+    INVQ_EFAMILY = -16,       /* a key outside its family (families file), or an op its family does not allow; NOT sent */
     INVQ_NOTFOUND = 2,        /* reader: the source of truth has no such row (loaded, or a negative cache entry) */
     INVQ_EWAIT = -18,         /* reader: another reader's lease outlived the wait and on_wait_timeout is INVQ_WAIT_FAIL */
 };
@@ -131,14 +132,20 @@ typedef struct invq_options {
     size_t async_queue_max;       /* async: jobs held in memory while disconnected (no spool); default 10,000 */
     int reconnect_min_ms;         /* async: first reconnect delay, default 100 */
     int reconnect_max_ms;         /* async: reconnect delay cap, default 5000 */
+    const char *families;         /* path of a families file (schemas/families-v1.md), NULL (default): none.
+                                     When set, every send checks each job's keys and ops against it first
+                                     (invq_families_check_job) and refuses a job with INVQ_EFAMILY. The
+                                     file's reserved namespace is `ns`. */
 } invq_options;
 
 /* Fills o with the defaults above. */
 INVQ_API void invq_options_init(invq_options *o);
 
-/* Checks a job against the limits in o (NULL: spec defaults). On failure
- * returns INVQ_ELIMIT or INVQ_EJOB and writes a message naming the limit or
- * field into err (errlen bytes, may be 0). */
+/* Checks a job against the limits in o (NULL: spec defaults) and refuses a
+ * job that names a key reserved for the queue (any key under "<o->ns>:",
+ * default "invq:"; the sends refuse it the same way). On failure returns
+ * INVQ_ELIMIT or INVQ_EJOB and writes a message naming the limit, field or
+ * key into err (errlen bytes, may be 0). */
 INVQ_API int invq_job_validate(const invq_job *job, const invq_options *o, char *err, size_t errlen);
 
 /* ------------------------------------------------------- sync producer */
@@ -404,6 +411,134 @@ INVQ_API void invq_reader_stats_get(const invq_reader *r, invq_reader_stats *st)
 /* Copies the message of the reader's latest cache failure ("" when none)
  * into buf (len bytes, NUL-terminated when len > 0). Thread-safe. */
 INVQ_API void invq_reader_errstr(const invq_reader *r, char *buf, size_t len);
+
+/* ------------------------------------------------------------ families */
+
+/* The families file (schemas/families-v1.md): which keys belong to which
+ * family, each family's freshness class (TTL, jitter), owner, allowed ops
+ * and rollout mode. Load it once; a loaded invq_families is immutable and
+ * may be used from any number of threads at once.
+ *
+ * Every string these functions return (names, patterns, texts) is borrowed
+ * from the invq_families and valid until invq_families_free(). Values of
+ * placeholders point into the key the caller passed. */
+typedef struct invq_families invq_families;
+
+#define INVQ_FAMILY_MAX_PARAMS 16
+
+/* Ops masks (invq_family_info.ops). */
+enum { INVQ_FAMILY_DEL = 1, INVQ_FAMILY_BUMP = 2, INVQ_FAMILY_EXPIRE = 4 };
+/* Rollout modes (invq_family_info.mode). */
+enum { INVQ_FAMILY_OFF = 0, INVQ_FAMILY_SHADOW = 1, INVQ_FAMILY_ENFORCE = 2 };
+/* What a key is to its family (invq_key_info.kind). */
+enum {
+    INVQ_KEY_PLAIN = 0,     /* matches a pattern of the family's `keys` */
+    INVQ_KEY_VERSION = 1,   /* the family's version key (only `bump` may touch it) */
+    INVQ_KEY_VERSIONED = 2, /* a data key <key>:v<N> of a versioned family */
+};
+
+/* One family. Fields are only ever added at the end; pass sizeof(info). */
+typedef struct invq_family_info {
+    const char *name;
+    const char *class_name;
+    uint64_t ttl_ms;            /* the class's TTL */
+    unsigned jitter_pct;        /* 0..100: fill TTLs are drawn from [ttl * (1 - jitter/100), ttl] */
+    uint64_t negative_ttl_ms;   /* 0: no negative caching */
+    uint64_t lease_ttl_ms;      /* the reader's fill lease */
+    const char *owner;          /* NULL when absent (so are the texts below) */
+    unsigned ops;               /* INVQ_FAMILY_DEL | INVQ_FAMILY_BUMP | INVQ_FAMILY_EXPIRE */
+    int mode;                   /* INVQ_FAMILY_OFF, _SHADOW or _ENFORCE */
+    uint64_t rate_keys;         /* 0: no rate limit; else keys per rate_period_ms */
+    uint64_t rate_period_ms;
+    size_t npatterns;           /* patterns of `keys`, see invq_families_pattern() */
+    const char *version_key;    /* the version key pattern; NULL: not versioned */
+    const char *triggers;
+    const char *source;
+    const char *audit_query;
+    const char *description;
+    int line;                   /* of the family's [family] header in the file */
+} invq_family_info;
+
+/* What invq_families_explain() says about a key. Fields are only ever
+ * added at the end; pass sizeof(info). */
+typedef struct invq_key_info {
+    invq_family_info family;
+    int kind;                   /* INVQ_KEY_* */
+    int pattern;                /* index of the matching pattern of `keys`; -1 for the version key */
+    const char *pattern_text;   /* the matching pattern (or the version key pattern) */
+    int64_t version;            /* INVQ_KEY_VERSIONED: N of <key>:v<N> */
+    size_t nparams;
+    const char *param_names[INVQ_FAMILY_MAX_PARAMS];
+    const void *param_values[INVQ_FAMILY_MAX_PARAMS]; /* into the key passed to explain */
+    size_t param_lens[INVQ_FAMILY_MAX_PARAMS];
+} invq_key_info;
+
+/* Loads a families file; ns is the queue namespace whose keys no family may
+ * claim (NULL: "invq"). Returns 0 and *out (free with invq_families_free()),
+ * or INVQ_EINVAL (the file has problems or cannot be read; err holds every
+ * problem as "FILE:LINE: message", one per line, as many as fit in errlen)
+ * or INVQ_ENOMEM, with *out = NULL. */
+INVQ_API int invq_families_load(const char *path, const char *ns, invq_families **out, char *err, size_t errlen);
+
+/* NULL is fine. */
+INVQ_API void invq_families_free(invq_families *f);
+
+/* Number of families, in file order (index 0 .. count-1). */
+INVQ_API size_t invq_families_count(const invq_families *f);
+
+/* Index of the family named name, or INVQ_EFAMILY when there is none. */
+INVQ_API int invq_families_find(const invq_families *f, const char *name);
+
+/* Fills info (info_size = sizeof(invq_family_info)) with family `index`.
+ * Returns 0, or INVQ_EINVAL for a bad index. */
+INVQ_API int invq_families_family(const invq_families *f, size_t index, invq_family_info *info, size_t info_size);
+
+/* Pattern `pattern` of family `family` (as written), or NULL. */
+INVQ_API const char *invq_families_pattern(const invq_families *f, size_t family, size_t pattern);
+
+/* Which family claims key (len bytes, binary safe) and why. Returns 1 and
+ * fills info (info_size = sizeof(invq_key_info)), 0 when no family claims
+ * it, or INVQ_EINVAL. Never allocates. */
+INVQ_API int invq_families_explain(const invq_families *f, const void *key, size_t len, invq_key_info *info,
+                                   size_t info_size);
+
+/* Builds a key of family `family` from pattern `pattern` (index into its
+ * `keys`; -1: its version key) and n named values (names[i] is a
+ * placeholder name, values[i] points to lens[i] bytes; lens NULL: values
+ * are NUL-terminated strings). Every placeholder needs exactly one value,
+ * non-empty and without ':'. Writes the key (no NUL added) into buf when it
+ * fits in cap bytes and sets *outlen to its length. Returns 0; INVQ_EFAMILY
+ * when there is no such family or pattern; INVQ_EINVAL for a missing,
+ * unknown, empty or ':'-holding value, or when buf is too small (then
+ * *outlen is the size needed); err (errlen bytes, may be 0) says which. */
+INVQ_API int invq_families_build_key(const invq_families *f, const char *family, int pattern,
+                                     const char *const *names, const void *const *values, const size_t *lens,
+                                     size_t n, void *buf, size_t cap, size_t *outlen, char *err, size_t errlen);
+
+/* The version key of key (a key of a versioned family, say user:42 ->
+ * ver:user:42), into buf as above. Returns 0, INVQ_EFAMILY when key has no
+ * family, its family is not versioned or key is a version key, or
+ * INVQ_EINVAL when buf is too small (*outlen: the size needed). */
+INVQ_API int invq_families_version_key(const invq_families *f, const void *key, size_t len, void *buf, size_t cap,
+                                       size_t *outlen);
+
+/* The data key "<key>:v<version>" under which a versioned family's value of
+ * key is stored (user:42, 17 -> user:42:v17). Returns 0, or INVQ_EINVAL
+ * when buf is too small (*outlen: the size needed). */
+INVQ_API int invq_families_data_key(const void *key, size_t len, int64_t version, void *buf, size_t cap,
+                                    size_t *outlen);
+
+/* Checks a job against the file: a job with a family (invq_job_set_family)
+ * must have every key in that family; a job without one must have every key
+ * in some family; and every op must be one the key's family allows (a
+ * version key takes only bump). Returns 0, or INVQ_EFAMILY with a message
+ * naming the key, the op and the family in err (errlen bytes, may be 0). */
+INVQ_API int invq_families_check_job(const invq_families *f, const invq_job *job, char *err, size_t errlen);
+
+/* The families file a producer loaded (invq_options.families), or NULL.
+ * Borrowed: valid until the producer is freed or closed. */
+INVQ_API const invq_families *invq_producer_families(const invq_producer *p);
+INVQ_API const invq_families *invq_async_families(const invq_async *a);
 
 #ifdef __cplusplus
 }
