@@ -206,7 +206,7 @@ static void check_metrics(int port)
     ft_check_metric(port, "invq_dead_letters_total{reason=\"op_not_allowed\"}", 2);
     /* only applied keys count as invalidated */
     ft_check_metric(port, "invq_keys_invalidated_total{op=\"del\"}", NUSERS + 1);
-    ft_check_metric(port, "invq_families_count", 3);
+    ft_check_metric(port, "invq_families_declared", 3);
     ft_check_metric(port, "invq_families_reloads_total{result=\"ok\"}", 0);
 }
 

@@ -329,9 +329,9 @@ static int render_file(const fam_metrics *fm, expo_buf *b)
             rc = expo_printf(b, "\",sha256=\"%s\"} 1\n", fm->sha256);
     }
     if (rc == 0)
-        rc = expo_header(b, "invq_families_count", "gauge", "Families declared by the loaded families file.");
+        rc = expo_header(b, "invq_families_declared", "gauge", "Families declared by the loaded families file.");
     if (rc == 0)
-        rc = expo_printf(b, "invq_families_count %zu\n", fm->nfamilies);
+        rc = expo_printf(b, "invq_families_declared %zu\n", fm->nfamilies);
     if (rc == 0)
         rc = expo_header(b, "invq_families_file_size_bytes", "gauge", "Size of the loaded families file.");
     if (rc == 0)
