@@ -36,7 +36,9 @@ int qkeys_init(qkeys *k, const char *ns, const char *queue)
     k->reaped = join(k->prefix, "reaped");
     k->stats = join(k->prefix, "stats");
     k->oversized = join(k->prefix, "oversized:");
-    if (!k->pending || !k->delayed || !k->dead || !k->consumers || !k->reaped || !k->stats || !k->oversized) {
+    k->rate = join(k->prefix, "rate:");
+    if (!k->pending || !k->delayed || !k->dead || !k->consumers || !k->reaped || !k->stats || !k->oversized ||
+        !k->rate) {
         qkeys_deinit(k);
         return -ENOMEM;
     }
@@ -53,6 +55,7 @@ void qkeys_deinit(qkeys *k)
     free(k->reaped);
     free(k->stats);
     free(k->oversized);
+    free(k->rate);
     memset(k, 0, sizeof *k);
 }
 

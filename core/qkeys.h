@@ -14,6 +14,7 @@ typedef struct qkeys {
     char *reaped;
     char *stats;
     char *oversized; /* "<ns>:{<q>}:oversized:": prefix of the keys holding jobs too large for a worker */
+    char *rate;      /* "<ns>:{<q>}:rate:": prefix of the families' fleet-wide rate-limit keys */
 } qkeys;
 
 /* Builds every name; returns 0 or -ENOMEM. Strings are owned by k. */

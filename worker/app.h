@@ -35,11 +35,12 @@ int app_init(app *a, uv_loop_t *loop, const worker_config *cfg, char *err, size_
 int app_start(app *a, app_done_cb done, void *data, char *err, size_t errlen);
 /* Graceful shutdown (first SIGTERM/SIGINT). */
 void app_stop(app *a);
-/* SIGHUP: reloads what can change while running, all or nothing. Returns
- * 0, or a negative code with a one-line message in err (the running
- * configuration then stays). Nothing is reloadable yet: it says so and
- * returns 0. What becomes reloadable (a families file) is read and checked
- * here first, then swapped in. */
+/* SIGHUP: reloads what can change while running, all or nothing: the
+ * families file (--families), read and checked first, then swapped in for
+ * the batches fetched from then on. Returns 0, or a negative code with a
+ * one-line message in err (the running configuration then stays; each
+ * problem of the file is logged on its own line). Without --families it
+ * says there is nothing to reload and returns 0. */
 int app_reload(app *a, char *err, size_t errlen);
 /* Frees what a owns once done ran (or after a failed init/start). */
 void app_deinit(app *a);

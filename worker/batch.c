@@ -11,6 +11,7 @@
 
 #include "backoff.h"
 #include "dead.h"
+#include "famtally.h"
 #include "key_policy.h"
 #include "log.h"
 #include "reserve.h"
@@ -31,6 +32,10 @@ void batch_reset(batch *b)
     b->used = 0;
     b->napply = 0;
     coalesce_reset(&b->co);
+    fampolicy_unref(b->fam);
+    b->fam = NULL;
+    b->nrate = 0;
+    b->rate_granted = false;
 }
 
 void batch_deinit(batch *b)
@@ -38,6 +43,9 @@ void batch_deinit(batch *b)
     batch_reset(b);
     free(b->bytes);
     free(b->jobs);
+    free(b->keyfam);
+    free(b->famcount);
+    free(b->rate);
     coalesce_deinit(&b->co);
     memset(b, 0, sizeof *b);
 }
@@ -49,7 +57,7 @@ int batch_add(batch *b, const void *data, size_t len, uint64_t reaped)
         return -ENOMEM;
     if (len > 0)
         memcpy(b->bytes + b->used, data, len);
-    b->jobs[b->n++] = (batch_job){ .off = b->used, .len = len, .reaped = reaped };
+    b->jobs[b->n++] = (batch_job){ .off = b->used, .len = len, .reaped = reaped, .fam_refused = -1 };
     b->used += len;
     return 0;
 }
@@ -101,19 +109,42 @@ static int plan_one(batch *b, batch_job *bj, const batch_policy *p, uint64_t now
         bj->reason = strdup(refused);
         return bj->reason != NULL ? 0 : -ENOMEM;
     }
+    if (b->fam != NULL) {
+        size_t nkeys = 0;
+        for (size_t o = 0; o < job->nops; o++)
+            nkeys += job->ops[o].nkeys;
+        if (array_reserve((void **)&b->keyfam, &b->cap_keyfam, nkeys, sizeof *b->keyfam, 256) < 0)
+            return -ENOMEM;
+        fam_job_verdict v;
+        char reason[FAMPOLICY_REASON_MAX];
+        if (fampolicy_check(b->fam, job, b->keyfam, &v, reason, sizeof reason) != FAM_JOB_OK) {
+            bj->plan = PLAN_DEAD;
+            bj->fam_refusal = (uint8_t)v.refusal;
+            bj->fam_refused = v.got != NULL ? (int32_t)v.got->index : -1;
+            bj->reason = strdup(reason);
+            return bj->reason != NULL ? 0 : -ENOMEM;
+        }
+    }
     if (job->has_after_ms && job->ts + job->after_ms > now_ms) {
         bj->plan = PLAN_DEFER;
         return 0;
     }
     bj->plan = PLAN_APPLY;
     bj->edge_first = (uint32_t)b->co.nedges;
+    size_t at = 0;
     for (size_t o = 0; o < job->nops; o++) {
         const job_op *op = &job->ops[o];
         for (size_t k = 0; k < op->nkeys; k++) {
             uint64_t ttl = 0;
             if (op->kind == JOB_OP_EXPIRE)
                 ttl = op->has_jitter ? backoff_ttl_jitter(r, op->ttl_ms, op->jitter_pct) : op->ttl_ms;
-            if (coalesce_add(&b->co, op->kind, op->keys[k].data, op->keys[k].len, ttl) < 0)
+            int32_t fam = -1;
+            uint8_t action = ENTRY_APPLY;
+            if (b->fam != NULL) {
+                fam = (int32_t)b->keyfam[at++]->index;
+                action = (uint8_t)b->fam->fam[fam].action;
+            }
+            if (coalesce_add(&b->co, op->kind, op->keys[k].data, op->keys[k].len, ttl, fam, action) < 0)
                 return -ENOMEM;
         }
     }
@@ -122,14 +153,44 @@ static int plan_one(batch *b, batch_job *bj, const batch_policy *p, uint64_t now
     return 0;
 }
 
-int batch_plan_all(batch *b, const batch_policy *p, uint64_t now_ms, rng *r)
+/* What the entries to apply ask of the families' rate limits. */
+static int plan_rates(batch *b)
 {
+    const fampolicy *fp = b->fam;
+    b->nrate = 0;
+    if (fp == NULL || !fp->any_rate)
+        return 0;
+    if (array_reserve((void **)&b->famcount, &b->cap_famcount, fp->n, sizeof *b->famcount, 16) < 0)
+        return -ENOMEM;
+    memset(b->famcount, 0, fp->n * sizeof *b->famcount);
+    size_t limited = 0;
+    for (size_t i = 0; i < b->co.nentries; i++) {
+        const cache_entry *e = &b->co.entries[i];
+        if (e->action == ENTRY_APPLY && fp->fam[e->fam].rate_key != NULL && b->famcount[e->fam]++ == 0)
+            limited++;
+    }
+    if (array_reserve((void **)&b->rate, &b->cap_rate, limited, sizeof *b->rate, 8) < 0)
+        return -ENOMEM;
+    for (size_t f = 0; f < fp->n; f++)
+        if (b->famcount[f] > 0)
+            b->rate[b->nrate++] = (batch_rate){ (uint32_t)f, b->famcount[f], false };
+    return 0;
+}
+
+int batch_plan_all(batch *b, const batch_policy *p, fampolicy *fam, uint64_t now_ms, rng *r)
+{
+    if (b->fam != fam) {
+        fampolicy_unref(b->fam);
+        b->fam = fampolicy_ref(fam);
+    }
     for (size_t i = 0; i < b->n; i++) {
         int rc = plan_one(b, &b->jobs[i], p, now_ms, r);
         if (rc < 0)
             return rc;
     }
-    return 0;
+    int rc = plan_rates(b);
+    b->rate_granted = b->nrate == 0;
+    return rc;
 }
 
 static const char *reason_code(const char *reason, char *buf, size_t len)
@@ -242,7 +303,8 @@ static int push_redo(batch *b, batch_job *bj, uint64_t now_ms, argv_buf *out)
     return 0;
 }
 
-/* The first failed entry of a job, permanent failures first; NULL if all ok. */
+/* The first failed entry of a job, permanent failures first; NULL if all ok.
+ * Only applied entries count: a shadow probe that fails changes nothing. */
 static const cache_result *job_failure(const batch *b, const batch_job *bj, const cache_result *results,
                                        const cache_entry **entry)
 {
@@ -250,7 +312,7 @@ static const cache_result *job_failure(const batch *b, const batch_job *bj, cons
     for (uint32_t i = 0; i < bj->edge_count; i++) {
         uint32_t e = b->co.edges[bj->edge_first + i];
         const cache_result *res = &results[e];
-        if (res->status == CACHE_OK)
+        if (res->status == CACHE_OK || b->co.entries[e].action != ENTRY_APPLY)
             continue;
         if (worst == NULL || (res->status == CACHE_PERMANENT && worst->status != CACHE_PERMANENT)) {
             worst = res;
@@ -267,6 +329,7 @@ static int settle_applied(batch *b, batch_job *bj, const cache_result *results, 
     const cache_result *fail = job_failure(b, bj, results, &entry);
     if (fail == NULL) {
         oc->done++;
+        bj->settled = JOB_SETTLED_DONE;
         if (m != NULL)
             metrics_lag(m, now_ms > bj->job->ts ? (double)(now_ms - bj->job->ts) / 1000.0 : 0.0);
         if (bj->job->has_redo_ms && !bj->job->redo_done) {
@@ -284,6 +347,8 @@ static int settle_applied(batch *b, batch_job *bj, const cache_result *results, 
     if (reason == NULL)
         return -ENOMEM;
     int rc;
+    bj->settled = fail->status == CACHE_PERMANENT || bj->attempt_no >= p->max_attempts ? JOB_SETTLED_DEAD
+                                                                                        : JOB_SETTLED_RETRIED;
     if (fail->status == CACHE_PERMANENT) {
         oc->dead++;
         rc = push_dead(b, bj, reason, p, now_ms, m, out);
@@ -304,7 +369,7 @@ static void count_keys(const batch *b, const cache_result *results, metrics *m)
 {
     uint64_t n[4] = { 0, 0, 0, 0 };
     for (size_t i = 0; i < b->co.nentries; i++) {
-        if (results[i].status == CACHE_OK)
+        if (results[i].status == CACHE_OK && b->co.entries[i].action == ENTRY_APPLY)
             n[b->co.entries[i].op & 3]++;
     }
     for (int op = JOB_OP_DEL; op <= JOB_OP_EXPIRE; op++) {
@@ -323,6 +388,7 @@ int batch_settle(batch *b, const cache_result *results, const batch_policy *p, u
         switch (bj->plan) {
         case PLAN_DEAD:
             oc->dead++;
+            bj->settled = JOB_SETTLED_DEAD;
             rc = push_dead(b, bj, bj->reason, p, now_ms, m, out);
             break;
         case PLAN_DEFER:
@@ -351,6 +417,8 @@ int batch_settle(batch *b, const cache_result *results, const batch_policy *p, u
             metrics_jobs_finished(m, "retried", oc->retried);
         if (oc->dead > 0)
             metrics_jobs_finished(m, "dead", oc->dead);
+        if (b->fam != NULL)
+            famtally_settled(b, results, now_ms, m);
     }
     return 0;
 }

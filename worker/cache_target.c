@@ -1,5 +1,6 @@
 /* The cache target over one Redis connection: coalesced entries become
- * chunked DEL/UNLINK, INCR and PEXPIRE ... LT commands, pipelined; every
+ * chunked DEL/UNLINK, INCR and PEXPIRE ... LT commands (EXISTS for a
+ * shadow-mode family's keys, nothing for an off one), pipelined; every
  * reply is read and its result given to the entries it concerned. */
 #include "cache_target.h"
 
@@ -50,7 +51,7 @@ static const char *keep_msg(cache_target *t, const char *s, size_t len)
 static void set_results(cache_target *t, const cache_cmd *c, cache_status st, const char *code, const char *msg)
 {
     for (uint32_t i = 0; i < c->count; i++)
-        t->results[t->idx[c->first + i]] = (cache_result){ st, code, msg };
+        t->results[t->idx[c->first + i]] = (cache_result){ st, code, msg, false };
 }
 
 static void finish_one(cache_target *t)
@@ -71,20 +72,31 @@ static void on_reply(uvredis *r, int status, redisReply *reply, void *data)
         set_results(t, c, ec.transient ? CACHE_TRANSIENT : CACHE_PERMANENT, ec.code, msg);
     } else if (reply->type == REDIS_REPLY_INTEGER) {
         set_results(t, c, CACHE_OK, NULL, NULL);
+        if (c->count == 1 && t->entries[t->idx[c->first]].action == ENTRY_PROBE)
+            t->results[t->idx[c->first]].hit = reply->integer > 0;
     } else {
         set_results(t, c, CACHE_PERMANENT, "bad_reply", "unexpected reply type from the cache");
     }
     finish_one(t);
 }
 
-/* Groups entries into commands: DEL chunks first, then INCR, then PEXPIRE. */
+static bool is_del(const cache_entry *e)
+{
+    return e->op == JOB_OP_DEL && e->action == ENTRY_APPLY;
+}
+
+/* Groups entries into commands: DEL chunks first, then one command per
+ * other entry (INCR, PEXPIRE, EXISTS) in entry order; counted-only entries
+ * get none. */
 static int plan_commands(cache_target *t)
 {
     size_t n = t->nentries;
-    size_t ndel = 0;
-    for (size_t i = 0; i < n; i++)
-        ndel += t->entries[i].op == JOB_OP_DEL;
-    size_t ncmds = (ndel + CACHE_DEL_CHUNK - 1) / CACHE_DEL_CHUNK + (n - ndel);
+    size_t ndel = 0, ncount = 0;
+    for (size_t i = 0; i < n; i++) {
+        ndel += is_del(&t->entries[i]);
+        ncount += t->entries[i].action == ENTRY_COUNT;
+    }
+    size_t ncmds = (ndel + CACHE_DEL_CHUNK - 1) / CACHE_DEL_CHUNK + (n - ndel - ncount);
     if (array_reserve((void **)&t->cmds, &t->cap_cmds, ncmds, sizeof *t->cmds, 256) < 0 ||
         array_reserve((void **)&t->idx, &t->cap_idx, n, sizeof *t->idx, 256) < 0 ||
         array_reserve((void **)&t->results, &t->cap_results, n, sizeof *t->results, 256) < 0)
@@ -92,7 +104,7 @@ static int plan_commands(cache_target *t)
     size_t k = 0;
     t->ncmds = 0;
     for (size_t i = 0; i < n; i++) {
-        if (t->entries[i].op != JOB_OP_DEL)
+        if (!is_del(&t->entries[i]))
             continue;
         if (t->ncmds == 0 || t->cmds[t->ncmds - 1].count == CACHE_DEL_CHUNK)
             t->cmds[t->ncmds++] = (cache_cmd){ t, (uint32_t)k, 0 };
@@ -100,7 +112,7 @@ static int plan_commands(cache_target *t)
         t->cmds[t->ncmds - 1].count++;
     }
     for (size_t i = 0; i < n; i++) {
-        if (t->entries[i].op == JOB_OP_DEL)
+        if (is_del(&t->entries[i]) || t->entries[i].action == ENTRY_COUNT)
             continue;
         t->cmds[t->ncmds++] = (cache_cmd){ t, (uint32_t)k, 1 };
         t->idx[k++] = (uint32_t)i;
@@ -113,6 +125,12 @@ static int build_argv(cache_target *t, const cache_cmd *c)
     argv_reset(&t->argv);
     const cache_entry *e = &t->entries[t->idx[c->first]];
     int rc = 0;
+    if (e->action == ENTRY_PROBE) {
+        if ((rc = argv_push_str(&t->argv, "EXISTS")) >= 0)
+            rc = argv_push(&t->argv, e->key, e->len);
+        argv_finalize(&t->argv);
+        return rc < 0 ? rc : 0;
+    }
     switch (e->op) {
     case JOB_OP_DEL:
         rc = argv_push_str(&t->argv, t->unlink ? "UNLINK" : "DEL");
@@ -150,7 +168,8 @@ int cache_target_apply(cache_target *t, const cache_entry *entries, size_t n, ca
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < n; i++)
-        t->results[i] = (cache_result){ CACHE_TRANSIENT, "lost", "no reply" };
+        t->results[i] = entries[i].action == ENTRY_COUNT ? (cache_result){ CACHE_OK, NULL, NULL, false }
+                                                         : (cache_result){ CACHE_TRANSIENT, "lost", "no reply", false };
     /* hold one count while sending so a synchronous failure cannot finish early */
     t->outstanding = 1;
     for (size_t i = 0; i < t->ncmds; i++) {

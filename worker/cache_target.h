@@ -1,6 +1,8 @@
 /* The cache target: applies a batch of (op, key, arg) entries to the cache
  * Redis and reports a result per entry. DEL/UNLINK go in chunks of up to 256
- * keys, INCR and PEXPIRE ... LT one command per key, all pipelined. This is
+ * keys, INCR and PEXPIRE ... LT one command per key, all pipelined. Entries
+ * of a shadow-mode family are probed with EXISTS instead (their result says
+ * whether the key exists), and those of an off family are not sent. This is
  * the one place that sends invalidations, so a Redis Cluster target (split by
  * slot, follow MOVED/ASK) can replace it later. */
 #ifndef INVQ_WORKER_CACHE_TARGET_H

@@ -66,7 +66,8 @@ static int push_edge(coalesce *c, uint32_t entry)
     return 0;
 }
 
-int coalesce_add(coalesce *c, job_op_kind op, const uint8_t *key, size_t len, uint64_t ttl_ms)
+int coalesce_add(coalesce *c, job_op_kind op, const uint8_t *key, size_t len, uint64_t ttl_ms, int32_t fam,
+                 uint8_t action)
 {
     /* keep the load factor under one half */
     if ((c->nentries + 1) * 2 > c->nslots && grow_slots(c) < 0)
@@ -90,7 +91,7 @@ int coalesce_add(coalesce *c, job_op_kind op, const uint8_t *key, size_t len, ui
     uint32_t idx = (uint32_t)c->nentries;
     if (push_edge(c, idx) < 0)
         return -ENOMEM;
-    c->entries[idx] = (cache_entry){ op, key, len, ttl_ms };
+    c->entries[idx] = (cache_entry){ op, key, len, ttl_ms, fam, action };
     c->nentries++;
     c->slots[s] = idx + 1;
     return (int)idx;

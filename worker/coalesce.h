@@ -9,12 +9,18 @@
 
 #include "job.h"
 
+/* What the cache target does with an entry (a families file's modes,
+ * fampolicy.h): apply it, probe it with EXISTS, or only count it. */
+enum { ENTRY_APPLY = 0, ENTRY_PROBE = 1, ENTRY_COUNT = 2 };
+
 /* One distinct (op, key): the unit the cache target applies and reports on. */
 typedef struct cache_entry {
     job_op_kind op;
     const uint8_t *key; /* borrowed */
     size_t len;
     uint64_t ttl_ms; /* expire: the smallest TTL asked (after jitter) */
+    int32_t fam;     /* index of the key's family in the batch's families file; -1 without one */
+    uint8_t action;  /* ENTRY_APPLY, ENTRY_PROBE or ENTRY_COUNT */
 } cache_entry;
 
 typedef struct coalesce {
@@ -33,7 +39,9 @@ void coalesce_reset(coalesce *c);
 
 /* Adds one key of one job; returns the entry index (>= 0) and records an
  * edge at position c->nedges - 1, or -ENOMEM. For expire, the entry keeps
- * the smaller of its TTL and ttl_ms. */
-int coalesce_add(coalesce *c, job_op_kind op, const uint8_t *key, size_t len, uint64_t ttl_ms);
+ * the smaller of its TTL and ttl_ms. fam and action describe the key's
+ * family (the same for every job naming the key): kept from the first add. */
+int coalesce_add(coalesce *c, job_op_kind op, const uint8_t *key, size_t len, uint64_t ttl_ms, int32_t fam,
+                 uint8_t action);
 
 #endif

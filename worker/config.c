@@ -59,6 +59,9 @@ static const opt opts[] = {
       "a Redis reply later than this means a dead connection (default 5000)" },
     { "connect-timeout-ms", "INVQ_CONNECT_TIMEOUT_MS", OPT_U64, OFF(connect_timeout_ms), 10, 600000,
       "connect timeout (default 2000)" },
+    { "families", "INVQ_FAMILIES", OPT_STR, OFF(families), 0, 0,
+      "families file (schemas/families-v1.md): keys outside its families are refused; modes and rates apply; "
+      "SIGHUP reloads it" },
     { "unlink", "INVQ_UNLINK", OPT_FLAG, OFF(unlink), 0, 0, "delete with UNLINK instead of DEL" },
     { "log-level", "INVQ_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0, "debug|info|warn|error (default info)" },
     { "log-format", "INVQ_LOG_FORMAT", OPT_FORMAT, OFF(log_format), 0, 0, "text|json (default text)" },

@@ -21,6 +21,7 @@ typedef struct worker_config {
     const char *queue;
     const char *http_addr; /* "off" disables the listener */
     const char *probe_url; /* non-NULL: --probe mode */
+    const char *families;  /* --families: path of the families file; NULL: none (every key allowed) */
     unsigned consumers;
     unsigned batch;
     unsigned max_attempts;

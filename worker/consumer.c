@@ -1,6 +1,8 @@
-/* One consumer: fetch → decode/plan → apply → finish, with the next fetch
- * pipelined behind each finish, a batch held while its cache connection is
- * down, and held while a queue script fails (retried on a timer). Invariant:
+/* One consumer: fetch → decode/plan → (rate) → apply → finish, with the
+ * next fetch pipelined behind each finish, a batch held while its families'
+ * rate limit has no room (asked again on a timer), held while its cache
+ * connection is down, and held while a queue script fails (retried on a
+ * timer). Invariant:
  * the consumer's processing list holds exactly the jobs of its current batch
  * (oldest at the tail) plus, while a fetch is outstanding, the next batch at
  * the head; finish.lua trims the oldest n, and fetch.lua takes nothing
@@ -16,6 +18,7 @@
 #include "log.h"
 #include "pool.h"
 #include "qfault.h"
+#include "ratelimit.h"
 
 static void send_fetch(consumer *c, size_t prefilled);
 static void send_release(consumer *c);
@@ -26,6 +29,10 @@ enum { RETRY_KICK = 0, RETRY_PREFILLED_FETCH, RETRY_RELEASE };
 
 static void reset_batch(consumer *c)
 {
+    if (c->rate_wait) {
+        uv_timer_stop(&c->rate_timer);
+        c->rate_wait = false;
+    }
     batch_reset(&c->b);
     argv_reset(&c->finish_argv);
     c->has_batch = false;
@@ -150,6 +157,59 @@ static void start_apply(consumer *c)
         if (rc < 0)
             log_event(LOG_ERROR, "cannot apply batch", LOG_S("consumer", c->id), LOG_S("error", strerror(-rc)));
     }
+}
+
+/* ---- rate ---- */
+
+static void on_rate_timer(uv_timer_t *t)
+{
+    consumer *c = t->data;
+    c->rate_wait = false;
+    ratelimit_waited(&c->b, (double)(uv_hrtime() - c->rate_since_ns) / 1e9, c->p->m);
+    consumer_kick(c);
+}
+
+static void on_rated(uvredis *r, int status, redisReply *reply, void *data)
+{
+    consumer *c = data;
+    c->rating = false;
+    if (status < 0 || reply == NULL)
+        return; /* connection lost: the batch is released after reconnecting */
+    if (scripts_is_noscript(reply)) {
+        reload_scripts(c);
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        queue_fault(c, "rate", NULL, reply, RETRY_KICK); /* the batch is held, not started */
+        return;
+    }
+    long wait = ratelimit_reply(reply, &c->b);
+    if (wait < 0) {
+        queue_broken(c, "rate", reply);
+        return;
+    }
+    queue_ok(c);
+    if (wait == 0) {
+        c->b.rate_granted = true;
+        consumer_kick(c);
+        return;
+    }
+    /* no room: the batch stays on the processing list, unstarted (no
+     * attempt), and asks again; heartbeats go on over the control link */
+    c->rate_wait = true;
+    c->rate_since_ns = uv_hrtime();
+    uv_timer_start(&c->rate_timer, on_rate_timer, (uint64_t)wait, 0);
+}
+
+static void send_rate(consumer *c)
+{
+    if (ratelimit_args(&c->rate_argv, c->p->sc.sha[SCRIPT_RATE], &c->b) < 0) {
+        queue_broken(c, "rate (out of memory)", NULL);
+        return;
+    }
+    argv_buf *a = &c->rate_argv;
+    if (rlink_command(&c->q, (int)a->n, a->argv, a->lens, on_rated, c) == 0)
+        c->rating = true;
 }
 
 /* ---- finish ---- */
@@ -308,7 +368,7 @@ static void on_fetched(uvredis *r, int status, redisReply *reply, void *data)
         if (counts->element[i]->type == REDIS_REPLY_INTEGER && counts->element[i]->integer > 0)
             c->b.jobs[i].reaped = (uint64_t)counts->element[i]->integer;
     }
-    if (batch_plan_all(&c->b, &c->policy, pool_now_ms(), &c->p->rng) < 0) {
+    if (batch_plan_all(&c->b, &c->policy, c->p->fam, pool_now_ms(), &c->p->rng) < 0) {
         queue_broken(c, "fetch (out of memory)", NULL);
         return;
     }
@@ -390,7 +450,7 @@ static void send_fetch(consumer *c, size_t prefilled)
 
 bool consumer_idle(const consumer *c)
 {
-    if (c->fetching || c->applying || c->finishing)
+    if (c->fetching || c->applying || c->finishing || c->rating)
         return false;
     return !c->has_batch || !c->started || c->batch_epoch != c->q_epoch;
 }
@@ -400,7 +460,7 @@ void consumer_kick(consumer *c)
     pool *p = c->p;
     if (p->releasing || p->closing)
         return;
-    if (c->fetching || c->applying || c->finishing || c->retry_wait)
+    if (c->fetching || c->applying || c->finishing || c->retry_wait || c->rating)
         return;
     if (c->has_batch && c->batch_epoch != c->q_epoch)
         reset_batch(c); /* its jobs went back to pending when we reconnected */
@@ -408,6 +468,11 @@ void consumer_kick(consumer *c)
         if (!c->applied) {
             if (p->draining && !c->started) {
                 pool_consumer_idle(p); /* taken but not started: given back */
+                return;
+            }
+            if (!c->b.rate_granted) {
+                if (!c->rate_wait && c->q_ready)
+                    send_rate(c);
                 return;
             }
             if (c->c.up)
@@ -542,6 +607,7 @@ int consumer_init(consumer *c, pool *p, unsigned index)
     batch_init(&c->b);
     argv_init(&c->fetch_argv);
     argv_init(&c->finish_argv);
+    argv_init(&c->rate_argv);
     const worker_config *cfg = p->cfg;
     rlink_opts q = {
         .target = "queue",
@@ -573,6 +639,8 @@ int consumer_init(consumer *c, pool *p, unsigned index)
     }
     uv_timer_init(p->loop, &c->retry);
     c->retry.data = c;
+    uv_timer_init(p->loop, &c->rate_timer);
+    c->rate_timer.data = c;
     cache_target_init(&c->ct, &c->c, cfg->unlink);
     return 0;
 }
@@ -585,7 +653,7 @@ void consumer_start(consumer *c)
 
 static void closed_one(consumer *c)
 {
-    if (++c->closed == 3 && c->close_cb != NULL)
+    if (++c->closed == 4 && c->close_cb != NULL)
         c->close_cb(c);
 }
 
@@ -604,6 +672,7 @@ void consumer_close(consumer *c, void (*cb)(consumer *c))
     c->close_cb = cb;
     c->closed = 0;
     uv_close((uv_handle_t *)&c->retry, on_retry_closed);
+    uv_close((uv_handle_t *)&c->rate_timer, on_retry_closed);
     rlink_close(&c->q, on_link_closed, c);
     rlink_close(&c->c, on_link_closed, c);
 }
@@ -613,5 +682,6 @@ void consumer_deinit(consumer *c)
     batch_deinit(&c->b);
     argv_deinit(&c->fetch_argv);
     argv_deinit(&c->finish_argv);
+    argv_deinit(&c->rate_argv);
     cache_target_deinit(&c->ct);
 }

@@ -1,9 +1,11 @@
 /* One consumer of the pool: its own queue and cache connections and its own
- * processing list. It fetches a batch, applies it through the cache target,
- * settles it with finish.lua (pipelining the next fetch behind it), holds a
- * batch whose cache connection broke until the cache is back, and holds it
- * too while the queue Redis refuses a script (a queue fault), trying again
- * until it succeeds. */
+ * processing list. It fetches a batch, asks rate.lua when the batch has keys
+ * of rate-limited families (waiting, the batch held, until they have room),
+ * applies it through the cache target, settles it with finish.lua
+ * (pipelining the next fetch behind it), holds a batch whose cache
+ * connection broke until the cache is back, and holds it too while the
+ * queue Redis refuses a script (a queue fault), trying again until it
+ * succeeds. */
 #ifndef INVQ_WORKER_CONSUMER_H
 #define INVQ_WORKER_CONSUMER_H
 
@@ -42,6 +44,11 @@ typedef struct consumer {
     bool settled;         /* finish_argv holds the settlement */
     bool reloading;       /* SCRIPT LOAD outstanding */
     size_t prefilled;     /* jobs already in the batch when the fetch was sent */
+    bool rating;          /* rate.lua outstanding */
+    bool rate_wait;       /* the rate timer runs: the batch waits for its families' rate */
+    uv_timer_t rate_timer;
+    uint64_t rate_since_ns; /* when the current wait began */
+    argv_buf rate_argv;
     uv_timer_t retry;     /* after a queue fault: when to try again */
     bool retry_wait;      /* the retry timer runs: take no other step */
     int retry_what;       /* what to try again (consumer.c) */
@@ -62,7 +69,7 @@ void consumer_kick(consumer *c);
 /* True when nothing is in flight and no started batch is unfinished: safe to
  * release its list during shutdown. */
 bool consumer_idle(const consumer *c);
-/* Closes both connections and the retry timer; cb once all are closed. */
+/* Closes both connections and the timers; cb once all are closed. */
 void consumer_close(consumer *c, void (*cb)(consumer *c));
 /* Frees what c owns (after consumer_close completed or if never started). */
 void consumer_deinit(consumer *c);

@@ -9,5 +9,6 @@ extern const char lua_promote[];
 extern const char lua_reap[];
 extern const char lua_release[];
 extern const char lua_sample[];
+extern const char lua_rate[];
 
 #endif

@@ -630,11 +630,19 @@ void pool_start(pool *p, void (*on_closed)(pool *p), void *data)
         consumer_start(&p->consumers[i]);
 }
 
+void pool_set_families(pool *p, fampolicy *fam)
+{
+    fampolicy *old = p->fam;
+    p->fam = fampolicy_ref(fam);
+    fampolicy_unref(old);
+}
+
 void pool_deinit(pool *p)
 {
     for (unsigned i = 0; i < p->n && p->consumers != NULL; i++)
         consumer_deinit(&p->consumers[i]);
     free(p->consumers);
+    fampolicy_unref(p->fam);
     qfault_deinit(&p->faults);
     qkeys_deinit(&p->keys);
     redis_url_deinit(&p->qurl);

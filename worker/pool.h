@@ -13,6 +13,7 @@
 #include "batch.h"
 #include "config.h"
 #include "consumer.h"
+#include "fampolicy.h"
 #include "rlink.h"
 #include "metrics.h"
 #include "qfault.h"
@@ -35,6 +36,7 @@ typedef struct pool {
     metrics *m; /* borrowed; may be NULL */
     rng rng;
     batch_policy policy;
+    fampolicy *fam; /* the families file new batches are planned with (a reference); NULL: none */
     scripts sc;
     qfault faults; /* sites: the consumers, then POOL_SITE_* after them */
     char heartbeat_cmd[300], reap_list_cmd[300]; /* commands named in their faults */
@@ -74,6 +76,12 @@ void pool_start(pool *p, void (*on_closed)(pool *p), void *data);
 void pool_stop(pool *p);
 /* Frees what the pool owns once it closed (or if it never started). */
 void pool_deinit(pool *p);
+
+/* Plans every batch fetched from now on with fam (a reference is taken;
+ * NULL: no families file). The file before is dropped: batches already
+ * planned with it keep it until they settle, so a change never reaches a
+ * batch in flight. */
+void pool_set_families(pool *p, fampolicy *fam);
 
 /* For consumers. */
 bool pool_may_fetch(const pool *p);

@@ -16,6 +16,7 @@ typedef enum script_id {
     SCRIPT_REAP,
     SCRIPT_RELEASE,
     SCRIPT_SAMPLE,
+    SCRIPT_RATE,
     SCRIPT_COUNT,
 } script_id;
 

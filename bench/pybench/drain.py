@@ -86,9 +86,9 @@ def commandstats(info):
     return out
 
 
-def run_drain(b, server, spec, consumers=2, processes=1, timeout=60.0, tag="drain"):
+def run_drain(b, server, spec, consumers=2, processes=1, timeout=60.0, tag="drain", extra=()):
     """Returns a dict: seconds (None on failure), jobs_s, keys_s, redis_cpu,
-    worker_cpu (% of one core), hwm_kib, rss_kib, note."""
+    worker_cpu (% of one core), hwm_kib, rss_kib, note. `extra`: more worker flags."""
     server.flushall()
     if spec.prefill:
         prefill_keys(b, server, spec.prefix, spec.prefill)
@@ -97,7 +97,7 @@ def run_drain(b, server, spec, consumers=2, processes=1, timeout=60.0, tag="drai
         q.call("CONFIG", "RESETSTAT")
     r0 = cpu_seconds(server.pid)
     t0 = time.monotonic()
-    workers = [Worker(b.worker, server, b.workdir, consumers=consumers, tag="%s-%d" % (tag, i))
+    workers = [Worker(b.worker, server, b.workdir, consumers=consumers, extra=extra, tag="%s-%d" % (tag, i))
                for i in range(processes)]
     seconds, why = wait_drained(server, workers, spec.expect_keys, timeout)
     wall = time.monotonic() - t0

@@ -65,6 +65,20 @@ def loadgen(b, server, rate, seconds, prefix, every, grace_ms=5000):
     return json.loads(out.strip().splitlines()[-1])
 
 
+def scrape_metric(http_port, series):
+    """The value of one sample (`name{labels}` as the worker renders it) of the
+    worker's /metrics, or None when it is absent or the worker does not answer."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % http_port, timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
 def scrape_lag(http_port):
     """Cumulative counts of invq_job_lag_seconds_bucket by upper bound (float,
     +Inf as inf), or None when the worker serves no such histogram."""

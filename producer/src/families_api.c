@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "families.h"
+#include "families_job.h"
 #include "job.h"
 
 struct invq_families {
@@ -16,9 +17,6 @@ struct invq_families {
     char *path;
 };
 
-_Static_assert((int)FAM_OP_DEL == (int)JOB_OP_DEL && (int)FAM_OP_BUMP == (int)JOB_OP_BUMP &&
-                   (int)FAM_OP_EXPIRE == (int)JOB_OP_EXPIRE,
-               "families op numbers are the codec's");
 _Static_assert(INVQ_FAMILY_MAX_PARAMS == FAM_MAX_PARAMS, "placeholder limits agree");
 
 INVQ_API int invq_families_load(const char *path, const char *ns, invq_families **out, char *err, size_t errlen)
@@ -215,41 +213,34 @@ INVQ_API int invq_families_data_key(const void *key, size_t len, int64_t version
 INVQ_API int invq_families_check_job(const invq_families *f, const invq_job *job, char *err, size_t errlen)
 {
     char shown[160], ops[64];
+    fam_job_verdict v;
     if (!f || !job)
         return err_set(err, errlen, INVQ_EINVAL, "families or job is NULL");
-    const fam_family *want = NULL;
-    if (job->fam && !(want = families_find(f->f, job->fam)))
+    if (families_check_job(f->f, job, NULL, &v) == FAM_JOB_OK)
+        return 0;
+    if (v.refusal == FAM_JOB_UNKNOWN_FAMILY)
         return err_set(err, errlen, INVQ_EFAMILY, "job %s: family '%.64s' is not in %s", job->id, job->fam, f->path);
-    for (size_t i = 0; i < job->nops; i++) {
-        const job_op *op = &job->ops[i];
-        for (size_t k = 0; k < op->nkeys; k++) {
-            fam_match m;
-            const job_key *key = &op->keys[k];
-            const fam_family *got = families_lookup(f->f, key->data, key->len, &m);
-            if (!got || (want && got != want)) {
-                families_render_key(key->data, key->len, shown, sizeof(shown));
-                if (!want)
-                    return err_set(err, errlen, INVQ_EFAMILY, "job %s: key '%s' belongs to no family of %s", job->id,
-                                   shown, f->path);
-                if (!got)
-                    return err_set(err, errlen, INVQ_EFAMILY, "job %s: key '%s' is outside its family '%s'", job->id,
-                                   shown, want->name);
-                return err_set(err, errlen, INVQ_EFAMILY,
-                               "job %s: key '%s' belongs to family '%s', not to the job's family '%s'", job->id, shown,
-                               got->name, want->name);
-            }
-            if (!families_op_allowed(&m, (int)op->kind)) {
-                families_render_key(key->data, key->len, shown, sizeof(shown));
-                if (m.kind == FAM_KEY_VERSION && (got->ops & FAM_OP_BIT(op->kind)))
-                    return err_set(err, errlen, INVQ_EFAMILY,
-                                   "job %s: %s on '%s' is not allowed: it is the version key of family '%s', "
-                                   "which only bump may touch",
-                                   job->id, job_op_name(op->kind), shown, got->name);
-                return err_set(err, errlen, INVQ_EFAMILY, "job %s: %s on '%s' is not allowed: family '%s' allows %s",
-                               job->id, job_op_name(op->kind), shown, got->name,
-                               families_ops_text(got->ops, ops, sizeof(ops)));
-            }
-        }
+    const job_op *op = &job->ops[v.op];
+    const job_key *key = &op->keys[v.key];
+    families_render_key(key->data, key->len, shown, sizeof(shown));
+    switch (v.refusal) {
+    case FAM_JOB_NO_FAMILY:
+        if (!v.want)
+            return err_set(err, errlen, INVQ_EFAMILY, "job %s: key '%s' belongs to no family of %s", job->id, shown,
+                           f->path);
+        return err_set(err, errlen, INVQ_EFAMILY, "job %s: key '%s' is outside its family '%s'", job->id, shown,
+                       v.want->name);
+    case FAM_JOB_OTHER_FAMILY:
+        return err_set(err, errlen, INVQ_EFAMILY,
+                       "job %s: key '%s' belongs to family '%s', not to the job's family '%s'", job->id, shown,
+                       v.got->name, v.want->name);
+    default:
+        if (v.version_key)
+            return err_set(err, errlen, INVQ_EFAMILY,
+                           "job %s: %s on '%s' is not allowed: it is the version key of family '%s', "
+                           "which only bump may touch",
+                           job->id, job_op_name(op->kind), shown, v.got->name);
+        return err_set(err, errlen, INVQ_EFAMILY, "job %s: %s on '%s' is not allowed: family '%s' allows %s", job->id,
+                       job_op_name(op->kind), shown, v.got->name, families_ops_text(v.got->ops, ops, sizeof(ops)));
     }
-    return 0;
 }

@@ -1,4 +1,5 @@
-/* The reserved-key rule and the `key_not_allowed` reasons (see key_policy.h). */
+/* The reserved-key rule and the `key_not_allowed` / `op_not_allowed`
+ * reasons (see key_policy.h). */
 #include "key_policy.h"
 
 #include <stdint.h>
@@ -56,6 +57,17 @@ int job_reason_key_not_allowed(char *buf, size_t len, job_op_kind op, const void
     job_describe_key(shown, sizeof(shown), key, klen);
     return snprintf(buf, len, "%s: %s %s%s%s", JOB_REASON_KEY_NOT_ALLOWED, name != NULL ? name : "?", shown,
                     detail != NULL ? ": " : "", detail != NULL ? detail : "");
+}
+
+int job_reason_op_not_allowed(char *buf, size_t len, job_op_kind op, const void *key, size_t klen,
+                              const char *family, const char *ops)
+{
+    char shown[JOB_KEY_DESC_MAX];
+    const char *name = job_op_name(op);
+
+    job_describe_key(shown, sizeof(shown), key, klen);
+    return snprintf(buf, len, "%s: %s %s: family %s allows %s", JOB_REASON_OP_NOT_ALLOWED, name != NULL ? name : "?",
+                    shown, family, ops);
 }
 
 void job_describe_key(char *buf, size_t len, const void *key, size_t klen)

@@ -10,8 +10,9 @@
 
 #include "job.h"
 
-/* Reason code and detail of a refused key. */
+/* Reason codes and detail of a refused key. */
 #define JOB_REASON_KEY_NOT_ALLOWED "key_not_allowed"
+#define JOB_REASON_OP_NOT_ALLOWED "op_not_allowed"
 #define JOB_RESERVED_DETAIL "reserved for the queue"
 
 /* Room for any job_describe_key() output, NUL included. */
@@ -45,6 +46,14 @@ bool job_reserved_reason(const invq_job *job, const char *const *ns, size_t nns,
  * Returns the length of the whole reason (as snprintf does). */
 int job_reason_key_not_allowed(char *buf, size_t len, job_op_kind op, const void *key, size_t klen,
                                const char *detail);
+
+/* Writes the reason of an op that the key's family does not allow
+ * (families-v1.md §7) into buf (always NUL-terminated):
+ * "op_not_allowed: <op> <key>: family <family> allows <ops>", the key shown
+ * as job_describe_key() shows it, ops as the families file writes them
+ * ("del, bump"). Returns the length of the whole reason (as snprintf does). */
+int job_reason_op_not_allowed(char *buf, size_t len, job_op_kind op, const void *key, size_t klen,
+                              const char *family, const char *ops);
 
 /* A key for reasons and logs: its first 64 bytes, printable ASCII other than
  * backslash as is, any other byte as \xNN, and "..." when it was longer.

@@ -145,6 +145,14 @@ typedef struct fam_load_opts {
  * out may be NULL to only check the file. opts may be NULL. */
 int families_load(const char *path, const fam_load_opts *opts, families **out, fam_problems *probs);
 
+/* The bytes families_load() parses: the file at path into a malloc'd
+ * buffer (*text, *len; caller frees with free()), cut a little after
+ * FAM_MAX_FILE bytes so that families_load_buffer() still reports a file
+ * that is too long. Returns 0, FAM_EIO (the problem appended at line 0,
+ * under `path`) or FAM_ENOMEM; *text is NULL on failure. For callers that
+ * need the bytes too (a digest of the loaded file). */
+int families_read_file(const char *path, char **text, size_t *len, fam_problems *probs);
+
 /* The same from len bytes of text (borrowed), problems reported under
  * `name` (NULL: "<buffer>"). */
 int families_load_buffer(const char *text, size_t len, const char *name, const fam_load_opts *opts,

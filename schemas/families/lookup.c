@@ -323,10 +323,10 @@ done:
     return rc;
 }
 
-int families_load(const char *path, const fam_load_opts *opts, families **out, fam_problems *probs)
+int families_read_file(const char *path, char **text, size_t *len_out, fam_problems *probs)
 {
-    if (out)
-        *out = NULL;
+    *text = NULL;
+    *len_out = 0;
     if (probs && !probs->file && set_file(probs, path ? path : "") < 0)
         return FAM_ENOMEM;
     FILE *fp = path ? fopen(path, "rb") : NULL;
@@ -362,6 +362,22 @@ int families_load(const char *path, const fam_load_opts *opts, families **out, f
     fclose(fp);
     if (!buf)
         return FAM_ENOMEM;
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    *text = buf;
+    *len_out = len;
+    return 0;
+}
+
+int families_load(const char *path, const fam_load_opts *opts, families **out, fam_problems *probs)
+{
+    char *buf;
+    size_t len;
+    if (out)
+        *out = NULL;
+    int rc = families_read_file(path, &buf, &len, probs);
     if (rc == 0)
         rc = families_load_buffer(buf, len, path, opts, out, probs);
     free(buf);

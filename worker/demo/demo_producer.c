@@ -1,7 +1,13 @@
 /* The demo's producer: fills a cache with sample keys, sends a burst of
  * invalidations through libinvq (plus one poison payload), waits until the
- * worker has handled them all, and reports what happened.
- * Usage: demo_producer --url URL (--ping | --fill | --send | --wait | --report) */
+ * worker has handled them all, and reports what happened. With a families
+ * file (--families, the same one the worker reads) libinvq refuses a key
+ * outside the families before sending; the demo then pushes that job raw,
+ * as a producer without the file would, and the worker refuses it too; the
+ * report reads the worker's /metrics (--metrics HOST:PORT) to show what the
+ * family in shadow mode would have invalidated.
+ * Usage: demo_producer --url URL [--families FILE] [--metrics HOST:PORT]
+ *        (--ping | --free-port | --fill | --send | --wait | --report) */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -9,6 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
@@ -33,7 +44,12 @@ enum {
     AFTER_MS = 1500,
     REDO_MS = 1000,
     WAIT_MS = 60000,
+    NSTOCK = 20,    /* the shadow family's burst: del stock:1..20 */
+    NSTOCKED = 10,  /* stock:1..10 are cached */
 };
+
+/* The key outside every family that the demo tries to invalidate. */
+#define REFUSED_KEY "session:42"
 
 static void sleep_ms(int ms)
 {
@@ -94,7 +110,7 @@ static long long int_cmd(redisContext *c, const char *fmt, ...)
     return v;
 }
 
-static int do_fill(redisContext *c)
+static int do_fill(redisContext *c, const char *families)
 {
     bool ok = true;
     for (int i = 1; ok && i <= NUSERS; i++) {
@@ -108,12 +124,16 @@ static int do_fill(redisContext *c)
     }
     ok = ok && run(c, "SET demo:deferred cached") && run(c, "SET demo:double cached") &&
          run(c, "SET demo:not-a-number hello");
+    for (int i = 1; ok && families != NULL && i <= NSTOCKED; i++) {
+        ok = run(c, "SET stock:%d 5", i);
+    }
+    ok = ok && (families == NULL || run(c, "SET " REFUSED_KEY " a-session"));
     if (!ok) {
         return 1;
     }
     printf("cache filled: user:1..%d, ver:user:1..%d = 1, ttl:1..%d with a %d s TTL, "
-           "demo:deferred, demo:double, demo:not-a-number = \"hello\"\n",
-           NUSERS, NVERSIONS, NTTL, TTL_BEFORE_S);
+           "demo:deferred, demo:double, demo:not-a-number = \"hello\"%s\n",
+           NUSERS, NVERSIONS, NTTL, TTL_BEFORE_S, families != NULL ? ", stock:1..10, " REFUSED_KEY : "");
     return 0;
 }
 
@@ -140,7 +160,62 @@ static int add_keys(invq_job *job, char op, const char *prefix, int first, int n
     return rc;
 }
 
-static int do_send(const char *url, redisContext *c)
+/* The burst of the family in shadow mode: del stock:1..NSTOCK, two jobs. */
+static int add_stock(invq_job **jobs, size_t *n)
+{
+    for (int half = 0; half < 2; half++) {
+        invq_job *j = invq_job_new();
+        jobs[(*n)++] = j;
+        if (j == NULL || add_keys(j, 'd', "stock:", 1 + half * NSTOCK / 2, NSTOCK / 2) != 0 ||
+            invq_job_set_family(j, "stock") != 0) {
+            return INVQ_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* A key outside every family: libinvq with the file refuses it before
+ * sending; pushed raw, as by a producer without the file, the worker
+ * refuses it. */
+static int send_refused(invq_producer *p, redisContext *c, const char *families)
+{
+    const void *key[] = {REFUSED_KEY};
+    invq_job *j = invq_job_new();
+    if (j == NULL || invq_job_del(j, key, NULL, 1) != 0) {
+        invq_job_free(j);
+        return 1;
+    }
+    int rc = invq_send(p, j);
+    invq_job_free(j);
+    if (rc != INVQ_EFAMILY) {
+        fprintf(stderr, "demo_producer: libinvq %s the job on " REFUSED_KEY " (%s), expected INVQ_EFAMILY\n",
+                rc >= 0 ? "sent" : "failed", invq_strerror(rc));
+        return 1;
+    }
+    printf("libinvq with %s refused a job: %s\n", families, invq_producer_errstr(p));
+    invq_job *raw = job_new();
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    job_limits lim;
+    job_error err;
+    job_limits_default(&lim);
+    rc = raw == NULL || job_set_id(raw, "demo-refused-key") != 0 || job_add_op(raw, JOB_OP_DEL, 0, false, 0) != 0 ||
+         job_op_add_key(raw, 0, REFUSED_KEY, strlen(REFUSED_KEY), false) != 0;
+    if (rc == 0) {
+        raw->ts = (uint64_t)time(NULL) * 1000;
+        rc = job_encode(raw, &lim, &bytes, &len, &err);
+    }
+    job_free(raw);
+    if (rc != 0 || !run(c, "LPUSH %s %b", KEY_PENDING, bytes, len) || !run(c, "HINCRBY %s enqueued 1", KEY_STATS)) {
+        free(bytes);
+        return 1;
+    }
+    free(bytes);
+    printf("pushed the same job raw, as a producer without the families file would\n");
+    return 0;
+}
+
+static int do_send(const char *url, redisContext *c, const char *families)
 {
     invq_options o;
     invq_producer *p = NULL;
@@ -155,6 +230,7 @@ static int do_send(const char *url, redisContext *c)
 
     invq_options_init(&o);
     o.url = url;
+    o.families = families;
     rc = invq_producer_new(&o, &p, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "demo_producer: %s\n", err);
@@ -186,6 +262,9 @@ static int do_send(const char *url, redisContext *c)
     n++;
     rc |= invq_job_bump(jobs[n], text_key, NULL, 1);
     n++;
+    if (families != NULL) {
+        rc |= add_stock(jobs, &n);
+    }
     if (rc != 0) {
         fprintf(stderr, "demo_producer: cannot build a job\n");
         return 1;
@@ -196,6 +275,9 @@ static int do_send(const char *url, redisContext *c)
     }
     for (size_t i = 0; i < n; i++) {
         invq_job_free(jobs[i]);
+    }
+    if (rc >= 0 && families != NULL && send_refused(p, c, families) != 0) {
+        rc = -1;
     }
     invq_producer_free(p);
     if (rc < 0) {
@@ -211,8 +293,9 @@ static int do_send(const char *url, redisContext *c)
     }
     printf("sent %zu jobs in one round trip: %d deletes (10 of them duplicates), 1 bump of %d version keys, "
            "1 expire of %d keys (60 s, 10%% jitter), 1 delete deferred by %d ms, 1 double delete (redo after "
-           "%d ms), 1 INCR of a text value; plus 1 poison payload\n",
-           n, NDELETED / 3 + 10, NVERSIONS, NTTL, AFTER_MS, REDO_MS);
+           "%d ms), 1 INCR of a text value%s; plus 1 poison payload\n",
+           n, NDELETED / 3 + 10, NVERSIONS, NTTL, AFTER_MS, REDO_MS,
+           families != NULL ? ", 2 deletes of stock:1..20 (family stock, in shadow mode)" : "");
     return 0;
 }
 
@@ -237,7 +320,7 @@ static long long count_keys(redisContext *c, const char *pattern)
  * between processing, delayed and dead in one step, so separate reads could
  * see a job in none of them. 1 when everything is settled, 0 when not, -1 on
  * a Redis error. */
-static int settled(redisContext *c)
+static int settled(redisContext *c, long long want_dead)
 {
     redisAppendCommand(c, "MULTI");
     redisAppendCommand(c, "LLEN %s", KEY_PENDING);
@@ -253,7 +336,7 @@ static int settled(redisContext *c)
         if (i == 5 && r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
             r->element[0]->type == REDIS_REPLY_INTEGER && r->element[1]->type == REDIS_REPLY_INTEGER &&
             r->element[2]->type == REDIS_REPLY_INTEGER && r->element[3]->type == REDIS_REPLY_ARRAY) {
-            rc = r->element[0]->integer == 0 && r->element[1]->integer == 0 && r->element[2]->integer >= 2 &&
+            rc = r->element[0]->integer == 0 && r->element[1]->integer == 0 && r->element[2]->integer >= want_dead &&
                  r->element[3]->elements == 0;
         }
         freeReplyObject(r);
@@ -261,10 +344,10 @@ static int settled(redisContext *c)
     return rc;
 }
 
-static int do_wait(redisContext *c)
+static int do_wait(redisContext *c, long long want_dead)
 {
     for (int waited = 0; waited < WAIT_MS; waited += 50) {
-        int rc = settled(c);
+        int rc = settled(c, want_dead);
         if (rc < 0) {
             fprintf(stderr, "demo_producer: cannot read the queue state\n");
             return 1;
@@ -303,7 +386,62 @@ static int report_dead(redisContext *c)
     return 0;
 }
 
-static int do_report(redisContext *c)
+/* A sample of the worker's /metrics at host:port ("127.0.0.1:9464"), -1
+ * when it cannot be read. */
+static double scrape(const char *addr, const char *series)
+{
+    char host[64];
+    const char *colon = strrchr(addr, ':');
+    if (colon == NULL || (size_t)(colon - addr) >= sizeof(host)) {
+        return -1;
+    }
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = '\0';
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || inet_pton(AF_INET, host, &sin.sin_addr) != 1 ||
+        connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+    static char buf[1 << 17];
+    size_t got = 0;
+    ssize_t n = write(fd, req, sizeof(req) - 1);
+    while (n > 0 && got + 1 < sizeof(buf) && (n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0) {
+        got += (size_t)n;
+    }
+    close(fd);
+    buf[got] = '\0';
+    size_t len = strlen(series);
+    for (const char *p = buf; (p = strstr(p, series)) != NULL; p += len) {
+        if (p > buf && p[-1] == '\n' && p[len] == ' ') {
+            return strtod(p + len + 1, NULL);
+        }
+    }
+    return -1;
+}
+
+/* The families part of the report; returns whether it is what the burst asked for. */
+static bool report_families(redisContext *c, const char *metrics)
+{
+    long long stocked = count_keys(c, "stock:*");
+    double would = -1, hits = -1;
+    if (metrics != NULL) {
+        would = scrape(metrics, "invq_family_keys_total{family=\"stock\",op=\"del\",mode=\"shadow\"}");
+        hits = scrape(metrics, "invq_family_shadow_hits_total{family=\"stock\",op=\"del\"}");
+    }
+    printf("  family stock (shadow): %lld of stock:1..%d still cached: nothing applied; the worker counted %.0f "
+           "would-be deletes, %.0f of them of cached keys (%.0f%%: the number a rollout is judged by)\n",
+           stocked, NSTOCKED, would, hits, would > 0 ? 100.0 * hits / would : 0.0);
+    printf("  refused key          : " REFUSED_KEY " %s\n",
+           int_cmd(c, "EXISTS " REFUSED_KEY) == 1 ? "untouched (outside every family)" : "DELETED");
+    return stocked == NSTOCKED && would == NSTOCK && hits == NSTOCKED && int_cmd(c, "EXISTS " REFUSED_KEY) == 1;
+}
+
+static int do_report(redisContext *c, const char *families, const char *metrics)
 {
     long long users = count_keys(c, "user:*");
     long long bumped = 0, shortened = 0, max_ttl = 0;
@@ -333,13 +471,14 @@ static int do_report(redisContext *c)
            int_cmd(c, "EXISTS demo:double") == 0 ? "deleted, then deleted again" : "STILL PRESENT");
     printf("  queue now            : pending=%lld delayed=%lld dead=%lld\n", int_cmd(c, "LLEN %s", KEY_PENDING),
            int_cmd(c, "ZCARD %s", KEY_DELAYED), int_cmd(c, "LLEN %s", KEY_DEAD));
+    bool fam_ok = families == NULL || report_families(c, metrics);
     if (report_dead(c) != 0) {
         return 1;
     }
     /* The demo checks its own outcome, so a broken worker fails it. */
     if (users != NUSERS - NDELETED || bumped != NVERSIONS || shortened != NTTL ||
         int_cmd(c, "EXISTS demo:deferred") != 0 || int_cmd(c, "EXISTS demo:double") != 0 ||
-        int_cmd(c, "LLEN %s", KEY_DEAD) != 2) {
+        int_cmd(c, "LLEN %s", KEY_DEAD) != (families != NULL ? 3 : 2) || !fam_ok) {
         fprintf(stderr, "demo_producer: the outcome is not what the burst asked for\n");
         return 1;
     }
@@ -348,24 +487,52 @@ static int do_report(redisContext *c)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: demo_producer --url URL (--ping | --fill | --send | --wait | --report)\n");
+    fprintf(stderr, "usage: demo_producer --url URL [--families FILE] [--metrics HOST:PORT]\n"
+                    "       (--ping | --free-port | --fill | --send | --wait | --report)\n");
+}
+
+/* Prints a loopback TCP port free a moment ago (for the worker's listener). */
+static int do_free_port(void)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sin);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
+        perror("demo_producer: free port");
+        if (fd >= 0) {
+            close(fd);
+        }
+        return 1;
+    }
+    close(fd);
+    printf("%d\n", ntohs(sin.sin_port));
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    const char *url = NULL, *action = NULL;
+    const char *url = NULL, *action = NULL, *families = NULL, *metrics = NULL;
     redisContext *c;
     int rc;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--url") == 0 && i + 1 < argc) {
             url = argv[++i];
+        } else if (strcmp(argv[i], "--families") == 0 && i + 1 < argc) {
+            families = argv[++i];
+        } else if (strcmp(argv[i], "--metrics") == 0 && i + 1 < argc) {
+            metrics = argv[++i];
         } else if (strcmp(argv[i], "--ping") == 0 || strcmp(argv[i], "--fill") == 0 || strcmp(argv[i], "--send") == 0 ||
-                   strcmp(argv[i], "--wait") == 0 || strcmp(argv[i], "--report") == 0) {
+                   strcmp(argv[i], "--wait") == 0 || strcmp(argv[i], "--report") == 0 ||
+                   strcmp(argv[i], "--free-port") == 0) {
             action = argv[i];
         } else {
             usage();
             return 64;
         }
+    }
+    if (action != NULL && strcmp(action, "--free-port") == 0) {
+        return do_free_port();
     }
     if (url == NULL || action == NULL) {
         usage();
@@ -378,13 +545,13 @@ int main(int argc, char **argv)
     if (strcmp(action, "--ping") == 0) {
         rc = run(c, "PING") ? 0 : 1;
     } else if (strcmp(action, "--fill") == 0) {
-        rc = do_fill(c);
+        rc = do_fill(c, families);
     } else if (strcmp(action, "--send") == 0) {
-        rc = do_send(url, c);
+        rc = do_send(url, c, families);
     } else if (strcmp(action, "--wait") == 0) {
-        rc = do_wait(c);
+        rc = do_wait(c, families != NULL ? 3 : 2);
     } else {
-        rc = do_report(c);
+        rc = do_report(c, families, metrics);
     }
     redisFree(c);
     return rc;

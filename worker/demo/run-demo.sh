@@ -1,10 +1,12 @@
 #!/bin/sh
 # The invq demo: starts a private redis-server on a unix socket in a temp dir,
-# fills some cache keys, runs invq-worker with 2 consumers, sends a burst of
-# invalidations (including a poison payload and a permanent failure), prints
-# what happened, then stops everything and removes the temp dir. It ends with
-# a few seconds of bench/freshness (TTL only against invq, on a real SQLite
-# database) when that benchmark is built.
+# fills some cache keys, runs invq-worker with 2 consumers and the demo's
+# families file (worker/demo/families.ini: one family in shadow mode beside
+# enforced ones), sends a burst of invalidations (including a poison payload,
+# a permanent failure and a key outside every family), prints what happened,
+# then stops everything and removes the temp dir. It ends with a few seconds
+# of bench/freshness (TTL only against invq, on a real SQLite database) when
+# that benchmark is built.
 # Usage: worker/demo/run-demo.sh BUILD_DIR
 set -eu
 
@@ -85,16 +87,21 @@ until "$producer" --url "$url" --ping >/dev/null 2>&1 || [ $tries -ge 200 ]; do
 done
 echo "redis-server $("$server" --version | sed "s/.* v=\([^ ]*\).*/\1/") running on $sock (pid $redis_pid)"
 
-"$producer" --url "$url" --fill
+# The policy both sides read, and a loopback port for the worker's /metrics
+# (where the shadow family's counts are).
+families="$(dirname "$0")/families.ini"
+metrics="127.0.0.1:$("$producer" --free-port)"
 
-"$worker" --queue-url "$url" --consumers 2 --http-addr off --backoff-base-ms 100 \
-    --log-level warn 2> "$dir/worker.log" &
+"$producer" --url "$url" --families "$families" --fill
+
+"$worker" --queue-url "$url" --consumers 2 --http-addr "$metrics" --backoff-base-ms 100 \
+    --families "$families" --log-level warn 2> "$dir/worker.log" &
 worker_pid=$!
-echo "invq-worker started (pid $worker_pid, 2 consumers)"
+echo "invq-worker started (pid $worker_pid, 2 consumers, --families $families)"
 
-"$producer" --url "$url" --send
-"$producer" --url "$url" --wait
-"$producer" --url "$url" --report
+"$producer" --url "$url" --families "$families" --send
+"$producer" --url "$url" --families "$families" --wait
+"$producer" --url "$url" --families "$families" --metrics "$metrics" --report
 
 if [ -x "$ctl" ]; then
     echo

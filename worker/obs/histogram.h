@@ -29,5 +29,12 @@ void histogram_observe(histogram *h, double value);
 /* Appends the _bucket, _sum and _count samples of `name` to b (the caller
  * writes HELP and TYPE). Returns 0 or -ENOMEM. */
 int histogram_render(const histogram *h, const char *name, expo_buf *b);
+/* The same with more labels on every sample: `labels` is rendered label
+ * pairs without braces (`family="user"`), or NULL for none. */
+int histogram_render_labelled(const histogram *h, const char *name, const char *labels, expo_buf *b);
+
+/* The bounds of every job-lag histogram, in seconds: 0.5 ms to 5 min. */
+extern const double histogram_lag_bounds[];
+extern const size_t histogram_lag_nbounds;
 
 #endif

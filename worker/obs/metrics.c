@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "expo.h"
+#include "fam_metrics.h"
 #include "histogram.h"
 
 /* Distinct dead-letter reasons / stats fields kept before collapsing the
@@ -23,18 +24,16 @@ enum { OP_DEL, OP_BUMP, OP_EXPIRE, OP_N };
 enum { TARGET_QUEUE, TARGET_CACHE, TARGET_N };
 enum { LIST_PENDING, LIST_DELAYED, LIST_DEAD, LIST_PROCESSING, LIST_N };
 enum { SCRIPT_FETCH, SCRIPT_FINISH, SCRIPT_RELEASE, SCRIPT_PROMOTE, SCRIPT_REAP, SCRIPT_SAMPLE, SCRIPT_HEARTBEAT,
-       SCRIPT_BLMOVE, SCRIPT_N };
+       SCRIPT_BLMOVE, SCRIPT_RATE, SCRIPT_N };
 
 static const char *const result_names[RESULT_N] = { "done", "retried", "dead" };
 static const char *const op_names[OP_N] = { "del", "bump", "expire" };
 static const char *const target_names[TARGET_N] = { "queue", "cache" };
 static const char *const list_names[LIST_N] = { "pending", "delayed", "dead", "processing" };
-static const char *const script_names[SCRIPT_N] = { "fetch",  "finish", "release",   "promote",
-                                                    "reap",   "sample", "heartbeat", "blmove" };
+static const char *const script_names[SCRIPT_N] = { "fetch",  "finish", "release",   "promote", "reap",
+                                                    "sample", "heartbeat", "blmove", "rate" };
 
 static const double batch_size_bounds[] = { 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000 };
-static const double lag_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                     0.5, 1, 2.5, 5, 10, 30, 60, 120, 300 };
 static const double apply_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                        0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
 
@@ -76,6 +75,7 @@ struct metrics {
     bool queue_blocked;
     char blocked_reason[320];
     uint64_t script_errors[SCRIPT_N];
+    fam_metrics *fam; /* created when a families file is loaded */
 };
 
 static int name_index(const char *const *names, size_t n, const char *s)
@@ -133,7 +133,7 @@ metrics *metrics_new(const char *version)
     m->dead_reasons.max = METRICS_MAX_REASONS;
     m->queue_totals.max = METRICS_MAX_QUEUE_COUNTERS;
     histogram_init(&m->batch_size, batch_size_bounds, COUNT_OF(batch_size_bounds));
-    histogram_init(&m->lag, lag_bounds, COUNT_OF(lag_bounds));
+    histogram_init(&m->lag, histogram_lag_bounds, histogram_lag_nbounds);
     histogram_init(&m->apply, apply_bounds, COUNT_OF(apply_bounds));
     return m;
 }
@@ -142,8 +142,16 @@ void metrics_free(metrics *m)
 {
     if (!m)
         return;
+    fam_metrics_free(m->fam);
     free(m->version);
     free(m);
+}
+
+fam_metrics *metrics_families(metrics *m)
+{
+    if (!m->fam)
+        m->fam = fam_metrics_new();
+    return m->fam;
 }
 
 void metrics_jobs_finished(metrics *m, const char *result, uint64_t n)
@@ -420,6 +428,8 @@ char *metrics_render(const metrics *m, size_t *len)
         rc = render_state(m, &b);
     if (rc == 0)
         rc = render_process(m, &b);
+    if (rc == 0 && m->fam)
+        rc = fam_metrics_render(m->fam, &b);
     if (rc < 0) {
         expo_deinit(&b);
         return NULL;

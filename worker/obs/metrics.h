@@ -49,13 +49,19 @@ void metrics_set_loop_lag(metrics *m, double seconds);
  * queue script succeeds again. */
 void metrics_set_queue_blocked(metrics *m, const char *reason);
 /* One failed run of a queue script or command: "fetch", "finish",
- * "release", "promote", "reap", "sample", "heartbeat", "blmove". */
+ * "release", "promote", "reap", "sample", "heartbeat", "blmove", "rate". */
 void metrics_queue_script_error(metrics *m, const char *script);
 
 /* Readiness: 1 when both targets are connected, no queue script keeps
  * failing and the worker is not draining; otherwise 0 and a one-line reason
  * in buf. */
 int metrics_ready(const metrics *m, char *reason, size_t len);
+
+/* The per-family metrics of a families file (fam_metrics.h), created on
+ * first use and rendered with the rest from then on; owned by m. NULL when
+ * out of memory. */
+struct fam_metrics;
+struct fam_metrics *metrics_families(metrics *m);
 
 /* Renders the exposition into a malloc'd, NUL-terminated buffer (caller frees). */
 char *metrics_render(const metrics *m, size_t *len);

@@ -8,9 +8,12 @@
 
 #include <cmocka.h>
 
+#include <unistd.h>
+
 #include "batch.h"
 #include "dead.h"
 #include "log.h"
+#include "ratelimit.h"
 
 #define NOW 1795672800000ull
 
@@ -91,7 +94,7 @@ static void test_plan_and_settle(void **state)
     batch_policy p = policy();
     rng r;
     rng_seed(&r, 3);
-    assert_int_equal(batch_plan_all(&b, &p, NOW, &r), 0);
+    assert_int_equal(batch_plan_all(&b, &p, NULL, NOW, &r), 0);
     assert_int_equal(b.jobs[0].plan, PLAN_APPLY);
     assert_int_equal(b.jobs[2].plan, PLAN_DEAD);
     assert_int_equal(b.jobs[3].plan, PLAN_DEFER);
@@ -102,11 +105,11 @@ static void test_plan_and_settle(void **state)
     cache_result res[4];
     for (size_t i = 0; i < b.co.nentries; i++) {
         const cache_entry *e = &b.co.entries[i];
-        res[i] = (cache_result){ CACHE_OK, NULL, NULL };
+        res[i] = (cache_result){ CACHE_OK, NULL, NULL, false };
         if (e->op == JOB_OP_BUMP)
-            res[i] = (cache_result){ CACHE_PERMANENT, "not_integer", "ERR value is not an integer or out of range" };
+            res[i] = (cache_result){ CACHE_PERMANENT, "not_integer", "ERR value is not an integer or out of range", false };
         if (e->op == JOB_OP_EXPIRE || (e->len == 2 && memcmp(e->key, "k5", 2) == 0))
-            res[i] = (cache_result){ CACHE_TRANSIENT, "loading", "LOADING Redis is loading" };
+            res[i] = (cache_result){ CACHE_TRANSIENT, "loading", "LOADING Redis is loading", false };
     }
     argv_buf a;
     argv_init(&a);
@@ -194,7 +197,7 @@ static void test_reserved_key(void **state)
     p.nreserved_ns = 2;
     rng r;
     rng_seed(&r, 3);
-    assert_int_equal(batch_plan_all(&b, &p, NOW, &r), 0);
+    assert_int_equal(batch_plan_all(&b, &p, NULL, NOW, &r), 0);
     assert_int_equal(b.jobs[0].plan, PLAN_APPLY);
     assert_int_equal(b.jobs[1].plan, PLAN_DEAD);
     assert_string_equal(b.jobs[1].reason, "key_not_allowed: del invq:{default}:pending: reserved for the queue");
@@ -208,11 +211,137 @@ static void test_reserved_key(void **state)
     batch_deinit(&b);
 }
 
+static const char FAMILIES[] = "[class c]\nttl = 1m\n\n"
+                               "[family user]\nkeys = user:{id}\nversion_key = ver:user:{id}\nclass = c\n"
+                               "ops = del, bump\nrate = 1000/s\n\n"
+                               "[family cart]\nkeys = cart:{id}\nclass = c\nmode = shadow\nrate = 10/s\n\n"
+                               "[family recs]\nkeys = recs:{id}\nclass = c\nmode = off\n";
+
+static fampolicy *load_policy(void)
+{
+    char path[] = "/tmp/invq-test-families-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, FAMILIES, sizeof FAMILIES - 1), (ssize_t)(sizeof FAMILIES - 1));
+    close(fd);
+    fampolicy *f = NULL;
+    fam_problems probs;
+    fam_problems_init(&probs);
+    int rc = fampolicy_load(path, "invq", "invq:{default}:rate:", &f, &probs);
+    for (size_t i = 0; i < probs.n; i++)
+        fprintf(stderr, "%d: %s\n", probs.v[i].line, probs.v[i].msg);
+    fam_problems_deinit(&probs);
+    unlink(path);
+    assert_int_equal(rc, 0);
+    return f;
+}
+
+static void fam_other(invq_job *j)
+{
+    assert_int_equal(job_set_fam(j, "cart"), 0);
+}
+
+static void second_op_cart(invq_job *j)
+{
+    int o = job_add_op(j, JOB_OP_DEL, 0, false, 0);
+    assert_true(o >= 0);
+    assert_int_equal(job_op_add_key(j, (size_t)o, "cart:9", 6, false), 0);
+    assert_int_equal(job_op_add_key(j, (size_t)o, "recs:9", 6, false), 0);
+}
+
+/* With a families file: refusals worded exactly, each entry carrying its
+ * family and mode, the rate-limited families of what is applied, and the
+ * batch keeping its file after the pool let go of it. */
+static void test_families(void **state)
+{
+    log_init(LOG_ERROR, LOG_TEXT);
+    fampolicy *f = load_policy();
+    assert_string_equal(f->fam[0].rate_key, "invq:{default}:rate:user");
+    assert_true(f->fam[0].rate_interval_us == 1000.0);
+    assert_null(f->fam[2].rate_key);
+    assert_int_equal(strlen(f->sha256), 64);
+    batch b;
+    batch_init(&b);
+    add_job(&b, "u", JOB_OP_DEL, "user:1", NOW, 0, second_op_cart); /* 0: three modes */
+    add_job(&b, "v", JOB_OP_BUMP, "ver:user:1", NOW, 0, NULL);      /* 1 */
+    add_job(&b, "out", JOB_OP_DEL, "session:1", NOW, 0, NULL);      /* 2 */
+    add_job(&b, "op", JOB_OP_EXPIRE, "user:2", NOW, 0, NULL);       /* 3 */
+    add_job(&b, "ver", JOB_OP_DEL, "ver:user:2", NOW, 0, NULL);     /* 4 */
+    add_job(&b, "fam", JOB_OP_DEL, "user:3", NOW, 0, fam_other);    /* 5 */
+    add_job(&b, "later", JOB_OP_DEL, "session:2", NOW, 0, later);   /* 6: refused, not deferred */
+    batch_policy p = policy();
+    rng r;
+    rng_seed(&r, 3);
+    assert_int_equal(batch_plan_all(&b, &p, f, NOW, &r), 0);
+    fampolicy_unref(f); /* the pool moved on: the batch keeps its own reference */
+    assert_int_equal(b.napply, 2);
+    static const char *const reasons[] = {
+        "key_not_allowed: del session:1",
+        "op_not_allowed: expire user:2: family user allows del, bump",
+        "op_not_allowed: del ver:user:2: family user allows bump",
+        "key_not_allowed: del user:3: family user, not the job's family cart",
+        "key_not_allowed: del session:2",
+    };
+    for (size_t i = 2; i <= 6; i++) {
+        assert_int_equal(b.jobs[i].plan, PLAN_DEAD);
+        assert_string_equal(b.jobs[i].reason, reasons[i - 2]);
+    }
+    assert_int_equal(b.jobs[2].fam_refused, -1);
+    assert_int_equal(b.jobs[3].fam_refusal, FAM_JOB_OP_NOT_ALLOWED);
+    assert_int_equal(b.jobs[5].fam_refused, 0);
+    /* del user:1 (apply), del cart:9 (probe), del recs:9 (count), bump ver:user:1 (apply) */
+    assert_int_equal(b.co.nentries, 4);
+    static const struct {
+        const char *key;
+        int32_t fam;
+        uint8_t action;
+    } want[] = { { "user:1", 0, ENTRY_APPLY }, { "cart:9", 1, ENTRY_PROBE }, { "recs:9", 2, ENTRY_COUNT },
+                 { "ver:user:1", 0, ENTRY_APPLY } };
+    for (size_t i = 0; i < 4; i++) {
+        assert_memory_equal(b.co.entries[i].key, want[i].key, strlen(want[i].key));
+        assert_int_equal(b.co.entries[i].fam, want[i].fam);
+        assert_int_equal(b.co.entries[i].action, want[i].action);
+    }
+    /* only applied keys ask the rate: user's two, not cart's probe */
+    assert_int_equal(b.nrate, 1);
+    assert_int_equal(b.rate[0].fam, 0);
+    assert_int_equal(b.rate[0].keys, 2);
+    assert_false(b.rate_granted);
+    argv_buf a;
+    argv_init(&a);
+    assert_int_equal(ratelimit_args(&a, "0123456789012345678901234567890123456789", &b), 0);
+    assert_int_equal(a.n, 7);
+    assert_string_equal(a.argv[2], "1");
+    assert_string_equal(a.argv[3], "invq:{default}:rate:user");
+    assert_string_equal(a.argv[4], "2");
+    assert_string_equal(a.argv[5], "1000.000000");
+    assert_string_equal(a.argv[6], "100000.000000");
+    argv_deinit(&a);
+    /* rate.lua's answers */
+    redisReply zero = { .type = REDIS_REPLY_INTEGER, .integer = 0 };
+    redisReply wait = { .type = REDIS_REPLY_INTEGER, .integer = 250 };
+    redisReply one = { .type = REDIS_REPLY_INTEGER, .integer = 1 };
+    redisReply two = { .type = REDIS_REPLY_INTEGER, .integer = 2 };
+    redisReply *granted[] = { &zero }, *limited[] = { &wait, &one }, *bad[] = { &wait, &two };
+    redisReply rg = { .type = REDIS_REPLY_ARRAY, .elements = 1, .element = granted };
+    redisReply rl = { .type = REDIS_REPLY_ARRAY, .elements = 2, .element = limited };
+    redisReply rb = { .type = REDIS_REPLY_ARRAY, .elements = 2, .element = bad };
+    assert_int_equal(ratelimit_reply(&rl, &b), 250);
+    assert_true(b.rate[0].limited);
+    wait.integer = 5000000;
+    assert_int_equal(ratelimit_reply(&rl, &b), RATE_MAX_WAIT_MS);
+    assert_int_equal(ratelimit_reply(&rb, &b), -1);
+    assert_int_equal(ratelimit_reply(&rg, &b), 0);
+    assert_false(b.rate[0].limited);
+    batch_deinit(&b); /* drops the last reference */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan_and_settle),
         cmocka_unit_test(test_reserved_key),
+        cmocka_unit_test(test_families),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

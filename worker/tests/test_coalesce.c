@@ -12,7 +12,7 @@
 
 static int add(coalesce *c, job_op_kind op, const char *key, uint64_t ttl)
 {
-    return coalesce_add(c, op, (const uint8_t *)key, strlen(key), ttl);
+    return coalesce_add(c, op, (const uint8_t *)key, strlen(key), ttl, -1, ENTRY_APPLY);
 }
 
 static void test_dedup_per_op(void **state)
@@ -53,7 +53,7 @@ static void test_binary_and_growth(void **state)
     coalesce_init(&c);
     const uint8_t k1[] = { 'a', 0, 'b' };
     const uint8_t k2[] = { 'a', 0, 'c' };
-    assert_int_not_equal(coalesce_add(&c, JOB_OP_DEL, k1, 3, 0), coalesce_add(&c, JOB_OP_DEL, k2, 3, 0));
+    assert_int_not_equal(coalesce_add(&c, JOB_OP_DEL, k1, 3, 0, -1, ENTRY_APPLY), coalesce_add(&c, JOB_OP_DEL, k2, 3, 0, -1, ENTRY_APPLY));
     static char keys[20000][16];
     for (int i = 0; i < 20000; i++) {
         snprintf(keys[i], sizeof keys[i], "key:%d", i % 5000);
