@@ -225,6 +225,7 @@ int invq_families_check_job(const invq_families *f, const invq_job *job, char *e
 
 int pyinvq_job_add(invq_job *job, int op, const char *packed, const size_t *lens, size_t n,
                    uint64_t ttl_ms, int jitter_pct);
+int pyinvq_job_add1(invq_job *job, int op, const char *key, size_t len, uint64_t ttl_ms, int jitter_pct);
 
 extern "Python" int pyinvq_load(void *user, const void *key, size_t keylen, invq_loaded *out);
 """
@@ -261,6 +262,12 @@ static int pyinvq_job_add(invq_job *job, int op, const char *packed, const size_
     if (keys != stack)
         free(keys);
     return rc;
+}
+
+/* The same for one key (the common case): no length array to build. */
+static int pyinvq_job_add1(invq_job *job, int op, const char *key, size_t len, uint64_t ttl_ms, int jitter_pct)
+{
+    return pyinvq_job_add(job, op, key, &len, 1, ttl_ms, jitter_pct);
 }
 """
 

@@ -7,10 +7,10 @@ The queue's jobs are decoded here with python3-msgpack only to look at
 them; the golden-vector test decodes with the C codec (tests/python/pyvec)."""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import msgpack
@@ -101,10 +101,6 @@ def redis_start():
     wait_for(redis_up, "redis-server to come back")
 
 
-def redis_pid():
-    return int(os.environ["INVQ_TEST_REDIS_PID"])
-
-
 class Worker:
     """A real invq-worker on the fixture's Redis (queue and cache in one
     server), its log in a temp file."""
@@ -146,14 +142,44 @@ def drained(r):
             and not r.keys("invq:{default}:processing:*"))
 
 
-def free_port_socket(tmpdir, name):
-    return os.path.join(tmpdir, name)
-
-
 def unix_url_nowhere():
     """A unix:// URL where no server listens."""
     d = tempfile.mkdtemp(prefix="invq-py-nowhere-")
     return "unix://" + os.path.join(d, "none.sock")
+
+
+def wait_child(pid, what):
+    """Waits (bounded) for a forked child; it must exit 0. A child still
+    running at the deadline is killed and the test fails."""
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        got, status = os.waitpid(pid, os.WNOHANG)
+        if got == pid:
+            check(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, "%s: wait status %d" % (what, status))
+            return
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            fail("%s: still running after %.0f s (deadlocked?)" % (what, DEADLINE))
+        time.sleep(0.01)
+
+
+def run_threads(fn, n):
+    """Runs fn(i) on n threads at once; returns the exceptions they raised."""
+    errors = []
+
+    def run(i):
+        try:
+            fn(i)
+        except BaseException as e:  # noqa: BLE001 - reported by the caller
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
 
 
 def families_file(text):
@@ -172,9 +198,3 @@ def syscall_of(tid):
     except (OSError, IndexError):
         return None
     return None if first == "running" else int(first)
-
-
-def connect_unix(path):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(path)
-    return s

@@ -17,7 +17,7 @@ import threading
 import redis
 
 from pyt import (PENDING, Worker, check, client, drained, families_file, job_keys, note, queued, raises,
-                 redis_start, redis_stop, syscall_of, url, wait_for)
+                 redis_start, redis_stop, run_threads, syscall_of, url, wait_child, wait_for)
 
 import invq
 
@@ -123,23 +123,15 @@ def test_spool(r, spool):
 def test_threads(r):
     r.flushall()
     p = invq.Producer(url())
-    errors = []
 
     def run(t):
-        try:
-            for i in range(100):
-                if i % 10 == 9:
-                    p.send_many([invq.Job().delete("t%d:%d:%d" % (t, i, k)) for k in range(3)])
-                else:
-                    p.delete("t%d:%d" % (t, i))
-        except BaseException as e:  # noqa: BLE001
-            errors.append(e)
+        for i in range(100):
+            if i % 10 == 9:
+                p.send_many([invq.Job().delete("t%d:%d:%d" % (t, i, k)) for k in range(3)])
+            else:
+                p.delete("t%d:%d" % (t, i))
 
-    threads = [threading.Thread(target=run, args=(t,)) for t in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_threads(run, 16)
     check(not errors, "errors: %r" % errors)
     jobs = queued(r)
     ids = {j["id"] for j in jobs}
@@ -184,8 +176,7 @@ def test_fork(r):
             os._exit(0 if status == "sent" else 3)
         except BaseException:  # noqa: BLE001
             os._exit(4)
-    _, st = os.waitpid(child, 0)
-    check(os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0, "child send: status %d" % st)
+    wait_child(child, "the child's send")
     check(p.delete("parent:2") == "sent", "the parent's producer still works")
 
     # fork while another thread is inside a send (holding the producer's lock)
@@ -205,9 +196,8 @@ def test_fork(r):
                 os._exit(4)
     finally:
         os.kill(pid, signal.SIGCONT)
-    _, st = os.waitpid(child, 0)
+    wait_child(child, "the child's send while a parent thread held the lock")
     t.join()
-    check(os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0, "child send while a parent thread held the lock: %d" % st)
     check(done.get("status") == "sent", "parent thread: %r" % done)
     keys = sorted(job_keys(j)[0][1][0] for j in queued(r))
     check(keys == [b"child:1", b"child:2", b"parent:1", b"parent:2", b"parent:3"], repr(keys))

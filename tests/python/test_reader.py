@@ -13,8 +13,8 @@ cache stopped: the loader answers; fork() after use."""
 import os
 import threading
 
-from pyt import (Worker, check, client, drained, families_file, note, raises, redis_start, redis_stop, url,
-                 wait_for)
+from pyt import (Worker, check, client, drained, families_file, note, raises, redis_start, redis_stop, run_threads,
+                 url, wait_child, wait_for)
 
 import invq
 
@@ -111,19 +111,8 @@ def test_herd(r):
     rd = reader(ttl_ms=60000, wait_timeout_ms=60000)
     db = Source(b"hot")
     db.hold = lambda: rd.stats()["lease_waits"] >= 49   # the one loader waits until 49 others wait
-    results, errors = [], []
-
-    def get():
-        try:
-            results.append(rd.fetch("hot:key", db.load))
-        except BaseException as e:  # noqa: BLE001
-            errors.append(e)
-
-    threads = [threading.Thread(target=get) for _ in range(50)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = []
+    errors = run_threads(lambda i: results.append(rd.fetch("hot:key", db.load)), 50)
     st = rd.stats()
     check(not errors and results == [b"hot"] * 50, "every thread got the value: %r %r" % (errors, results[:3]))
     check(db.loads == 1 and st["loads"] == 1 and st["lease_waits"] == 49 and st["fills"] == 1, repr(st))
@@ -208,21 +197,13 @@ def test_wait_fail(r):
 def test_threads(r):
     r.flushall()
     rd = reader(ttl_ms=60000)
-    errors = []
 
     def run(t):
-        try:
-            for i in range(100):
-                k = "k%d" % (i % 10)
-                check(rd.fetch(k, lambda: k.encode()) == k.encode(), "value of " + k)
-        except BaseException as e:  # noqa: BLE001
-            errors.append(e)
+        for i in range(100):
+            k = "k%d" % (i % 10)
+            check(rd.fetch(k, lambda: k.encode()) == k.encode(), "value of " + k)
 
-    threads = [threading.Thread(target=run, args=(t,)) for t in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_threads(run, 20)
     st = rd.stats()
     check(not errors and st["hits"] + st["misses"] == 2000 and st["loads"] >= 10, "%r %r %s" % (errors, st, rd.last_error()))
     rd.close()
@@ -240,8 +221,7 @@ def test_outage_and_fork(r):
             os._exit(0 if ok and rd.stats()["hits"] == 1 else 3)
         except BaseException:  # noqa: BLE001
             os._exit(4)
-    _, st = os.waitpid(child, 0)
-    check(os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0, "the child's reader: status %d" % st)
+    wait_child(child, "the child's reader")
     check(r.get("f:2") == b"child" and rd.fetch("f:2", db.load) == b"child", "the parent's reader still works")
 
     redis_stop()

@@ -80,9 +80,11 @@ def new_cjob():
 def add_op(cj, op: int, keys: Tuple[bytes, ...], ttl_ms: int, jitter_pct: int) -> None:
     """Adds one op to a C job: the keys packed end to end, one C call."""
     n = len(keys)
-    packed = keys[0] if n == 1 else b"".join(keys)
-    lens = ffi.new("size_t[]", [len(k) for k in keys]) if n else ffi.NULL
-    rc = lib.pyinvq_job_add(cj, op, packed, lens, n, ttl_ms, jitter_pct)
+    if n == 1:
+        rc = lib.pyinvq_job_add1(cj, op, keys[0], len(keys[0]), ttl_ms, jitter_pct)
+    else:
+        lens = ffi.new("size_t[]", [len(k) for k in keys]) if n else ffi.NULL
+        rc = lib.pyinvq_job_add(cj, op, b"".join(keys), lens, n, ttl_ms, jitter_pct)
     if rc < 0:
         what = "%s over %d key%s" % (OP_NAMES[op], n, "" if n == 1 else "s")
         if op == lib.PYINVQ_OP_EXPIRE:
@@ -108,14 +110,17 @@ def set_fields(cj, family, source, after_ms, redo_ms) -> None:
 
 def build(job: Job, default_source: Optional[bytes] = None):
     """A new C job for job (free with lib.invq_job_free)."""
-    if not isinstance(job, Job):
+    if type(job) is not Job and not isinstance(job, Job):
         raise TypeError("expected an invq.Job, not %s" % type(job).__name__)
-    cj = new_cjob()
+    cj = lib.invq_job_new()
+    if cj == ffi.NULL:
+        raise OutOfMemory(lib.INVQ_ENOMEM, "invq_job_new: out of memory, or no randomness for the job id")
     try:
         for op, keys, ttl, jit in job._ops:
             add_op(cj, op, keys, ttl, jit)
-        set_fields(cj, job.family, job.source if job.source is not None else default_source, job.after_ms,
-                   job.redo_ms)
+        source = job.source if job.source is not None else default_source
+        if job.family is not None or source is not None or job.after_ms is not None or job.redo_ms is not None:
+            set_fields(cj, job.family, source, job.after_ms, job.redo_ms)
     except BaseException:
         lib.invq_job_free(cj)
         raise

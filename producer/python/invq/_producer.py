@@ -7,7 +7,7 @@ from typing import Dict, Iterable, Optional
 from ._errors import Closed, error_for, c_text
 from ._invq import ffi, lib
 from ._jobs import Job, add_op, build, job_id, new_cjob, set_fields
-from ._util import Keys, c_int, cstr, keys_list, track, u64
+from ._util import Keys, NativeObject, c_int, cstr, keys_list, track, u64
 
 SENT = "sent"
 SPOOLED = "spooled"
@@ -18,7 +18,7 @@ _SPOOL_FIELDS = ("pending_jobs", "pending_bytes", "replayed_jobs", "torn_records
 _ERRLEN = 1 << 16
 
 
-class Producer:
+class Producer(NativeObject):
     """Hands invalidation jobs to invq: each send puts the job on the queue's
     Redis list in one round trip (``"sent"``) or, when Redis cannot be
     reached and a spool directory is set, into the local spool, replayed in
@@ -135,30 +135,12 @@ class Producer:
         """Closes the connection and the spool file (jobs still spooled stay on
         disk; the next producer on the same spool_dir adopts them). Waits for
         a send in progress on another thread. Idempotent."""
-        if self._pid != os.getpid():
-            self._after_fork()
+        self._check_fork()
         with self._lock:
             self._closed = True
             c, self._c = self._c, ffi.NULL
             if c != ffi.NULL:
                 lib.invq_producer_free(c)
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __enter__(self) -> "Producer":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self):
-        try:
-            if not self._closed and self._pid == os.getpid():
-                self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown: nothing left to report to
-            pass
 
     def __repr__(self) -> str:
         return "<invq.Producer %s%s%s>" % (self._strings["url"].decode("utf-8", "replace").split("@")[-1],
@@ -168,8 +150,7 @@ class Producer:
     # ---------------------------------------------------------------- sends
 
     def _send(self, cjobs) -> str:
-        if self._pid != os.getpid():
-            self._after_fork()
+        self._check_fork()
         with self._lock:
             p = self._handle()
             if len(cjobs) == 1:
@@ -268,8 +249,7 @@ class Producer:
         dead producers it adopts). Returns the number of jobs replayed; raises
         the error that stopped the replay (say :class:`RedisUnavailable`),
         with the rest still spooled."""
-        if self._pid != os.getpid():
-            self._after_fork()
+        self._check_fork()
         with self._lock:
             p = self._handle()
             st = ffi.new("invq_spool_stats *")
@@ -285,8 +265,7 @@ class Producer:
         """The spool's counters: pending_jobs, pending_bytes, replayed_jobs,
         torn_records, adopted_files, skipped_bytes, skipped_files,
         damaged_headers, unremovable_files (all 0 without a spool)."""
-        if self._pid != os.getpid():
-            self._after_fork()
+        self._check_fork()
         with self._lock:
             st = ffi.new("invq_spool_stats *")
             lib.invq_producer_spool_stats(self._handle(), st)
@@ -296,8 +275,7 @@ class Producer:
         """The spool's last problem ("" when none): a damaged record skipped,
         a spool entry left alone, a file that could not be removed. It stays
         until a newer problem replaces it."""
-        if self._pid != os.getpid():
-            self._after_fork()
+        self._check_fork()
         with self._lock:
             return c_text(lib.invq_producer_spool_error(self._handle()))
 

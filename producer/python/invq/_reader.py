@@ -8,7 +8,7 @@ from typing import Callable, Dict, Optional, Union
 
 from ._errors import Closed, InvalidArgument, c_text, error_for
 from ._invq import ffi, lib
-from ._util import Key, c_int, cstr, key_bytes, track, u64
+from ._util import Key, NativeObject, c_int, cstr, key_bytes, track, u64
 
 # What the loader trampoline returns when the Python loader raised: a code
 # of the service's own (lease-v1.md: the loader's error), passed back by
@@ -62,7 +62,7 @@ def _ttl_ms(ttl) -> int:
     return u64("ttl", ms)
 
 
-class Reader:
+class Reader(NativeObject):
     """Cache-aside reads with leases: :meth:`fetch` returns a key's cached
     bytes, or, on a miss, lets exactly one caller fleet-wide (any thread,
     process or host) run its loader and fill the key, while the others wait
@@ -160,8 +160,7 @@ class Reader:
         self._pid = os.getpid()
 
     def _enter(self):
-        if self._pid != os.getpid():
-            self._after_fork()
+        self._check_fork()
         with self._mu:
             if self._closed:
                 raise Closed(lib.INVQ_ECLOSED, "the reader is closed")
@@ -268,8 +267,7 @@ class Reader:
     def close(self) -> None:
         """Waits for fetches in progress on other threads, then closes every
         connection. Idempotent. (Do not call it from inside a loader.)"""
-        if self._pid != os.getpid():
-            self._after_fork()
+        self._check_fork()
         with self._mu:
             self._closed = True
             while self._inflight:
@@ -277,23 +275,6 @@ class Reader:
             c, self._c = self._c, ffi.NULL
             if c != ffi.NULL:
                 lib.invq_reader_free(c)
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __enter__(self) -> "Reader":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self):
-        try:
-            if not self._closed and self._pid == os.getpid():
-                self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
 
     def __repr__(self) -> str:
         return "<invq.Reader %s%s>" % (str(self._url).split("@")[-1], " closed" if self._closed else "")

@@ -7,7 +7,7 @@ type's range)."""
 import os
 import threading
 import weakref
-from typing import Iterable, List, Optional, Union
+from typing import Iterable, List, Optional, TypeVar, Union
 
 from ._errors import InvalidArgument
 from ._invq import lib
@@ -93,6 +93,53 @@ def c_int(name: str, value) -> int:
 # call opens a new one with the same options.
 
 _live = weakref.WeakSet()
+_T = TypeVar("_T", bound="NativeObject")
+
+
+class NativeObject:
+    """What a Producer and a Reader share: a C object opened again after
+    fork(), a context manager, closed when collected. Subclasses set
+    ``_closed`` and ``_pid`` first thing, and define ``close()`` and
+    ``_after_fork()`` (fresh locks; the parent's C object left alone)."""
+
+    _closed = True
+    _pid = 0
+
+    def _check_fork(self) -> None:
+        if self._pid != os.getpid():
+            self._after_fork()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _after_fork(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _T) -> _T:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        try:
+            if not self._closed and self._pid == os.getpid():
+                self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown: nothing left to report to
+            pass
+
+
+def require_spool(producer, who: str) -> None:
+    """The after-commit hooks' default: a producer without a spool loses
+    invalidations to a Redis outage at commit time."""
+    if not producer.spool_dir:
+        raise InvalidArgument(lib.INVQ_EINVAL,
+                              "%s: the producer has no spool_dir, so a Redis outage at commit time would lose "
+                              "invalidations; give it one, or pass require_spool=False" % who)
 _live_lock = threading.Lock()
 
 

@@ -45,9 +45,8 @@ from typing import Callable, Optional
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
-from . import InvalidArgument, Job, Producer
-from ._invq import lib
-from ._util import Keys
+from . import Job, Producer
+from ._util import Keys, require_spool as require_spool_of
 
 __all__ = ["Invalidator", "get_producer", "get_invalidator", "delete", "bump", "expire", "send"]
 
@@ -63,10 +62,8 @@ class Invalidator:
 
     def __init__(self, producer: Producer, *, using: Optional[str] = None, require_spool: bool = True,
                  on_error: Optional[OnError] = None):
-        if require_spool and not producer.spool_dir:
-            raise InvalidArgument(lib.INVQ_EINVAL,
-                                  "invq.django: the producer has no spool_dir, so a Redis outage at commit time "
-                                  "would lose invalidations; give it one, or pass require_spool=False")
+        if require_spool:
+            require_spool_of(producer, "invq.django")
         self.producer = producer
         self.using = using
         self.on_error = on_error

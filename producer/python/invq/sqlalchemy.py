@@ -37,9 +37,8 @@ from typing import Callable, List, Optional
 
 from sqlalchemy import event
 
-from . import InvalidArgument, Job, Producer
-from ._invq import lib
-from ._util import Keys
+from . import Job, Producer
+from ._util import Keys, require_spool as require_spool_of
 
 __all__ = ["Invalidator"]
 
@@ -64,10 +63,8 @@ class Invalidator:
     fails."""
 
     def __init__(self, producer: Producer, *, require_spool: bool = True, on_error: Optional[OnError] = None):
-        if require_spool and not producer.spool_dir:
-            raise InvalidArgument(lib.INVQ_EINVAL,
-                                  "invq.sqlalchemy: the producer has no spool_dir, so a Redis outage at commit "
-                                  "time would lose invalidations; give it one, or pass require_spool=False")
+        if require_spool:
+            require_spool_of(producer, "invq.sqlalchemy")
         self.producer = producer
         self.on_error = on_error
         self._key = "invq.sqlalchemy.%x" % id(self)
