@@ -2,10 +2,12 @@
 status codes they carry; Families on the example file, field by field
 against configparser's reading of the same file, explain, the key builders
 and the job check; every option and argument error of Producer, Reader and
-Job raising the right exception with libinvq's message; a Producer and a
+Job raising the right exception with libinvq's message (a spool directory
+that cannot be used: SpoolError); a Producer and a
 Reader with no Redis to talk to; use after close."""
 import datetime
 import os
+import tempfile
 
 from pyt import check, note, raises, unix_url_nowhere, families_file
 
@@ -151,6 +153,10 @@ def test_producer_offline():
     raises(TypeError, invq.Producer, 42)
     e = raises(invq.InvalidArgument, invq.Producer, nowhere, families="/nonexistent/f.ini")
     check("/nonexistent/f.ini" in str(e), str(e))
+    e = raises(invq.SpoolError, invq.Producer, nowhere, spool_dir="/nonexistent/spool")
+    check(e.code == lib.INVQ_ESPOOL and "/nonexistent/spool" in str(e), str(e))
+    with tempfile.NamedTemporaryFile() as f:
+        raises(invq.SpoolError, invq.Producer, nowhere, spool_dir=f.name)   # not a directory
 
     p = invq.Producer(nowhere, command_timeout_ms=1000, connect_timeout_ms=1000, max_keys=2, source="svc")
     e = raises(invq.RedisUnavailable, p.delete, "k")
