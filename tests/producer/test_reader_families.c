@@ -12,28 +12,7 @@
 
 #include "rtest.h"
 
-static const char families_text[] =
-    "[class fast]\n"
-    "ttl = 30s\n"
-    "jitter = 20%\n"
-    "negative_ttl = 5s\n"
-    "lease_ttl = 20s\n"
-    "\n"
-    "[class plain]\n"
-    "ttl = 90s\n"
-    "\n"
-    "[family user]\n"
-    "keys = user:{id}\n"
-    "version_key = ver:user:{id}\n"
-    "class = plain\n"
-    "ops = del, bump\n"
-    "\n"
-    "[family price]\n"
-    "keys = price:{sku}\n"
-    "class = fast\n"
-    "ops = del\n";
-
-static char families_path[512];
+static const char *families_path; /* tests/producer/reader_families.ini */
 
 /* The reader's own defaults differ from every class field, so a value that
  * came from the reader instead of the class shows. */
@@ -204,13 +183,15 @@ static void test_refused(wt_pair *pr)
     rsrc_deinit(&db);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     wt_pair pr;
+    if (argc != 2) {
+        fprintf(stderr, "usage: test_reader_families FAMILIES.INI\n");
+        return 64;
+    }
+    families_path = argv[1];
     wt_pair_start(&pr, NULL, NULL);
-    snprintf(families_path, sizeof(families_path), "%s/families.ini", rfix_dir(pr.cache));
-    FILE *f = fopen(families_path, "w");
-    WT_CHECK(f && fputs(families_text, f) >= 0 && fclose(f) == 0, "write %s", families_path);
     test_class_ttl(&pr);
     test_negative(&pr);
     test_lease_ttl(&pr);

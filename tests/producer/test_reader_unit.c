@@ -264,38 +264,18 @@ static void test_get_args(void)
     CHECK(strstr(invq_strerror(INVQ_EWAIT), "lease") != NULL);
 }
 
-/* A families file in a temp dir; returns its path (static buffer per slot). */
-static const char *write_file(int slot, const char *text)
+/* A families file in a temp dir; returns its path (a static buffer). */
+static const char *write_file(const char *text)
 {
-    static char paths[2][64];
-    snprintf(paths[slot], sizeof(paths[slot]), "/tmp/invq-reader-unit-XXXXXX");
-    int fd = mkstemp(paths[slot]);
+    static char path[64];
+    snprintf(path, sizeof(path), "/tmp/invq-reader-unit-XXXXXX");
+    int fd = mkstemp(path);
     CHECK(fd >= 0);
     size_t n = strlen(text);
     CHECK(write(fd, text, n) == (ssize_t)n);
     close(fd);
-    return paths[slot];
+    return path;
 }
-
-static const char families_text[] =
-    "[class fast]\n"
-    "ttl = 2s\n"
-    "jitter = 20%\n"
-    "negative_ttl = 500ms\n"
-    "lease_ttl = 750ms\n"
-    "\n"
-    "[class plain]\n"
-    "ttl = 90s\n"
-    "\n"
-    "[family user]\n"
-    "keys = user:{id}, user:{id}:profile\n"
-    "version_key = ver:user:{id}\n"
-    "class = plain\n"
-    "ops = del, bump\n"
-    "\n"
-    "[family price]\n"
-    "keys = price:{sku}\n"
-    "class = fast\n";
 
 /* resolve() with a families file: 0 or the code, err printed. */
 static int resolve(const reader_config *c, const char *key, size_t len, const invq_read_opts *ro, reader_policy *p,
@@ -307,14 +287,14 @@ static int resolve(const reader_config *c, const char *key, size_t len, const in
     return rc;
 }
 
-static void test_policy_families(void)
+/* With tests/producer/reader_families.ini (path). */
+static void test_policy_families(const char *path)
 {
     invq_reader_options o;
     reader_config c;
     reader_policy p;
     invq_read_opts ro;
     char err[512];
-    const char *path = write_file(0, families_text);
 
     invq_reader_options_init(&o);
     o.ttl_ms = 60000;
@@ -326,7 +306,7 @@ static void test_policy_families(void)
 
     /* the class's fields replace the reader's, each one */
     CHECK(resolve(&c, "price:A-1", 0, NULL, &p, err, sizeof(err)) == 0);
-    CHECK(p.ttl_ms == 2000 && p.jitter_pct == 20 && p.negative_ttl_ms == 500 && p.lease_ttl_ms == 750);
+    CHECK(p.ttl_ms == 30000 && p.jitter_pct == 20 && p.negative_ttl_ms == 5000 && p.lease_ttl_ms == 20000);
     CHECK(p.wait_timeout_ms == 1000 && p.version_key == NULL); /* not a class field: the reader's */
     reader_policy_deinit(&p);
 
@@ -387,7 +367,7 @@ static void test_policy_families(void)
     reader_config_deinit(&c);
 
     /* a bad file fails the reader with every problem, FILE:LINE: message */
-    const char *bad = write_file(1, "[class c]\nttl = 10x\n[family f]\nkeys = a:{id}\nclass = nope\n");
+    const char *bad = write_file("[class c]\nttl = 10x\n[family f]\nkeys = a:{id}\nclass = nope\n");
     invq_reader_options_init(&o);
     o.families = bad;
     invq_reader *r = (invq_reader *)1;
@@ -416,18 +396,18 @@ static void test_policy_families(void)
     invq_reader_stats_get(r, &st);
     CHECK(st.hits + st.misses + st.loads + st.errors + st.fallbacks == 0);
     invq_reader_free(r);
-    unlink(path);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    CHECK(argc == 2); /* tests/producer/reader_families.ini */
     test_classify();
     test_keys();
     test_jitter();
     test_options();
     test_policy();
     test_get_args();
-    test_policy_families();
+    test_policy_families(argv[1]);
     printf("reader_unit: ok\n");
     return 0;
 }
