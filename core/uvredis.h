@@ -32,6 +32,8 @@ typedef struct uvredis_opts {
     int command_timeout_ms;    /* > 0: while commands are outstanding, a gap this long without a
                                   reply kills the connection (INVQ_ETIMEOUT); must exceed any
                                   blocking command's own timeout */
+    size_t max_bulk_len;       /* > 0: a reply string longer than this is never read whole: the
+                                  connection is dropped (INVQ_EPROTO) as soon as its length is seen */
     uvredis_event_cb on_connect; /* required: runs once, 0 = ready, < 0 = connect failed */
     uvredis_event_cb on_lost;    /* may be NULL: runs once if a ready connection breaks */
     void *data;                  /* passed to on_connect and on_lost */

@@ -15,6 +15,8 @@ libhttp-parser2.9
 libsystemd0
 libnettle8
 libinih1
+libsqlite3-0
+libpq5
 "
 
 BUILD_PACKAGES="
@@ -32,6 +34,7 @@ libcmocka-dev
 libsystemd-dev
 nettle-dev
 libpq-dev
+libsqlite3-dev
 python3
 python3-dev
 python3-cffi
@@ -56,7 +59,6 @@ curl
 prometheus
 systemd
 postgresql
-libsqlite3-dev
 python3-setuptools
 python3-wheel
 python3-pip

@@ -97,6 +97,7 @@ static void connect_now(rlink *l)
     uvredis_opts o = {
         .connect_timeout_ms = l->o.connect_timeout_ms,
         .command_timeout_ms = l->o.command_timeout_ms,
+        .max_bulk_len = l->o.max_bulk_len,
         .on_connect = on_connect,
         .on_lost = on_lost,
         .data = l,

@@ -27,6 +27,7 @@ typedef struct rlink_opts {
     int command_timeout_ms;
     uint64_t backoff_base_ms;
     uint64_t backoff_max_ms;
+    size_t max_bulk_len; /* > 0: longer reply strings drop the connection (uvredis_opts) */
     rlink_state_cb on_state;
     void *data;
 } rlink_opts;
