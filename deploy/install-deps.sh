@@ -36,9 +36,14 @@ nettle-dev
 libpq-dev
 libsqlite3-dev
 python3
+python3-dev
+python3-cffi
 "
 
-# Everything else the tests, the fuzzer, the benchmarks and the demo use.
+# Everything else the tests, the fuzzer, the benchmarks and the demo use
+# (python3-setuptools, -wheel, -pip and -venv: `pip install ./producer/python`;
+# Django, SQLAlchemy and psycopg2: the Python package's after-commit hooks;
+# python3-redis: its benchmark's baseline and its tests' look at Redis).
 TEST_PACKAGES="
 redis-server
 redis-tools
@@ -54,6 +59,13 @@ curl
 prometheus
 systemd
 postgresql
+python3-setuptools
+python3-wheel
+python3-pip
+python3-venv
+python3-redis
+python3-django
+python3-sqlalchemy
 python3-psycopg2
 "
 

@@ -1,11 +1,10 @@
 """The reader scenario of bench/run: bench/reader_bench (the cache-aside
 reader's own benchmark, which starts its own redis-server and measures its
 baselines in the same run) once per run, its JSON line turned into rows."""
-import json
 import os
-import subprocess
 
 from .report import Row
+from .tools import json_runs
 
 
 def reader(b, sz, budget):
@@ -21,23 +20,10 @@ def reader(b, sz, budget):
               target="≤ 1.2")
     vhit = Row("reader", "versioned hit: invq_reader_get ÷ two plain GETs", "ratio")
     rows = [loads, plain, stale, hit, vhit]
-    runs = []
-    for run in range(sz.runs):
-        if run > 0 and budget.left() < budget.reserve:
-            for r in rows:
-                r.add(None, note="run skipped: suite time bound")
-            continue
-        try:
-            res = subprocess.run(argv, capture_output=True, text=True, timeout=max(30, min(120, budget.left() - 5)))
-        except subprocess.TimeoutExpired:
-            return [], "reader_bench timed out"
-        if res.returncode != 0:
-            return [], "reader_bench exit %d: %s" % (res.returncode, res.stderr.strip()[-300:])
-        try:
-            d = json.loads(res.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            return [], "cannot read reader_bench's output: %r" % res.stdout[-300:]
-        runs.append(d)
+    runs, why = json_runs(argv, sz, budget, rows, "reader_bench")
+    if why:
+        return [], why
+    for d in runs:
         loads.add(d["loads_per_inv_leases"])
         plain.add(d["loads_per_inv_plain"])
         stale.add("%d / %d" % (d["stale_reads_leases"], d["stale_reads_plain"]))

@@ -21,6 +21,30 @@ def run_checked(argv, timeout):
     return res.stdout
 
 
+def json_runs(argv, sz, budget, rows, name, env=None, limit=120):
+    """Runs a benchmark program that prints one JSON line, once per run of
+    the suite (later runs skipped when the suite's time bound is near; the
+    rows get a note then). Returns (list of the parsed lines, why-not)."""
+    runs = []
+    for run in range(sz.runs):
+        if run > 0 and budget.left() < budget.reserve:
+            for r in rows:
+                r.add(None, note="run skipped: suite time bound")
+            continue
+        try:
+            res = subprocess.run(argv, capture_output=True, text=True, env=env,
+                                 timeout=max(30, min(limit, budget.left() - 5)))
+        except subprocess.TimeoutExpired:
+            return runs, "%s timed out" % name
+        if res.returncode != 0:
+            return runs, "%s exit %d: %s" % (name, res.returncode, res.stderr.strip()[-300:])
+        try:
+            runs.append(json.loads(res.stdout.strip().splitlines()[-1]))
+        except (ValueError, IndexError):
+            return runs, "cannot read %s's output: %r" % (name, res.stdout[-300:])
+    return runs, ""
+
+
 def prefill_keys(b, server, prefix, count, db=CACHE_DB, start=0):
     run_checked([b.prefill, "--port", str(server.port), "keys", "--prefix", prefix,
                  "--count", str(count), "--start", str(start), "--db", str(db)], 120)

@@ -1,11 +1,13 @@
 /* invq_reader_options defaults and validation, and the per-get policy with
- * its one seam for the families file (see family_policy()). */
+ * its one seam for the families file (see family_policy()): the call's
+ * invq_read_opts, then the key's family class, then the reader's options. */
 #include "reader_config.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
+#include "families.h"
 
 INVQ_API void invq_reader_options_init(invq_reader_options *o)
 {
@@ -59,6 +61,13 @@ int reader_config_init(reader_config *c, const invq_reader_options *o, char *err
     int rc = redis_url_parse(o->url ? o->url : "redis://127.0.0.1:6379", &c->url, err, errlen);
     if (rc < 0)
         return rc;
+    if (o->families) {
+        if ((rc = invq_families_load(o->families, NULL, &c->fams, err, errlen)) < 0 ||
+            !(c->fams_path = strdup(o->families))) {
+            reader_config_deinit(c);
+            return rc < 0 ? rc : err_set(err, errlen, INVQ_ENOMEM, "out of memory");
+        }
+    }
     c->connect_timeout_ms = o->connect_timeout_ms;
     c->command_timeout_ms = o->command_timeout_ms;
     c->down_retry_ms = o->down_retry_ms;
@@ -79,25 +88,74 @@ int reader_config_init(reader_config *c, const invq_reader_options *o, char *err
 void reader_config_deinit(reader_config *c)
 {
     redis_url_deinit(&c->url);
+    invq_families_free(c->fams);
+    free(c->fams_path);
     memset(c, 0, sizeof(*c));
 }
 
-/* The families seam. With a families file (schemas/families-v1.md), the
- * family whose pattern matches key supplies its class's ttl, jitter,
- * negative_ttl and lease_ttl, and its version_key with the key's
- * placeholders filled in (into p->vk_owned), over the reader's defaults
- * already in p; the call's overrides are applied after this. Until the
- * reader has a families lookup there is no family: p stays as it is. */
-static int family_policy(const reader_config *c, const void *key, size_t keylen, reader_policy *p,
-                         char *err, size_t errlen)
+/* The version key of key (its family is versioned), malloc'd into p. */
+static int family_version_key(const reader_config *c, const void *key, size_t keylen, reader_policy *p,
+                              char *err, size_t errlen)
 {
-    (void)c;
-    (void)key;
-    (void)keylen;
-    (void)p;
-    (void)err;
-    (void)errlen;
+    size_t need = 0;
+    int rc = invq_families_version_key(c->fams, key, keylen, NULL, 0, &need);
+    if (rc == INVQ_EINVAL && need > 0 && (p->vk_owned = malloc(need)) != NULL)
+        rc = invq_families_version_key(c->fams, key, keylen, p->vk_owned, need, &need);
+    else if (rc == INVQ_EINVAL && need > 0)
+        return err_set(err, errlen, INVQ_ENOMEM, "out of memory");
+    if (rc < 0)
+        return err_set(err, errlen, rc, "families: no version key for a key of a versioned family (%d)", rc);
+    p->version_key = p->vk_owned;
+    p->version_key_len = need;
     return 0;
+}
+
+/* The families seam. With a families file (schemas/families-v1.md), the
+ * family that claims key supplies its class's ttl, jitter, negative_ttl
+ * (absent: no negative caching) and lease_ttl, and, when versioned, its
+ * version_key with the key's placeholders filled in (into p->vk_owned),
+ * over the reader's defaults already in p; the call's overrides are applied
+ * after this. A key no family claims is refused: no producer with the same
+ * file could ever invalidate it, so caching it would keep it stale for a
+ * whole TTL. So are version keys and data keys given as the key to read
+ * (the reader derives both itself), and a key outside the family the call
+ * names. Without a file there is no family and p stays as it is. */
+static int family_policy(const reader_config *c, const void *key, size_t keylen, const char *want,
+                         reader_policy *p, char *err, size_t errlen)
+{
+    invq_key_info ki;
+    char shown[160];
+    if (!c->fams) {
+        if (want)
+            return err_set(err, errlen, INVQ_EINVAL,
+                           "read option family '%.64s' needs a families file (invq_reader_options.families)", want);
+        return 0;
+    }
+    if (want && invq_families_find(c->fams, want) < 0)
+        return err_set(err, errlen, INVQ_EFAMILY, "read option family '%.64s' is not in %s", want, c->fams_path);
+    int rc = invq_families_explain(c->fams, key, keylen, &ki, sizeof(ki));
+    if (rc < 0)
+        return err_set(err, errlen, rc, "families: cannot look the key up");
+    families_render_key(key, keylen, shown, sizeof(shown));
+    if (rc == 0)
+        return err_set(err, errlen, INVQ_EFAMILY, "key '%s' belongs to no family of %s", shown, c->fams_path);
+    if (ki.kind == INVQ_KEY_VERSION)
+        return err_set(err, errlen, INVQ_EFAMILY,
+                       "key '%s' is the version key of family '%s': get the data's own key, the reader reads "
+                       "the version key itself", shown, ki.family.name);
+    if (ki.kind == INVQ_KEY_VERSIONED)
+        return err_set(err, errlen, INVQ_EFAMILY,
+                       "key '%s' is a data key of versioned family '%s': get the key without its ':v%lld' "
+                       "suffix, the reader picks the version itself", shown, ki.family.name,
+                       (long long)ki.version);
+    if (want && strcmp(want, ki.family.name) != 0)
+        return err_set(err, errlen, INVQ_EFAMILY, "key '%s' belongs to family '%s', not to family '%s'", shown,
+                       ki.family.name, want);
+    p->ttl_ms = ki.family.ttl_ms;
+    p->jitter_pct = ki.family.jitter_pct;
+    p->negative_ttl_ms = ki.family.negative_ttl_ms;
+    p->lease_ttl_ms = ki.family.lease_ttl_ms;
+    return ki.family.version_key ? family_version_key(c, key, keylen, p, err, errlen) : 0;
 }
 
 int reader_policy_resolve(const reader_config *c, const void *key, size_t keylen, const invq_read_opts *ro,
@@ -105,7 +163,7 @@ int reader_policy_resolve(const reader_config *c, const void *key, size_t keylen
 {
     int rc;
     *p = c->defaults;
-    if ((rc = family_policy(c, key, keylen, p, err, errlen)) < 0) {
+    if ((rc = family_policy(c, key, keylen, ro ? ro->family : NULL, p, err, errlen)) < 0) {
         reader_policy_deinit(p);
         return rc;
     }

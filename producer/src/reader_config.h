@@ -37,16 +37,23 @@ typedef struct reader_config {
     int wait_poll_min_ms;
     int wait_poll_max_ms;
     reader_policy defaults; /* the reader's options (ttl_ms 0: none); no version key */
+    invq_families *fams;    /* invq_reader_options.families loaded; NULL: no families file */
+    char *fams_path;        /* its path, for messages */
 } reader_config;
 
-/* Resolves o (borrowed) into c. Returns 0, or INVQ_EINVAL / INVQ_EURL /
- * INVQ_ENOMEM with a message naming the bad option (c is then empty). */
+/* Resolves o (borrowed) into c, loading o->families when set. Returns 0, or
+ * INVQ_EINVAL / INVQ_EURL / INVQ_ENOMEM with a message naming the bad
+ * option (for a bad families file: every problem, one per line) and c
+ * empty. */
 int reader_config_init(reader_config *c, const invq_reader_options *o, char *err, size_t errlen);
 void reader_config_deinit(reader_config *c);
 
 /* Fills p for a get of key (keylen bytes) with the call's options ro (may
- * be NULL). Returns 0, or INVQ_EINVAL (a bad override, or no TTL from any
- * source) / INVQ_ENOMEM with a message in err. */
+ * be NULL). Returns 0, or INVQ_EINVAL (a bad override, no TTL from any
+ * source, a family asked for without a families file), INVQ_EFAMILY (with
+ * a families file: the key is of no family, of another family than
+ * ro->family, or a version or data key) or INVQ_ENOMEM, with a message in
+ * err. */
 int reader_policy_resolve(const reader_config *c, const void *key, size_t keylen, const invq_read_opts *ro,
                           reader_policy *p, char *err, size_t errlen);
 void reader_policy_deinit(reader_policy *p);

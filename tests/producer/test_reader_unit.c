@@ -1,9 +1,12 @@
 /* The reader without a server: what a stored value means (data, escaped
  * data, lease markers, negative entries, unknown markers), versioned data
  * keys and version parsing, TTL jitter bounds, option validation, the
- * per-get policy's precedence, and argument errors that never reach Redis. */
+ * per-get policy's precedence (call, family class, reader), the families
+ * file's refusals, and argument errors that never reach Redis. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <invq/invq.h>
 
@@ -261,14 +264,150 @@ static void test_get_args(void)
     CHECK(strstr(invq_strerror(INVQ_EWAIT), "lease") != NULL);
 }
 
-int main(void)
+/* A families file in a temp dir; returns its path (a static buffer). */
+static const char *write_file(const char *text)
 {
+    static char path[64];
+    snprintf(path, sizeof(path), "/tmp/invq-reader-unit-XXXXXX");
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    size_t n = strlen(text);
+    CHECK(write(fd, text, n) == (ssize_t)n);
+    close(fd);
+    return path;
+}
+
+/* resolve() with a families file: 0 or the code, err printed. */
+static int resolve(const reader_config *c, const char *key, size_t len, const invq_read_opts *ro, reader_policy *p,
+                   char *err, size_t errlen)
+{
+    int rc = reader_policy_resolve(c, key, len ? len : strlen(key), ro, p, err, errlen);
+    if (rc < 0)
+        printf("# %s: %d: %s\n", key, rc, err);
+    return rc;
+}
+
+/* With tests/producer/reader_families.ini (path). */
+static void test_policy_families(const char *path)
+{
+    invq_reader_options o;
+    reader_config c;
+    reader_policy p;
+    invq_read_opts ro;
+    char err[512];
+
+    invq_reader_options_init(&o);
+    o.ttl_ms = 60000;
+    o.jitter_pct = 15;
+    o.negative_ttl_ms = 2000;
+    o.lease_ttl_ms = 4000;
+    o.families = path;
+    CHECK(reader_config_init(&c, &o, err, sizeof(err)) == 0);
+
+    /* the class's fields replace the reader's, each one */
+    CHECK(resolve(&c, "price:A-1", 0, NULL, &p, err, sizeof(err)) == 0);
+    CHECK(p.ttl_ms == 30000 && p.jitter_pct == 20 && p.negative_ttl_ms == 5000 && p.lease_ttl_ms == 20000);
+    CHECK(p.wait_timeout_ms == 1000 && p.version_key == NULL); /* not a class field: the reader's */
+    reader_policy_deinit(&p);
+
+    /* absent jitter is 0 %, absent negative_ttl is no negative caching (not the reader's 2 s), absent
+     * lease_ttl is the file's 5 s; a versioned family gives the key's version key */
+    CHECK(resolve(&c, "user:42", 0, NULL, &p, err, sizeof(err)) == 0);
+    CHECK(p.ttl_ms == 90000 && p.jitter_pct == 0 && p.negative_ttl_ms == 0 && p.lease_ttl_ms == 5000);
+    CHECK(p.version_key_len == 11 && memcmp(p.version_key, "ver:user:42", 11) == 0);
+    reader_policy_deinit(&p);
+    CHECK(resolve(&c, "user:7:profile", 0, NULL, &p, err, sizeof(err)) == 0);
+    CHECK(p.version_key_len == 10 && memcmp(p.version_key, "ver:user:7", 10) == 0);
+    reader_policy_deinit(&p);
+
+    /* binary placeholder values: matched and copied byte for byte */
+    CHECK(resolve(&c, "user:\x00\xff", 7, NULL, &p, err, sizeof(err)) == 0);
+    CHECK(p.version_key_len == 11 && memcmp(p.version_key, "ver:user:\x00\xff", 11) == 0);
+    reader_policy_deinit(&p);
+
+    /* the call's fields win over the class's */
+    invq_read_opts_init(&ro);
+    ro.ttl_ms = 5;
+    ro.jitter_pct = 1;
+    ro.negative_ttl_ms = 7;
+    ro.lease_ttl_ms = 9;
+    ro.version_key = "ver:mine";
+    ro.family = "user";
+    CHECK(resolve(&c, "user:42", 0, &ro, &p, err, sizeof(err)) == 0);
+    CHECK(p.ttl_ms == 5 && p.jitter_pct == 1 && p.negative_ttl_ms == 7 && p.lease_ttl_ms == 9);
+    CHECK(p.version_key_len == 8 && memcmp(p.version_key, "ver:mine", 8) == 0);
+    reader_policy_deinit(&p);
+
+    /* refusals, each naming the key and what to do */
+    invq_read_opts_init(&ro);
+    ro.ttl_ms = 1000; /* a TTL for the call does not make a key of no family cacheable */
+    CHECK(resolve(&c, "session:1", 0, &ro, &p, err, sizeof(err)) == INVQ_EFAMILY);
+    CHECK(strstr(err, "'session:1' belongs to no family of ") && strstr(err, path));
+    CHECK(resolve(&c, "session:\x01", 9, NULL, &p, err, sizeof(err)) == INVQ_EFAMILY && strstr(err, "session:\\x01"));
+    CHECK(resolve(&c, "ver:user:42", 0, NULL, &p, err, sizeof(err)) == INVQ_EFAMILY);
+    CHECK(strstr(err, "version key of family 'user'"));
+    CHECK(resolve(&c, "user:42:v3", 0, NULL, &p, err, sizeof(err)) == INVQ_EFAMILY);
+    CHECK(strstr(err, "data key of versioned family 'user'") && strstr(err, ":v3"));
+    ro.family = "price";
+    CHECK(resolve(&c, "user:42", 0, &ro, &p, err, sizeof(err)) == INVQ_EFAMILY);
+    CHECK(strstr(err, "belongs to family 'user', not to family 'price'"));
+    ro.family = "nope";
+    CHECK(resolve(&c, "user:42", 0, &ro, &p, err, sizeof(err)) == INVQ_EFAMILY && strstr(err, "'nope' is not in"));
+    ro.family = "price";
+    CHECK(resolve(&c, "price:1", 0, &ro, &p, err, sizeof(err)) == 0 && p.ttl_ms == 1000);
+    reader_policy_deinit(&p);
+    reader_config_deinit(&c);
+
+    /* a family asked for without a families file */
+    invq_reader_options_init(&o);
+    o.ttl_ms = 1000;
+    CHECK(reader_config_init(&c, &o, err, sizeof(err)) == 0);
+    ro.family = "user";
+    CHECK(resolve(&c, "user:1", 0, &ro, &p, err, sizeof(err)) == INVQ_EINVAL && strstr(err, "needs a families file"));
+    reader_config_deinit(&c);
+
+    /* a bad file fails the reader with every problem, FILE:LINE: message */
+    const char *bad = write_file("[class c]\nttl = 10x\n[family f]\nkeys = a:{id}\nclass = nope\n");
+    invq_reader_options_init(&o);
+    o.families = bad;
+    invq_reader *r = (invq_reader *)1;
+    CHECK(invq_reader_new(&o, &r, err, sizeof(err)) == INVQ_EINVAL && r == NULL);
+    printf("# bad file:\n%s\n", err);
+    char want[128];
+    snprintf(want, sizeof(want), "%s:2: ", bad);
+    CHECK(strstr(err, want) && strstr(err, "\n") && strstr(err, ":5: "));
+    o.families = "/nonexistent/families.ini";
+    CHECK(invq_reader_new(&o, &r, err, sizeof(err)) == INVQ_EINVAL && strstr(err, "/nonexistent/families.ini"));
+    unlink(bad);
+
+    /* a refused get sends nothing and never calls the loader (the URL points nowhere) */
+    invq_reader_options_init(&o);
+    o.url = "unix:///nonexistent/invq-reader-unit.sock";
+    o.families = path;
+    CHECK(invq_reader_new(&o, &r, err, sizeof(err)) == 0);
+    int calls = 0;
+    void *v = (void *)1;
+    size_t n = 9;
+    CHECK(invq_reader_get(r, "session:1", 9, NULL, never_called, &calls, &v, &n) == INVQ_EFAMILY);
+    CHECK(v == NULL && n == 0 && calls == 0);
+    invq_reader_errstr(r, err, sizeof(err));
+    CHECK(strstr(err, "belongs to no family"));
+    invq_reader_stats st;
+    invq_reader_stats_get(r, &st);
+    CHECK(st.hits + st.misses + st.loads + st.errors + st.fallbacks == 0);
+    invq_reader_free(r);
+}
+
+int main(int argc, char **argv)
+{
+    CHECK(argc == 2); /* tests/producer/reader_families.ini */
     test_classify();
     test_keys();
     test_jitter();
     test_options();
     test_policy();
     test_get_args();
+    test_policy_families(argv[1]);
     printf("reader_unit: ok\n");
     return 0;
 }

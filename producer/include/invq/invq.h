@@ -292,7 +292,9 @@ INVQ_API const char *invq_async_spool_error(const invq_async *a);
  * must not be used across fork(): make a new one in the child.
  *
  * TTL, jitter, negative TTL, lease TTL and version key come, field by field,
- * from the call's invq_read_opts, else from the reader's options. */
+ * from the call's invq_read_opts, else from the key's family (with a
+ * families file: its class's ttl, jitter, negative_ttl and lease_ttl, and
+ * for a versioned family its version key), else from the reader's options. */
 typedef struct invq_reader invq_reader;
 
 /* What a waiting reader does when another reader's lease outlives its wait. */
@@ -320,6 +322,13 @@ typedef struct invq_reader_options {
     int wait_poll_min_ms;         /* first poll delay while waiting, doubling per poll; default 1 */
     int wait_poll_max_ms;         /* poll delay cap; default 16 */
     invq_wait_policy on_wait_timeout; /* default INVQ_WAIT_LOAD */
+    const char *families;         /* path of a families file (schemas/families-v1.md), NULL (default): none.
+                                     When set, every get looks its key up: the family's class gives TTL,
+                                     jitter, negative TTL and lease TTL, a versioned family its version key,
+                                     and a key that no family claims (or a version or data key given as
+                                     the key) is refused with INVQ_EFAMILY before any Redis traffic. A bad
+                                     file fails invq_reader_new() with INVQ_EINVAL and every problem. The
+                                     reserved namespace is the default, "invq". */
 } invq_reader_options;
 
 /* Fills o with the defaults above. */
@@ -337,6 +346,9 @@ typedef struct invq_read_opts {
                                      ("ver:user:42"): its integer value N (absent: 0) selects the
                                      data key "<key>:v<N>". Borrowed for the call. */
     size_t version_key_len;       /* bytes of version_key; 0: it is NUL-terminated */
+    const char *family;           /* NULL: any family. Else the key must belong to this family of the
+                                     reader's families file (INVQ_EFAMILY otherwise; INVQ_EINVAL when the
+                                     reader has no families file). Borrowed for the call. */
 } invq_read_opts;
 
 INVQ_API void invq_read_opts_init(invq_read_opts *o);
@@ -396,6 +408,9 @@ INVQ_API void invq_reader_free(invq_reader *r);
  *   INVQ_EWAIT     another reader's lease outlived the wait under
  *                  INVQ_WAIT_FAIL; the loader was not called;
  *   INVQ_EINVAL    bad arguments, or no TTL from any source (nothing sent);
+ *   INVQ_EFAMILY   with a families file: no family claims the key, the key
+ *                  is a version key or a versioned data key, or it is not
+ *                  in invq_read_opts.family (nothing sent, loader not called);
  *   the loader's own negative code, unchanged.
  * Cache failures are not returned: the loader answers and they are counted
  * (see invq_reader_errstr()). Except on 0, *val is NULL and *vallen 0. */
