@@ -24,6 +24,7 @@ INVQ_API const char *invq_strerror(int code)
     case INVQ_ECLOSED: return "producer is closing or closed";
     case INVQ_EQUEUEFULL: return "too many jobs waiting in memory for a connection";
     case INVQ_EPROTO: return "unexpected reply from Redis";
+    case INVQ_ETLS: return "TLS failed (certificate verification, handshake or TLS files)";
     default: return "unknown invq status";
     }
 }

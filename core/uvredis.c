@@ -1,21 +1,27 @@
-/* hiredis async ↔ libuv glue with connect/command timeouts and poll errors
- * treated as a dead connection (see uvredis.h). Replaces hiredis 0.14's
+/* hiredis async ↔ libuv glue with connect/command timeouts, poll errors
+ * treated as a dead connection, TLS through a tlspipe and the setup round
+ * trips (AUTH, SELECT, ROLE) (see uvredis.h). Replaces hiredis 0.14's
  * adapters/libuv.h, which ignores poll errors, leaks on uv_poll_init failure,
  * and restarts the poll handle (two epoll_ctl each time) whenever hiredis
  * asks for write interest, that is around every command. */
 #include "uvredis.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <hiredis/async.h>
 
 #include "error.h"
 #include "redis_sync.h"
+#include "sentinel.h"
 #include "sigpipe.h"
+#include "tlspipe.h"
 
 enum uvredis_state { ST_CONNECTING, ST_READY, ST_GONE, ST_CLOSING };
 
@@ -34,23 +40,28 @@ struct uvredis {
     int open_handles;
     enum uvredis_state state;
     int gone_status;       /* why the connection ended; 0 while alive */
-    int setup_pending;     /* AUTH/SELECT replies still expected */
+    int setup_pending;     /* AUTH/SELECT/ROLE/PING replies still expected */
     bool tcp_connected;
+    tlspipe *tls;          /* TLS: pumps hiredis's socketpair end to the network; NULL for plain */
+    bool tls_ready;        /* the handshake finished (always true without TLS) */
     size_t outstanding;
     uvredis_opts o;
     uvredis_close_cb close_cb;
     void *close_data;
-    char errstr[256];
+    char addr[300];        /* the address, for messages */
+    char errstr[512];
 };
 
 /* One command in flight: the caller's callback, or a setup step. */
 typedef struct tramp {
     uvredis_reply_cb cb;
     void *data;
-    int setup; /* 0: a caller's command, SETUP_AUTH, SETUP_SELECT */
+    int setup; /* 0: a caller's command, or SETUP_* */
 } tramp;
 
-enum { SETUP_AUTH = 1, SETUP_SELECT = 2 };
+enum { SETUP_AUTH = 1, SETUP_SELECT, SETUP_ROLE, SETUP_PING };
+
+static const char *const setup_names[] = { "", "AUTH", "SELECT", "ROLE", "PING" };
 
 static void note_gone(uvredis *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -142,6 +153,22 @@ static void ev_add_write(void *p)
         uv_prepare_start(&r->flush, on_flush);
 }
 
+static void on_tls_closed(tlspipe *t, void *data)
+{
+    uvredis *r = data;
+    r->open_handles--;
+    maybe_finish_close(r);
+}
+
+static void close_tls(uvredis *r)
+{
+    if (r->tls) {
+        tlspipe *t = r->tls;
+        r->tls = NULL;
+        tlspipe_close(t, on_tls_closed, r);
+    }
+}
+
 /* hiredis is freeing the context: pending replies already ran with NULL. */
 static void ev_cleanup(void *p)
 {
@@ -151,6 +178,7 @@ static void ev_cleanup(void *p)
     if (r->gone_status == 0)
         note_gone_from_ac(r, r->ac);
     r->ac = NULL;
+    close_tls(r);
     if (r->poll_open) {
         r->poll_open = false;
         uv_close((uv_handle_t *)&r->poll, on_handle_closed);
@@ -194,13 +222,27 @@ static void on_flush(uv_prepare_t *h)
         write_output(r);
 }
 
+/* The socket's own error (libuv reports any POLLERR as UV_EBADF). */
+static int socket_error(int fd)
+{
+    int e = 0;
+    socklen_t len = sizeof e;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+        return errno;
+    return e;
+}
+
 static void on_poll(uv_poll_t *h, int status, int events)
 {
     uvredis *r = h->data;
     if (!r->ac || r->freeing)
         return;
     if (status < 0) {
-        note_gone(r, INVQ_EIO, "poll error: %s", uv_strerror(status));
+        int e = socket_error(r->ac->c.fd);
+        if (r->state == ST_CONNECTING && !r->tcp_connected)
+            note_gone(r, INVQ_ECONNECT, "connect %s: %s", r->addr, e ? strerror(e) : uv_strerror(status));
+        else
+            note_gone(r, INVQ_EIO, "connection to %s: %s", r->addr, e ? strerror(e) : uv_strerror(status));
         kill_connection(r);
         return;
     }
@@ -214,7 +256,11 @@ static void on_poll(uv_poll_t *h, int status, int events)
 static void on_conn_timer(uv_timer_t *t)
 {
     uvredis *r = t->data;
-    note_gone(r, INVQ_ETIMEOUT, "connect timed out after %d ms", r->o.connect_timeout_ms);
+    if (r->state == ST_CONNECTING && r->tcp_connected && !r->tls_ready)
+        note_gone(r, INVQ_ETIMEOUT, "TLS handshake with %s timed out after %d ms (does the server speak TLS there?)",
+                  r->addr, r->o.connect_timeout_ms);
+    else
+        note_gone(r, INVQ_ETIMEOUT, "connect %s timed out after %d ms", r->addr, r->o.connect_timeout_ms);
     kill_connection(r);
 }
 
@@ -234,16 +280,34 @@ static void become_ready(uvredis *r)
     r->o.on_connect(r, 0, r->o.data);
 }
 
+static void maybe_ready(uvredis *r)
+{
+    if (r->tcp_connected && r->tls_ready && r->setup_pending == 0 && r->state == ST_CONNECTING)
+        become_ready(r);
+}
+
 static void on_hiredis_connect(const redisAsyncContext *ac, int status)
 {
     uvredis *r = ac->data;
     if (status != REDIS_OK) {
-        note_gone(r, INVQ_ECONNECT, "connect: %s", ac->errstr);
+        note_gone(r, INVQ_ECONNECT, "connect %s: %s", r->addr, ac->errstr);
         return; /* hiredis frees the context next; ev_cleanup reports it */
     }
     r->tcp_connected = true;
-    if (r->setup_pending == 0 && r->state == ST_CONNECTING)
-        become_ready(r);
+    maybe_ready(r);
+}
+
+/* The TLS pump's news: the handshake is done, or the connection is over
+ * (its reason wins over the end of file hiredis reads next). */
+static void on_tls(tlspipe *t, tlspipe_event ev, int status, const char *msg, void *data)
+{
+    uvredis *r = data;
+    if (ev == TLSPIPE_READY) {
+        r->tls_ready = true;
+        maybe_ready(r);
+    } else if (ev == TLSPIPE_ENDED && status < 0) {
+        note_gone(r, status, "%s", msg);
+    }
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
@@ -267,15 +331,20 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     }
 
     if (t->setup) {
-        if (rep && rep->type == REDIS_REPLY_ERROR) {
-            char msg[256];
-            int code = redis_reply_error(rep, t->setup == SETUP_AUTH ? "AUTH" : "SELECT", msg, sizeof(msg));
+        char msg[400];
+        int code = 0;
+        if (rep && t->setup == SETUP_ROLE)
+            code = sentinel_check_role(rep, r->addr, msg, sizeof(msg));
+        else if (rep && rep->type == REDIS_REPLY_ERROR)
+            code = redis_reply_error(rep, setup_names[t->setup], msg, sizeof(msg));
+        if (code < 0) {
             if (t->setup == SETUP_AUTH)
                 code = INVQ_EAUTH;
             note_gone(r, code, "%s", msg);
             kill_connection(r); /* deferred by hiredis until we return */
-        } else if (rep && --r->setup_pending == 0 && r->tcp_connected && r->state == ST_CONNECTING) {
-            become_ready(r);
+        } else if (rep) {
+            r->setup_pending--;
+            maybe_ready(r);
         }
     } else if (t->cb) {
         t->cb(r, rep ? 0 : r->gone_status, rep, t->data);
@@ -292,36 +361,49 @@ static int send_cmd(uvredis *r, int argc, const char **argv, const size_t *lens,
     return 0;
 }
 
+static int send_setup1(uvredis *r, int setup, int argc, const char **argv, const size_t *lens)
+{
+    tramp *t = calloc(1, sizeof(*t));
+    if (!t)
+        return INVQ_ENOMEM;
+    t->setup = setup;
+    if (send_cmd(r, argc, argv, lens, t) < 0) {
+        free(t);
+        return INVQ_ENOMEM;
+    }
+    r->setup_pending++;
+    return 0;
+}
+
+/* AUTH, SELECT, ROLE for a node found through Sentinel; over TLS at least
+ * one round trip (PING), so a client certificate the server refuses after
+ * the handshake fails the connect rather than the first command. */
 static int send_setup(uvredis *r, const redis_url *u)
 {
-    tramp *t;
+    int rc = 0;
     if (u->password) {
         const char *argv[3] = { "AUTH", u->user ? u->user : u->password, u->password };
         size_t lens[3] = { 4, strlen(argv[1]), strlen(u->password) };
-        if (!(t = calloc(1, sizeof(*t))))
-            return INVQ_ENOMEM;
-        t->setup = SETUP_AUTH;
-        if (send_cmd(r, u->user ? 3 : 2, argv, lens, t) < 0) {
-            free(t);
-            return INVQ_ENOMEM;
-        }
-        r->setup_pending++;
+        rc = send_setup1(r, SETUP_AUTH, u->user ? 3 : 2, argv, lens);
     }
-    if (u->db != 0) {
+    if (rc == 0 && u->db != 0) {
         char db[16];
         snprintf(db, sizeof(db), "%d", u->db);
         const char *argv[2] = { "SELECT", db };
         size_t lens[2] = { 6, strlen(db) };
-        if (!(t = calloc(1, sizeof(*t))))
-            return INVQ_ENOMEM;
-        t->setup = SETUP_SELECT;
-        if (send_cmd(r, 2, argv, lens, t) < 0) {
-            free(t);
-            return INVQ_ENOMEM;
-        }
-        r->setup_pending++;
+        rc = send_setup1(r, SETUP_SELECT, 2, argv, lens);
     }
-    return 0;
+    if (rc == 0 && u->require_master) {
+        const char *argv[1] = { "ROLE" };
+        size_t lens[1] = { 4 };
+        rc = send_setup1(r, SETUP_ROLE, 1, argv, lens);
+    }
+    if (rc == 0 && u->tls && r->setup_pending == 0) {
+        const char *argv[1] = { "PING" };
+        size_t lens[1] = { 4 };
+        rc = send_setup1(r, SETUP_PING, 1, argv, lens);
+    }
+    return rc;
 }
 
 int uvredis_new(uv_loop_t *loop, const redis_url *u, const uvredis_opts *o, uvredis **out,
@@ -336,6 +418,8 @@ int uvredis_new(uv_loop_t *loop, const redis_url *u, const uvredis_opts *o, uvre
     redis_url_describe(u, addr, sizeof(addr));
     if (!o->on_connect)
         return err_set(err, errlen, INVQ_EINVAL, "uvredis: on_connect is required");
+    if (redis_url_is_sentinel(u))
+        return err_set(err, errlen, INVQ_EINVAL, "uvredis: %s: a Sentinel URL is resolved by rlink", addr);
     if (!(r = calloc(1, sizeof(*r))))
         return err_set(err, errlen, INVQ_ENOMEM, "out of memory");
     ac = u->path ? redisAsyncConnectUnix(u->path) : redisAsyncConnect(u->host, u->port);
@@ -349,9 +433,19 @@ int uvredis_new(uv_loop_t *loop, const redis_url *u, const uvredis_opts *o, uvre
         free(r);
         return rc;
     }
+    int net_fd = -1, pipe_fd = -1;
+    if (u->tls && (rc = tlspipe_splice(ac->c.fd, false, &net_fd, &pipe_fd, err, errlen)) < 0) {
+        redisAsyncFree(ac);
+        free(r);
+        return rc;
+    }
     if ((rc = uv_poll_init_socket(loop, &r->poll, ac->c.fd)) < 0) {
         redisAsyncFree(ac); /* no hooks attached yet: nothing calls back */
         free(r);
+        if (u->tls) {
+            close(net_fd);
+            close(pipe_fd);
+        }
         return err_set(err, errlen, INVQ_ECONNECT, "connect %s: poll init: %s", addr, uv_strerror(rc));
     }
     r->loop = loop;
@@ -362,6 +456,8 @@ int uvredis_new(uv_loop_t *loop, const redis_url *u, const uvredis_opts *o, uvre
     r->poll_open = true;
     r->open_handles = 4;
     r->sigpipe_ignored = sigpipe_ignored();
+    r->tls_ready = !u->tls;
+    snprintf(r->addr, sizeof(r->addr), "%s", addr);
     uv_prepare_init(loop, &r->flush);
     uv_timer_init(loop, &r->conn_timer);
     uv_timer_init(loop, &r->cmd_timer);
@@ -379,6 +475,16 @@ int uvredis_new(uv_loop_t *loop, const redis_url *u, const uvredis_opts *o, uvre
     redisAsyncSetConnectCallback(ac, on_hiredis_connect);
     if (o->connect_timeout_ms > 0)
         uv_timer_start(&r->conn_timer, on_conn_timer, (uint64_t)o->connect_timeout_ms, 0);
+    if (u->tls) {
+        /* the pipe's own timeout stays off: conn_timer covers the handshake */
+        rc = tlspipe_new(loop, u, net_fd, pipe_fd, 0, on_tls, r, &r->tls, err, errlen);
+        if (rc < 0) {
+            r->state = ST_CLOSING;
+            uvredis_close(r, NULL, NULL);
+            return rc;
+        }
+        r->open_handles++;
+    }
 
     if (send_setup(r, u) < 0) {
         /* Tear down quietly: the caller gets the error, no callback. */
@@ -436,6 +542,7 @@ void uvredis_close(uvredis *r, uvredis_close_cb cb, void *data)
         uv_close((uv_handle_t *)&r->conn_timer, on_handle_closed);
     if (!uv_is_closing((uv_handle_t *)&r->cmd_timer))
         uv_close((uv_handle_t *)&r->cmd_timer, on_handle_closed);
+    close_tls(r);
     kill_connection(r); /* ev_cleanup closes the poll handle */
     maybe_finish_close(r);
 }

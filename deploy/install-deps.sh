@@ -14,6 +14,7 @@ libjansson4
 libhttp-parser2.9
 libsystemd0
 libnettle8
+libssl3
 "
 
 BUILD_PACKAGES="
@@ -30,6 +31,7 @@ libinih-dev
 libcmocka-dev
 libsystemd-dev
 nettle-dev
+libssl-dev
 python3
 "
 
@@ -37,6 +39,7 @@ python3
 TEST_PACKAGES="
 redis-server
 redis-tools
+openssl
 clang
 libclang-rt-14-dev
 valgrind

@@ -27,15 +27,16 @@ static void reset_batch(consumer *c)
 }
 
 /* Anything unexpected on the queue connection: drop it; after reconnecting,
- * release.lua returns the list to pending (at least once, no attempt used). */
+ * release.lua returns the list to pending (at least once, no attempt used).
+ * The reset's reason is logged by the pool, once per change. */
 static void queue_broken(consumer *c, const char *what, const redisReply *reply)
 {
     const char *msg = reply == NULL ? "unexpected reply"
                       : reply->type == REDIS_REPLY_ERROR ? reply->str
                                                          : "unexpected reply type";
-    log_event(LOG_ERROR, "queue command failed", LOG_S("consumer", c->id), LOG_S("command", what),
-              LOG_S("error", msg));
-    rlink_reset(&c->q, msg);
+    char why[512];
+    snprintf(why, sizeof why, "%s: %s", what, msg);
+    rlink_reset(&c->q, why);
 }
 
 static void on_scripts_reloaded(int status, void *data)
@@ -43,7 +44,7 @@ static void on_scripts_reloaded(int status, void *data)
     consumer *c = data;
     c->reloading = false;
     if (status < 0) {
-        rlink_reset(&c->q, "SCRIPT LOAD failed");
+        rlink_reset(&c->q, c->p->sc.error);
         return;
     }
     c->q_ready = true;
@@ -361,7 +362,7 @@ static void on_q_scripts(int status, void *data)
     consumer *c = data;
     c->reloading = false;
     if (status < 0) {
-        rlink_reset(&c->q, "SCRIPT LOAD failed");
+        rlink_reset(&c->q, c->p->sc.error);
         return;
     }
     pool *p = c->p;
@@ -380,7 +381,7 @@ static void on_q_state(rlink *l, bool up, void *data)
         c->reloading = true;
         if (scripts_load(&c->p->sc, &c->q, on_q_scripts, c) < 0) {
             c->reloading = false;
-            rlink_reset(&c->q, "cannot send SCRIPT LOAD");
+            rlink_reset(&c->q, c->p->sc.error);
         }
     } else {
         c->q_ready = false;
@@ -395,6 +396,12 @@ static void on_c_state(rlink *l, bool up, void *data)
     pool_consumer_link(c->p, c, l, up);
     if (up)
         consumer_kick(c);
+}
+
+static void on_link_event(rlink *l, const rlink_event *ev, void *data)
+{
+    consumer *c = data;
+    pool_link_event(c->p, l, ev);
 }
 
 int consumer_init(consumer *c, pool *p, unsigned index)
@@ -423,6 +430,7 @@ int consumer_init(consumer *c, pool *p, unsigned index)
         .backoff_base_ms = 100,
         .backoff_max_ms = 5000,
         .on_state = on_q_state,
+        .on_event = on_link_event,
         .data = c,
     };
     rlink_opts k = q;
@@ -434,7 +442,7 @@ int consumer_init(consumer *c, pool *p, unsigned index)
     if ((rc = rlink_init(&c->q, p->loop, &q)) < 0)
         return rc;
     if ((rc = rlink_init(&c->c, p->loop, &k)) < 0) {
-        uv_close((uv_handle_t *)&c->q.timer, NULL);
+        rlink_close(&c->q, NULL, NULL);
         return rc;
     }
     cache_target_init(&c->ct, &c->c, cfg->unlink);

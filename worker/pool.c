@@ -91,6 +91,46 @@ void pool_consumer_link(pool *p, consumer *c, rlink *l, bool up)
     set_connected(p);
 }
 
+void pool_link_event(pool *p, rlink *l, const rlink_event *ev)
+{
+    int t = strcmp(l->o.target, "cache") == 0;
+    const char *url = t ? p->cdesc : p->qdesc;
+    char msg[64];
+    if (ev->kind == RLINK_EV_UP) {
+        if (p->link_err[t][0] && !p->link_back[t]) {
+            p->link_back[t] = true;
+            snprintf(msg, sizeof msg, "%s redis connected", l->o.target);
+            log_event(LOG_INFO, msg, LOG_S("url", url), LOG_S("node", ev->addr), LOG_N("failures", ev->failures));
+        } else {
+            log_event(LOG_DEBUG, "redis connected", LOG_S("target", l->o.target), LOG_S("node", ev->addr));
+        }
+        return;
+    }
+    if (ev->kind == RLINK_EV_STABLE) {
+        p->link_err[t][0] = '\0';
+        p->link_back[t] = false;
+        if (p->m != NULL)
+            metrics_set_conn_error(p->m, l->o.target, NULL);
+        return;
+    }
+    const char *what = ev->kind == RLINK_EV_CONNECT_FAILED ? "unreachable"
+                       : ev->kind == RLINK_EV_LOST         ? "connection lost"
+                                                           : "connection reset";
+    if (p->m != NULL)
+        metrics_set_conn_error(p->m, l->o.target, ev->error);
+    snprintf(msg, sizeof msg, "%s redis %s", l->o.target, what);
+    if (strcmp(p->link_err[t], ev->error) == 0) {
+        /* the same error again: retries are not news */
+        log_event(LOG_DEBUG, msg, LOG_S("url", url), LOG_S("error", ev->error), LOG_N("failures", ev->failures),
+                  LOG_N("retry_ms", ev->retry_ms));
+        return;
+    }
+    snprintf(p->link_err[t], sizeof p->link_err[t], "%s", ev->error);
+    p->link_back[t] = false;
+    log_event(LOG_WARN, msg, LOG_S("url", url), LOG_S("error", ev->error), LOG_N("failures", ev->failures),
+              LOG_N("retry_ms", ev->retry_ms));
+}
+
 /* ---- control connection: heartbeat, promote, reap, sample ---- */
 
 static int control_cmd(pool *p, int argc, const char **argv, uvredis_reply_cb cb, void *data)
@@ -316,7 +356,7 @@ static void on_control_scripts(int status, void *data)
 {
     pool *p = data;
     if (status < 0) {
-        rlink_reset(&p->control, "SCRIPT LOAD failed");
+        rlink_reset(&p->control, p->sc.error);
         return;
     }
     p->control_ready = true;
@@ -333,7 +373,7 @@ static void control_reload(pool *p)
         return;
     p->control_ready = false;
     if (scripts_load(&p->sc, &p->control, on_control_scripts, p) < 0)
-        rlink_reset(&p->control, "cannot send SCRIPT LOAD");
+        rlink_reset(&p->control, p->sc.error);
 }
 
 static void on_control_state(rlink *l, bool up, void *data)
@@ -342,7 +382,7 @@ static void on_control_state(rlink *l, bool up, void *data)
     if (up) {
         p->queue_down--;
         if (scripts_load(&p->sc, &p->control, on_control_scripts, p) < 0)
-            rlink_reset(&p->control, "cannot send SCRIPT LOAD");
+            rlink_reset(&p->control, p->sc.error);
     } else {
         p->queue_down++;
         p->control_ready = false;
@@ -353,6 +393,11 @@ static void on_control_state(rlink *l, bool up, void *data)
         p->sampling = false;
     }
     set_connected(p);
+}
+
+static void on_control_event(rlink *l, const rlink_event *ev, void *data)
+{
+    pool_link_event(data, l, ev);
 }
 
 /* ---- shutdown ---- */
@@ -549,6 +594,7 @@ int pool_init(pool *p, uv_loop_t *loop, const worker_config *cfg, metrics *m, ch
         .backoff_base_ms = 100,
         .backoff_max_ms = 5000,
         .on_state = on_control_state,
+        .on_event = on_control_event,
         .data = p,
     };
     if ((rc = rlink_init(&p->control, loop, &o)) < 0)

@@ -29,7 +29,7 @@ struct invq_producer {
 /* Errors after which the job may still be delivered later: spool it. */
 static bool spoolable(int rc, int transient)
 {
-    return rc == INVQ_ECONNECT || rc == INVQ_ETIMEOUT || rc == INVQ_EIO || rc == INVQ_EPROTO ||
+    return rc == INVQ_ECONNECT || rc == INVQ_ETIMEOUT || rc == INVQ_EIO || rc == INVQ_EPROTO || rc == INVQ_ETLS ||
            (rc == INVQ_EREPLY && transient);
 }
 

@@ -27,6 +27,9 @@ void metrics_batch(metrics *m, size_t jobs, double apply_seconds);
 void metrics_lag(metrics *m, double seconds);
 /* Redis connection state per target ("queue", "cache"). */
 void metrics_set_connected(metrics *m, const char *target, bool up);
+/* The target's current connection error (NULL or "": none), for /readyz;
+ * copied, cut to one short line. */
+void metrics_set_conn_error(metrics *m, const char *target, const char *err);
 void metrics_reconnect(metrics *m, const char *target);
 /* Circuit breaker on the cache target. */
 void metrics_set_breaker_open(metrics *m, bool open);
@@ -45,7 +48,7 @@ void metrics_set_queue_total(metrics *m, const char *counter, uint64_t value);
 void metrics_set_loop_lag(metrics *m, double seconds);
 
 /* Readiness: 1 when both targets are connected and not draining; otherwise 0
- * and a one-line reason in buf. */
+ * and a one-line reason in buf (with the connection error when known). */
 int metrics_ready(const metrics *m, char *reason, size_t len);
 
 /* Renders the exposition into a malloc'd, NUL-terminated buffer (caller frees). */

@@ -52,6 +52,8 @@ enum {
     INVQ_ECLOSED = -13,       /* the async producer is closing or closed */
     INVQ_EQUEUEFULL = -14,    /* async: too many jobs waiting in memory for a connection */
     INVQ_EPROTO = -15,        /* Redis sent a reply of an unexpected shape */
+    INVQ_ETLS = -17,          /* TLS failed: the server's certificate does not verify (the message names
+                                 why), the handshake failed, or a TLS file (ssl_*) cannot be used */
 };
 
 /* A one-line English explanation of any status code above; never NULL, the
@@ -111,8 +113,11 @@ typedef enum invq_fsync_policy {
  * All strings are borrowed for the duration of invq_producer_new() /
  * invq_async_new() only (they are copied). */
 typedef struct invq_options {
-    const char *url;              /* redis://[[user]:password@]host[:port][/db] or
-                                     unix:///path/to/sock[?db=N]; default redis://127.0.0.1:6379 */
+    const char *url;              /* redis://[[user]:password@]host[:port][/db], rediss://... (TLS),
+                                     unix:///path/to/sock[?db=N] or
+                                     redis-sentinel://host:port[,host:port...][/db]#MASTER
+                                     (forms and parameters: producer/README.md);
+                                     default redis://127.0.0.1:6379 */
     const char *ns;               /* key namespace, default "invq" */
     const char *queue;            /* queue name, default "default" */
     int connect_timeout_ms;       /* default 2000 */
