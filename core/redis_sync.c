@@ -63,7 +63,7 @@ int redis_reply_error(const redisReply *r, const char *what, char *err, size_t e
 int redis_reply_is_transient(const redisReply *r)
 {
     static const char *const prefixes[] = { "LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN",
-                                            "READONLY", "OOM", "CLUSTERDOWN" };
+                                            "READONLY", "OOM", "CLUSTERDOWN", "NOREPLICAS" };
     if (!r || r->type != REDIS_REPLY_ERROR || !r->str)
         return 0;
     for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
@@ -158,7 +158,7 @@ int redis_sync_connect(const redis_url *u, int connect_timeout_ms, int command_t
 
     *out = NULL;
     if (redis_url_is_sentinel(u))
-        return sentinel_sync_connect(u, connect_timeout_ms, command_timeout_ms, out, err, errlen);
+        return sentinel_sync_connect(u, connect_timeout_ms, command_timeout_ms, out, NULL, 0, NULL, err, errlen);
     redis_url_describe(u, addr, sizeof(addr));
     if (connect_timeout_ms > 0)
         c = u->path ? redisConnectUnixWithTimeout(u->path, ms_to_tv(connect_timeout_ms))

@@ -11,9 +11,12 @@
 #include "redis_url.h"
 
 /* Connects to u (borrowed), sets the command timeout (0: none), sends AUTH
- * when u has a password and SELECT when u->db != 0. On 0 *out is a ready
- * context the caller frees with redisFree(). On failure *out is NULL and the
- * code is INVQ_ECONNECT, INVQ_ETIMEOUT, INVQ_EAUTH, INVQ_EREPLY, INVQ_EIO or
+ * when u has a password and SELECT when u->db != 0. Over TLS (rediss://)
+ * the handshake runs first (tlsthread.h) and at least one round trip is
+ * made; for a Sentinel URL the master is discovered (sentinel.h) and must
+ * answer ROLE master. On 0 *out is a ready context the caller frees with
+ * redisFree(). On failure *out is NULL and the code is INVQ_ECONNECT,
+ * INVQ_ETIMEOUT, INVQ_EAUTH, INVQ_ETLS, INVQ_EREPLY, INVQ_EIO or
  * INVQ_ENOMEM, with a message in err. */
 int redis_sync_connect(const redis_url *u, int connect_timeout_ms, int command_timeout_ms,
                        redisContext **out, char *err, size_t errlen);
@@ -29,7 +32,8 @@ int redis_sync_ctx_error(const redisContext *c, const char *what, char *err, siz
 int redis_reply_error(const redisReply *r, const char *what, char *err, size_t errlen);
 
 /* True when an error reply means "try again later" (LOADING, BUSY, TRYAGAIN,
- * MASTERDOWN, READONLY, OOM, CLUSTERDOWN) rather than a permanent refusal. */
+ * MASTERDOWN, READONLY, OOM, CLUSTERDOWN, NOREPLICAS: a demoted master with
+ * min-replicas-to-write) rather than a permanent refusal. */
 int redis_reply_is_transient(const redisReply *r);
 
 #endif

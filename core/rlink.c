@@ -33,7 +33,9 @@ static void emit(rlink *l, rlink_event_kind kind, uint64_t retry_ms, bool repeat
         .retry_ms = retry_ms,
         .reconnect = l->ups > 1,
         .addr = l->addr,
+        .master_switch = kind == RLINK_EV_RESET && l->switching,
     };
+    l->switching = false;
     l->o.on_event(l, &ev, l->o.data);
 }
 
@@ -131,6 +133,7 @@ static void on_sentinel_answer(struct sentinel_link *s, int status, const char *
     char why[512];
     snprintf(why, sizeof why, "Sentinel names %s:%d as master '%s' (was %s:%d)", host, port,
              l->o.url->master_name, l->node.host, l->node.port);
+    l->switching = true;
     rlink_reset(l, why);
 }
 

@@ -49,6 +49,8 @@ typedef struct rlink_event {
     uint64_t retry_ms;   /* failures: the delay before the next attempt */
     bool reconnect;      /* UP: the link had been up before */
     const char *addr;    /* UP: the node ("h:p/db"; for Sentinel the master it found) */
+    bool master_switch;  /* RESET: Sentinel names another master (other links to the same
+                            Sentinel master should follow at once: rlink_reset them) */
 } rlink_event;
 
 typedef void (*rlink_event_cb)(rlink *l, const rlink_event *ev, void *data);
@@ -88,6 +90,7 @@ struct rlink {
     redis_url node;    /* the master found, owned; zeroed when none */
     unsigned node_tries; /* nodes tried in this attempt */
     bool discovering;  /* the next sentinel answer is for a connect */
+    bool switching;    /* the reset under way is a master switch */
     /* the current error ("" when none) and the previous failure's */
     int err_status;
     char err[512];

@@ -90,8 +90,20 @@ static int ask_sentinel(const redis_url *u, size_t i, int connect_timeout_ms, in
     return rc;
 }
 
+int sentinel_sync_master(const redis_url *u, int connect_timeout_ms, int command_timeout_ms, char *host,
+                         size_t hostlen, int *port, char *err, size_t errlen)
+{
+    int rc = INVQ_ECONNECT;
+    for (size_t i = 0; i < u->nsentinels; i++) {
+        rc = ask_sentinel(u, i, connect_timeout_ms, command_timeout_ms, host, hostlen, port, err, errlen);
+        if (rc == 0 || rc == INVQ_ENOMEM)
+            return rc;
+    }
+    return rc;
+}
+
 int sentinel_sync_connect(const redis_url *u, int connect_timeout_ms, int command_timeout_ms, redisContext **out,
-                          char *err, size_t errlen)
+                          char *node_host, size_t node_hostlen, int *node_port, char *err, size_t errlen)
 {
     char seen[1024] = "";
     size_t used = 0;
@@ -109,8 +121,13 @@ int sentinel_sync_connect(const redis_url *u, int connect_timeout_ms, int comman
                 return err_set(err, errlen, INVQ_ENOMEM, "out of memory");
             rc = redis_sync_connect(&node, connect_timeout_ms, command_timeout_ms, out, msg, sizeof msg);
             redis_url_deinit(&node);
-            if (rc == 0)
+            if (rc == 0) {
+                if (node_host)
+                    snprintf(node_host, node_hostlen, "%s", host);
+                if (node_port)
+                    *node_port = port;
                 return 0;
+            }
         }
         if (rc == INVQ_ENOMEM)
             return err_set(err, errlen, rc, "%s", msg);

@@ -32,7 +32,7 @@ struct uvredis {
     uv_poll_t poll;
     bool poll_open;
     int poll_events;       /* the events the poll handle is started with */
-    uv_prepare_t flush;    /* writes hiredis's output buffer before the loop polls */
+    uv_idle_t flush;       /* writes hiredis's output buffer before the loop polls */
     bool writing;          /* inside redisAsyncHandleWrite() */
     bool sigpipe_ignored;  /* SIGPIPE was SIG_IGN at connect: writes need no guard */
     uv_timer_t conn_timer; /* connect timeout, and deferred kills */
@@ -119,7 +119,7 @@ static void kill_connection(uvredis *r)
 /* ------------------------------------------------ event-library hooks */
 
 static void on_poll(uv_poll_t *h, int status, int events);
-static void on_flush(uv_prepare_t *h);
+static void on_flush(uv_idle_t *h);
 static void on_conn_timer(uv_timer_t *t);
 
 static void set_events(uvredis *r, int events)
@@ -141,7 +141,10 @@ static void ev_del_write(void *p) { uvredis *r = p; set_events(r, r->poll_events
 
 /* hiredis has output to write. Once connected, on_flush writes it before the
  * loop next polls, so a burst of commands costs one write() and no
- * epoll_ctl. The poll handle waits for UV_WRITABLE only while connecting (the
+ * epoll_ctl. It is an idle handle, not a prepare handle: one started from a
+ * prepare callback (the async producer's flusher) would only run after the
+ * loop's next poll, which may block; an active idle handle keeps that poll
+ * from blocking. The poll handle waits for UV_WRITABLE only while connecting (the
  * first writable event tells hiredis the connect finished) and when the
  * socket did not take everything (hiredis asks again from inside a write). */
 static void ev_add_write(void *p)
@@ -150,7 +153,7 @@ static void ev_add_write(void *p)
     if (r->writing || !(r->ac->c.flags & REDIS_CONNECTED))
         set_events(r, r->poll_events | UV_WRITABLE);
     else if (!(r->poll_events & UV_WRITABLE) && !uv_is_closing((uv_handle_t *)&r->flush))
-        uv_prepare_start(&r->flush, on_flush);
+        uv_idle_start(&r->flush, on_flush);
 }
 
 static void on_tls_closed(tlspipe *t, void *data)
@@ -184,7 +187,7 @@ static void ev_cleanup(void *p)
         uv_close((uv_handle_t *)&r->poll, on_handle_closed);
     }
     if (!uv_is_closing((uv_handle_t *)&r->flush))
-        uv_prepare_stop(&r->flush);
+        uv_idle_stop(&r->flush);
     if (!uv_is_closing((uv_handle_t *)&r->conn_timer))
         uv_timer_stop(&r->conn_timer);
     if (!uv_is_closing((uv_handle_t *)&r->cmd_timer))
@@ -214,10 +217,10 @@ static void write_output(uvredis *r)
         sigpipe_restore(&g);
 }
 
-static void on_flush(uv_prepare_t *h)
+static void on_flush(uv_idle_t *h)
 {
     uvredis *r = h->data;
-    uv_prepare_stop(h);
+    uv_idle_stop(h);
     if (r->ac && !r->freeing)
         write_output(r);
 }
@@ -458,7 +461,7 @@ int uvredis_new(uv_loop_t *loop, const redis_url *u, const uvredis_opts *o, uvre
     r->sigpipe_ignored = sigpipe_ignored();
     r->tls_ready = !u->tls;
     snprintf(r->addr, sizeof(r->addr), "%s", addr);
-    uv_prepare_init(loop, &r->flush);
+    uv_idle_init(loop, &r->flush);
     uv_timer_init(loop, &r->conn_timer);
     uv_timer_init(loop, &r->cmd_timer);
     r->flush.data = r;

@@ -52,7 +52,9 @@ static void set_connected(pool *p)
 {
     if (p->m == NULL)
         return;
-    metrics_set_connected(p->m, "queue", p->queue_down == 0);
+    /* the queue counts as connected once its control link could load the
+     * scripts: a link that connects and fails at once (NOAUTH) is not */
+    metrics_set_connected(p->m, "queue", p->queue_down == 0 && p->control_ready);
     metrics_set_connected(p->m, "cache", p->cache_down == 0);
 }
 
@@ -91,26 +93,54 @@ void pool_consumer_link(pool *p, consumer *c, rlink *l, bool up)
     set_connected(p);
 }
 
+/* Sentinel named another master on one link: every link to that same
+ * Sentinel master goes there now, so no batch is fetched on the new master
+ * and applied on the old one. */
+static void follow_one(rlink *l, rlink *from, const char *from_desc, const char *why)
+{
+    char d[1024];
+    if (l == from || !l->up || !redis_url_is_sentinel(l->o.url))
+        return;
+    redis_url_describe(l->o.url, d, sizeof d);
+    if (strcmp(d, from_desc) == 0)
+        rlink_reset(l, why);
+}
+
+static void follow_master_switch(pool *p, rlink *from, const char *why)
+{
+    char a[1024];
+    redis_url_describe(from->o.url, a, sizeof a);
+    follow_one(&p->control, from, a, why);
+    for (unsigned i = 0; i < p->n; i++) {
+        follow_one(&p->consumers[i].q, from, a, why);
+        follow_one(&p->consumers[i].c, from, a, why);
+    }
+}
+
 void pool_link_event(pool *p, rlink *l, const rlink_event *ev)
 {
     int t = strcmp(l->o.target, "cache") == 0;
     const char *url = t ? p->cdesc : p->qdesc;
     char msg[64];
-    if (ev->kind == RLINK_EV_UP) {
+    /* After an error of the link itself, "connected" is news at once; after
+     * a reset by its owner (an error right after connecting) only once the
+     * connection stayed up (STABLE). */
+    if ((ev->kind == RLINK_EV_UP && !p->link_reset[t]) || ev->kind == RLINK_EV_STABLE) {
         if (p->link_err[t][0] && !p->link_back[t]) {
             p->link_back[t] = true;
             snprintf(msg, sizeof msg, "%s redis connected", l->o.target);
             log_event(LOG_INFO, msg, LOG_S("url", url), LOG_S("node", ev->addr), LOG_N("failures", ev->failures));
-        } else {
-            log_event(LOG_DEBUG, "redis connected", LOG_S("target", l->o.target), LOG_S("node", ev->addr));
+        }
+        if (ev->kind == RLINK_EV_STABLE) {
+            p->link_err[t][0] = '\0';
+            p->link_back[t] = false;
+            if (p->m != NULL)
+                metrics_set_conn_error(p->m, l->o.target, NULL);
         }
         return;
     }
-    if (ev->kind == RLINK_EV_STABLE) {
-        p->link_err[t][0] = '\0';
-        p->link_back[t] = false;
-        if (p->m != NULL)
-            metrics_set_conn_error(p->m, l->o.target, NULL);
+    if (ev->kind == RLINK_EV_UP) {
+        log_event(LOG_DEBUG, "redis connected", LOG_S("target", l->o.target), LOG_S("node", ev->addr));
         return;
     }
     const char *what = ev->kind == RLINK_EV_CONNECT_FAILED ? "unreachable"
@@ -118,6 +148,8 @@ void pool_link_event(pool *p, rlink *l, const rlink_event *ev)
                                                            : "connection reset";
     if (p->m != NULL)
         metrics_set_conn_error(p->m, l->o.target, ev->error);
+    if (ev->master_switch)
+        follow_master_switch(p, l, ev->error);
     snprintf(msg, sizeof msg, "%s redis %s", l->o.target, what);
     if (strcmp(p->link_err[t], ev->error) == 0) {
         /* the same error again: retries are not news */
@@ -127,6 +159,7 @@ void pool_link_event(pool *p, rlink *l, const rlink_event *ev)
     }
     snprintf(p->link_err[t], sizeof p->link_err[t], "%s", ev->error);
     p->link_back[t] = false;
+    p->link_reset[t] = ev->kind == RLINK_EV_RESET;
     log_event(LOG_WARN, msg, LOG_S("url", url), LOG_S("error", ev->error), LOG_N("failures", ev->failures),
               LOG_N("retry_ms", ev->retry_ms));
 }
@@ -360,6 +393,7 @@ static void on_control_scripts(int status, void *data)
         return;
     }
     p->control_ready = true;
+    set_connected(p);
     send_heartbeat(p); /* registers the consumers before their first fetch */
     send_promote(p);
     start_timers(p);

@@ -47,6 +47,7 @@ typedef struct pool {
     bool draining;
     char link_err[2][512]; /* per target (queue, cache): the connection error last logged */
     bool link_back[2];     /* "connected" logged since that error */
+    bool link_reset[2];    /* that error came from a reset after connecting (NOAUTH, ...) */
     bool releasing;
     bool closing;
     unsigned release_outstanding;

@@ -1,5 +1,5 @@
 /* The asynchronous producer: jobs sent during one loop iteration are flushed
- * together (a uv_prepare handle) as one MULTI/LPUSH/EXEC round trip over an
+ * together (a uv_idle handle, see uvredis.c) as one MULTI/LPUSH/EXEC round trip over an
  * rlink (core's self-reconnecting link: backoff, TLS, Sentinel);
  * disconnected, they are spooled or held in memory; the spool is replayed
  * chunk by chunk once connected. */
@@ -61,7 +61,7 @@ struct invq_async {
     spool *spool;
     rlink link;
     char url_text[300];
-    uv_prepare_t flusher;
+    uv_idle_t flusher;
     int open_handles;    /* handles and the link still closing */
     send_list waiting;
     size_t inflight;     /* batches sent, not yet completed */
@@ -168,10 +168,18 @@ static void batch_done(abatch *b)
         while ((s = list_pop(&b->jobs)) != NULL)
             complete(a, s, b->status);
     }
+    /* A node that cannot take writes now (READONLY, NOREPLICAS, LOADING,
+     * ...) is a connection problem: reconnect (rediscover, for Sentinel)
+     * after the backoff, rather than send again at once. */
+    bool reset = b->status == INVQ_EREPLY && b->transient;
+    char why[256];
+    snprintf(why, sizeof(why), "%s", b->err);
     enq_plan_deinit(&b->plan);
     free(b->payloads);
     free(b->lens);
     free(b);
+    if (reset)
+        rlink_reset(&a->link, why);
     kick(a);
     maybe_finish(a);
 }
@@ -292,10 +300,10 @@ static void flush(invq_async *a)
         spool_list(a, &a->waiting);
 }
 
-static void on_flusher(uv_prepare_t *h)
+static void on_flusher(uv_idle_t *h)
 {
     invq_async *a = h->data;
-    uv_prepare_stop(h);
+    uv_idle_stop(h);
     flush(a);
     maybe_finish(a);
 }
@@ -303,7 +311,7 @@ static void on_flusher(uv_prepare_t *h)
 static void kick(invq_async *a)
 {
     if (!uv_is_closing((uv_handle_t *)&a->flusher))
-        uv_prepare_start(&a->flusher, on_flusher);
+        uv_idle_start(&a->flusher, on_flusher);
 }
 
 /* ------------------------------------------------------------ connection */
@@ -418,7 +426,7 @@ INVQ_API int invq_async_new(void *loop, const invq_options *o, invq_async **out,
         free(a);
         return err_set(err, errlen, rc, "%s", invq_strerror(rc));
     }
-    uv_prepare_init(loop, &a->flusher);
+    uv_idle_init(loop, &a->flusher);
     a->flusher.data = a;
     rlink_start(&a->link);
     *out = a;

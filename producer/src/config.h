@@ -30,7 +30,8 @@ typedef struct prod_config {
 } prod_config;
 
 /* Resolves o (borrowed) into c. Returns 0, or INVQ_EINVAL / INVQ_EURL /
- * INVQ_ENOMEM with a message naming the bad option (c is then empty). */
+ * INVQ_ETLS (a TLS file of the URL cannot be used) / INVQ_ENOMEM with a
+ * message naming the bad option (c is then empty). */
 int prod_config_init(prod_config *c, const invq_options *o, char *err, size_t errlen);
 
 void prod_config_deinit(prod_config *c);

@@ -1,5 +1,6 @@
-/* invqctl's queue connection: URL parsing and connecting through the shared
- * producer/src plumbing, the queue's key names (qkeys), and checked command helpers. */
+/* invqctl's queue connection: URL parsing and connecting (TLS, Sentinel)
+ * through the shared core plumbing, the queue's key names (qkeys), and
+ * checked command helpers. */
 #include "conn.h"
 
 #include <errno.h>
@@ -12,6 +13,7 @@
 
 #include "redis_sync.h"
 #include "redis_url.h"
+#include "tls.h"
 
 int conn_open(conn *c, const ctl_common *o)
 {
@@ -20,9 +22,14 @@ int conn_open(conn *c, const ctl_common *o)
         fprintf(stderr, "invqctl: --queue-url (or INVQ_QUEUE_URL) is required\n");
         return CTL_USAGE;
     }
-    char err[256];
+    char err[1024];
     redis_url u;
     if (redis_url_parse(o->queue_url, &u, err, sizeof err) < 0) {
+        fprintf(stderr, "invqctl: --queue-url: %s\n", err);
+        return CTL_USAGE;
+    }
+    if (tls_check_files(&u, err, sizeof err) < 0) {
+        redis_url_deinit(&u);
         fprintf(stderr, "invqctl: --queue-url: %s\n", err);
         return CTL_USAGE;
     }

@@ -158,9 +158,11 @@ typedef struct invq_spool_stats {
     uint64_t skipped_bytes;   /* bytes of those damaged records, never replayed */
 } invq_spool_stats;
 
-/* Creates a producer. Validates the options and the URL, opens the spool
- * (adopting orphaned spool files, see producer/README.md) and tries to
- * connect; an unreachable Redis is NOT an error here (sends will report it).
+/* Creates a producer. Validates the options and the URL (INVQ_EURL; the
+ * URL's TLS files are loaded once: INVQ_ETLS when one cannot be used), opens
+ * the spool (adopting orphaned spool files, see producer/README.md) and
+ * tries to connect; an unreachable Redis is NOT an error here (sends will
+ * report it; a certificate that does not verify is reported as INVQ_ETLS).
  * Returns 0 and sets *out (free with invq_producer_free()), or a negative
  * code with a message in err (errlen bytes, may be 0) and *out = NULL. */
 INVQ_API int invq_producer_new(const invq_options *o, invq_producer **out, char *err, size_t errlen);
@@ -203,7 +205,10 @@ INVQ_API void invq_producer_spool_stats(const invq_producer *p, invq_spool_stats
  * the spool (when configured) or keep waiting in memory (at most
  * async_queue_max) until the connection is back. Jobs in flight when the
  * connection breaks are spooled, or completed with the error. Reconnects
- * back off, doubling from reconnect_min_ms up to reconnect_max_ms. Spool
+ * back off, each delay drawn from [cap/2, cap] where cap doubles from
+ * reconnect_min_ms up to reconnect_max_ms, for every kind of failure
+ * (also one right after connecting); a Sentinel URL is rediscovered at
+ * each reconnect and followed when Sentinel names another master. Spool
  * appends are plain file writes on the loop thread (fsync per the policy). */
 typedef struct invq_async invq_async;
 
@@ -214,7 +219,8 @@ typedef void (*invq_close_cb)(invq_async *a, void *data);
 
 /* Creates an async producer on loop (a uv_loop_t *, borrowed; it must
  * outlive the producer) and starts connecting. Returns 0 and *out, or a
- * negative code with err filled. */
+ * negative code with err filled (INVQ_EURL, INVQ_ETLS as for
+ * invq_producer_new()). */
 INVQ_API int invq_async_new(void *loop, const invq_options *o, invq_async **out, char *err, size_t errlen);
 
 /* Encodes job (copied; the caller may free it at once) and queues it. On 0
