@@ -151,14 +151,33 @@ static int setup(redisContext *c, const redis_url *u, const char *addr, char *er
 int redis_sync_connect(const redis_url *u, int connect_timeout_ms, int command_timeout_ms,
                        redisContext **out, char *err, size_t errlen)
 {
+    tlsthread *tls;
+    int rc = redis_sync_connect_tls(u, connect_timeout_ms, command_timeout_ms, out, &tls, err, errlen);
+    tlsthread_release(tls);
+    return rc;
+}
+
+void redis_sync_free(redisContext *c, struct tlsthread *tls)
+{
+    if (c)
+        redisFree(c); /* closes the pipe's app end: the pump thread ends */
+    tlsthread_wait(tls, 5000);
+    tlsthread_release(tls);
+}
+
+int redis_sync_connect_tls(const redis_url *u, int connect_timeout_ms, int command_timeout_ms,
+                           redisContext **out, struct tlsthread **tls_out, char *err, size_t errlen)
+{
     char addr[300];
     redisContext *c;
     tlsthread *tls = NULL;
     int rc;
 
     *out = NULL;
+    *tls_out = NULL;
     if (redis_url_is_sentinel(u))
-        return sentinel_sync_connect(u, connect_timeout_ms, command_timeout_ms, out, NULL, 0, NULL, err, errlen);
+        return sentinel_sync_connect(u, connect_timeout_ms, command_timeout_ms, out, tls_out, NULL, 0, NULL, err,
+                                     errlen);
     redis_url_describe(u, addr, sizeof(addr));
     if (connect_timeout_ms > 0)
         c = u->path ? redisConnectUnixWithTimeout(u->path, ms_to_tv(connect_timeout_ms))
@@ -174,7 +193,7 @@ int redis_sync_connect(const redis_url *u, int connect_timeout_ms, int command_t
         return rc;
     }
     if (u->tls && (rc = tlsthread_start(c->fd, u, connect_timeout_ms, &tls, err, errlen)) < 0) {
-        redisFree(c);
+        redisFree(c); /* a thread that was started ends by itself */
         return rc;
     }
     if (command_timeout_ms > 0 && redisSetTimeout(c, ms_to_tv(command_timeout_ms)) != REDIS_OK)
@@ -187,11 +206,11 @@ int redis_sync_connect(const redis_url *u, int connect_timeout_ms, int command_t
         if (trc < 0)
             rc = err_set(err, errlen, trc, "%s", why); /* the TLS reason beats "connection closed" */
     }
-    tlsthread_release(tls);
     if (rc < 0) {
-        redisFree(c);
+        redis_sync_free(c, tls);
         return rc;
     }
     *out = c;
+    *tls_out = tls;
     return 0;
 }

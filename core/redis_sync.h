@@ -21,6 +21,20 @@
 int redis_sync_connect(const redis_url *u, int connect_timeout_ms, int command_timeout_ms,
                        redisContext **out, char *err, size_t errlen);
 
+struct tlsthread;
+
+/* As redis_sync_connect(), and over TLS *tls is the handle of the thread
+ * that pumps the connection (NULL for a plain one). Free the pair with
+ * redis_sync_free(), which also waits for that thread to end, so a
+ * program that exits right after holds no TLS state on another thread.
+ * (redis_sync_connect() lets the thread end by itself after redisFree().) */
+int redis_sync_connect_tls(const redis_url *u, int connect_timeout_ms, int command_timeout_ms,
+                           redisContext **out, struct tlsthread **tls, char *err, size_t errlen);
+
+/* redisFree(c) (c may be NULL), then waits for tls's thread to end and
+ * drops the handle (tls may be NULL). */
+void redis_sync_free(redisContext *c, struct tlsthread *tls);
+
 /* Translates the error recorded in a context (c->err != 0) after a failed
  * command into INVQ_ETIMEOUT, INVQ_EIO, INVQ_EPROTO or INVQ_ENOMEM, with a
  * message prefixed by `what`. The context must then be dropped. */

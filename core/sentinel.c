@@ -66,10 +66,11 @@ static int ask_sentinel(const redis_url *u, size_t i, int connect_timeout_ms, in
 {
     redis_url s;
     redisContext *c;
+    struct tlsthread *tls;
     int rc;
     if (redis_url_node(u, i, NULL, 0, &s) < 0)
         return err_set(err, errlen, INVQ_ENOMEM, "out of memory");
-    rc = redis_sync_connect(&s, connect_timeout_ms, command_timeout_ms, &c, err, errlen);
+    rc = redis_sync_connect_tls(&s, connect_timeout_ms, command_timeout_ms, &c, &tls, err, errlen);
     redis_url_deinit(&s);
     if (rc < 0)
         return rc;
@@ -86,7 +87,7 @@ static int ask_sentinel(const redis_url *u, size_t i, int connect_timeout_ms, in
         rc = sentinel_parse_addr(r, u->master_name, host, hostlen, port, err, errlen);
     if (r)
         freeReplyObject(r);
-    redisFree(c);
+    redis_sync_free(c, tls);
     return rc;
 }
 
@@ -103,13 +104,15 @@ int sentinel_sync_master(const redis_url *u, int connect_timeout_ms, int command
 }
 
 int sentinel_sync_connect(const redis_url *u, int connect_timeout_ms, int command_timeout_ms, redisContext **out,
-                          char *node_host, size_t node_hostlen, int *node_port, char *err, size_t errlen)
+                          struct tlsthread **tls, char *node_host, size_t node_hostlen, int *node_port, char *err,
+                          size_t errlen)
 {
     char seen[1024] = "";
     size_t used = 0;
     int last = INVQ_ECONNECT;
 
     *out = NULL;
+    *tls = NULL;
     for (size_t i = 0; i < u->nsentinels; i++) {
         char host[SENTINEL_HOST_MAX], msg[400];
         int port = 0;
@@ -119,7 +122,7 @@ int sentinel_sync_connect(const redis_url *u, int connect_timeout_ms, int comman
             redis_url node;
             if (redis_url_node(u, 0, host, port, &node) < 0)
                 return err_set(err, errlen, INVQ_ENOMEM, "out of memory");
-            rc = redis_sync_connect(&node, connect_timeout_ms, command_timeout_ms, out, msg, sizeof msg);
+            rc = redis_sync_connect_tls(&node, connect_timeout_ms, command_timeout_ms, out, tls, msg, sizeof msg);
             redis_url_deinit(&node);
             if (rc == 0) {
                 if (node_host)

@@ -31,12 +31,14 @@ int sentinel_parse_addr(const redisReply *r, const char *master_name, char *host
 int sentinel_check_role(const redisReply *r, const char *addr, char *err, size_t errlen);
 
 /* Discovers the master of u (a Sentinel URL, borrowed) and connects to it
- * as redis_sync_connect() does: every sentinel is asked in turn until one
+ * as redis_sync_connect_tls() does (free with redis_sync_free(*out, *tls)):
+ * every sentinel is asked in turn until one
  * names a node that accepts the connection and answers ROLE master. On
  * success host (hostlen bytes; may be NULL) and *port (may be NULL) say
  * which node. On failure the message lists what each sentinel gave. */
+struct tlsthread;
 int sentinel_sync_connect(const redis_url *u, int connect_timeout_ms, int command_timeout_ms, redisContext **out,
-                          char *host, size_t hostlen, int *port, char *err, size_t errlen);
+                          struct tlsthread **tls, char *host, size_t hostlen, int *port, char *err, size_t errlen);
 
 /* Asks the sentinels of u in turn for the master's address (no connection
  * to it): 0 with host and *port, or the last failure with a message. For a

@@ -150,31 +150,32 @@ static void maybe_free(tlspipe *t)
     free(t);
 }
 
+/* One handle closed; fd (may be NULL) is the socket it watched. */
+static void handle_closed(tlspipe *t, int *fd)
+{
+    if (fd && *fd >= 0)
+        close(*fd);
+    if (fd)
+        *fd = -1;
+    t->open_handles--;
+    maybe_free(t);
+}
+
 static void on_net_closed(uv_handle_t *h)
 {
     tlspipe *t = h->data;
-    if (t->net_fd >= 0)
-        close(t->net_fd);
-    t->net_fd = -1;
-    t->open_handles--;
-    maybe_free(t);
+    handle_closed(t, &t->net_fd);
 }
 
 static void on_pipe_closed(uv_handle_t *h)
 {
     tlspipe *t = h->data;
-    if (t->pipe_fd >= 0)
-        close(t->pipe_fd);
-    t->pipe_fd = -1;
-    t->open_handles--;
-    maybe_free(t);
+    handle_closed(t, &t->pipe_fd);
 }
 
 static void on_timer_closed(uv_handle_t *h)
 {
-    tlspipe *t = h->data;
-    t->open_handles--;
-    maybe_free(t);
+    handle_closed(h->data, NULL);
 }
 
 /* Closes the network side (the fd goes once its poll handle is closed). */

@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
 #include <uv.h>
 
 #include "error.h"
@@ -22,6 +24,7 @@ struct tlsthread {
     pthread_cond_t cv;
     int refs;
     bool settled;  /* handshake done or failed */
+    bool ended;    /* the thread is done with the loop and OpenSSL */
     int status;    /* the first failure, 0 while none */
     char msg[512];
     uv_loop_t loop;
@@ -65,6 +68,11 @@ static void *run(void *arg)
     tlsthread *t = arg;
     uv_run(&t->loop, UV_RUN_DEFAULT);
     uv_loop_close(&t->loop);
+    OPENSSL_thread_stop(); /* this thread's random generators and error queue */
+    pthread_mutex_lock(&t->mu);
+    t->ended = true;
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
     unref(t);
     return NULL;
 }
@@ -149,6 +157,10 @@ int tlsthread_start(int fd, const redis_url *u, int timeout_ms, tlsthread **out,
         err_set(err, errlen, rc, "%s", t->msg);
     pthread_mutex_unlock(&t->mu);
     if (rc < 0) {
+        /* end the thread now (end of file on its app end) rather than
+         * whenever the caller frees the context */
+        shutdown(fd, SHUT_RDWR);
+        tlsthread_wait(t, 5000);
         unref(t);
         return rc;
     }
@@ -165,6 +177,20 @@ int tlsthread_error(tlsthread *t, char *err, size_t errlen)
     rc = t->status;
     if (rc < 0)
         err_set(err, errlen, rc, "%s", t->msg);
+    pthread_mutex_unlock(&t->mu);
+    return rc;
+}
+
+int tlsthread_wait(tlsthread *t, int timeout_ms)
+{
+    int rc = 0;
+    if (!t)
+        return 0;
+    struct timespec dl = deadline_after(timeout_ms);
+    pthread_mutex_lock(&t->mu);
+    while (!t->ended && rc == 0)
+        if (pthread_cond_timedwait(&t->cv, &t->mu, &dl) == ETIMEDOUT)
+            rc = INVQ_ETIMEOUT;
     pthread_mutex_unlock(&t->mu);
     return rc;
 }

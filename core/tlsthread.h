@@ -25,7 +25,13 @@ int tlsthread_start(int fd, const redis_url *u, int timeout_ms, tlsthread **out,
  * or 0 when none. */
 int tlsthread_error(tlsthread *t, char *err, size_t errlen);
 
-/* Drops the caller's handle; NULL is fine. The thread keeps pumping. */
+/* Waits (up to timeout_ms) until the thread has ended and released every
+ * OpenSSL resource of its own; call it after freeing the context (which
+ * ends the thread). Returns 0, or INVQ_ETIMEOUT. NULL is fine. */
+int tlsthread_wait(tlsthread *t, int timeout_ms);
+
+/* Drops the caller's handle; NULL is fine. The thread keeps pumping until
+ * the context is freed. */
 void tlsthread_release(tlsthread *t);
 
 #endif

@@ -36,7 +36,7 @@ typedef struct opt {
 
 static const opt opts[] = {
     { "queue-url", "INVQ_QUEUE_URL", OPT_STR, OFF(queue_url), 0, 0,
-      "queue Redis: redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N] (required)" },
+      "queue Redis: redis://[[user]:password@]host[:port][/db], rediss://... (TLS), unix:///path[?db=N] or redis-sentinel://host:port[,host:port...][/db]#MASTER (required)" },
     { "cache-url", "INVQ_CACHE_URL", OPT_STR, OFF(cache_url), 0, 0,
       "cache Redis to invalidate (default: the queue's)" },
     { "namespace", "INVQ_NAMESPACE", OPT_STR, OFF(ns), 0, 0, "key namespace (default invq)" },

@@ -25,6 +25,7 @@
 struct invq_producer {
     prod_config cfg;
     redisContext *c;
+    struct tlsthread *tls; /* the TLS pump of c, NULL for a plain connection */
     spool *spool;
     uint64_t torn_seen;
     char master_host[SENTINEL_HOST_MAX]; /* Sentinel: the node c is connected to */
@@ -49,9 +50,9 @@ static bool spoolable(int rc, int transient)
 
 static void drop_conn(invq_producer *p)
 {
-    if (p->c)
-        redisFree(p->c);
+    redis_sync_free(p->c, p->tls);
     p->c = NULL;
+    p->tls = NULL;
 }
 
 /* A Sentinel master that was demoted keeps accepting writes until Sentinel
@@ -79,11 +80,11 @@ static int connect_now(invq_producer *p)
     if (p->c)
         return 0;
     if (!redis_url_is_sentinel(&p->cfg.url))
-        return redis_sync_connect(&p->cfg.url, p->cfg.connect_timeout_ms, p->cfg.command_timeout_ms, &p->c,
-                                  p->errstr, sizeof(p->errstr));
+        return redis_sync_connect_tls(&p->cfg.url, p->cfg.connect_timeout_ms, p->cfg.command_timeout_ms, &p->c,
+                                      &p->tls, p->errstr, sizeof(p->errstr));
     p->master_checked_ms = mono_ms();
     return sentinel_sync_connect(&p->cfg.url, p->cfg.connect_timeout_ms, p->cfg.command_timeout_ms, &p->c,
-                                 p->master_host, sizeof(p->master_host), &p->master_port, p->errstr,
+                                 &p->tls, p->master_host, sizeof(p->master_host), &p->master_port, p->errstr,
                                  sizeof(p->errstr));
 }
 

@@ -177,10 +177,8 @@ static void test_sentinel(uv_loop_t *loop)
 
     /* replicated before the failover; then the old master refuses writes
      * once it has no replica */
-    redisReply *r = rfix_command(m0, "WAIT 1 10000");
-    CHECK(r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
-    freeReplyObject(r);
-    r = rfix_command(m0, "CONFIG SET min-replicas-to-write 1");
+    CHECK(sfix_wait_replicated(s) == 0);
+    redisReply *r = rfix_command(m0, "CONFIG SET min-replicas-to-write 1");
     CHECK(r != NULL && r->type == REDIS_REPLY_STATUS);
     freeReplyObject(r);
     CHECK(sfix_failover(s) == 0);

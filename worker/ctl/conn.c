@@ -33,8 +33,8 @@ int conn_open(conn *c, const ctl_common *o)
         fprintf(stderr, "invqctl: --queue-url: %s\n", err);
         return CTL_USAGE;
     }
-    int rc = redis_sync_connect(&u, (int)o->connect_timeout_ms, (int)o->command_timeout_ms, &c->rc, err,
-                                sizeof err);
+    int rc = redis_sync_connect_tls(&u, (int)o->connect_timeout_ms, (int)o->command_timeout_ms, &c->rc, &c->tls,
+                                    err, sizeof err);
     char where[300];
     redis_url_describe(&u, where, sizeof where);
     redis_url_deinit(&u);
@@ -53,8 +53,7 @@ int conn_open(conn *c, const ctl_common *o)
 
 void conn_close(conn *c)
 {
-    if (c->rc)
-        redisFree(c->rc);
+    redis_sync_free(c->rc, c->tls);
     qkeys_deinit(&c->keys);
     memset(c, 0, sizeof *c);
 }
