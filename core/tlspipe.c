@@ -630,6 +630,7 @@ void tlspipe_close(tlspipe *t, tlspipe_close_cb cb, void *data)
 {
     if (t->closing)
         return;
+    t->closing = true; /* from here on no callback runs */
     if (t->state == TP_OPEN && !t->app_eof) {
         ERR_clear_error();
         SSL_shutdown(t->ssl);
@@ -637,7 +638,6 @@ void tlspipe_close(tlspipe *t, tlspipe_close_cb cb, void *data)
         if (flush_wbio(t) == 0)
             (void)send_net(t);
     }
-    t->closing = true;
     t->close_cb = cb;
     t->close_data = data;
     uv_close((uv_handle_t *)&t->timer, on_timer_closed);
