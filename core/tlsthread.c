@@ -1,6 +1,8 @@
 /* A tlspipe on a private loop and thread, for blocking hiredis contexts
  * (see tlsthread.h). The handle is shared by the caller and the thread
- * (a reference each) and freed by whichever lets go last. */
+ * (a reference each) and freed by whichever lets go last. The thread is
+ * joinable: tlsthread_wait() joins it, tlsthread_release() without a wait
+ * detaches it. */
 #include "tlsthread.h"
 
 #include <errno.h>
@@ -25,6 +27,8 @@ struct tlsthread {
     int refs;
     bool settled;  /* handshake done or failed */
     bool ended;    /* the thread is done with the loop and OpenSSL */
+    pthread_t th;
+    bool reaped;   /* joined or detached (by the caller's side only) */
     int status;    /* the first failure, 0 while none */
     char msg[512];
     uv_loop_t loop;
@@ -119,15 +123,10 @@ int tlsthread_start(int fd, const redis_url *u, int timeout_ms, tlsthread **out,
 
     /* The pump thread takes no signals: they stay with the program's threads. */
     sigset_t all, old;
-    pthread_t th;
-    pthread_attr_t attr;
     sigfillset(&all);
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    rc = pthread_create(&th, &attr, run, t);
+    rc = pthread_create(&t->th, NULL, run, t);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
     if (rc != 0) {
         tlspipe_close(t->pipe, NULL, NULL);
         uv_run(&t->loop, UV_RUN_DEFAULT);
@@ -161,7 +160,7 @@ int tlsthread_start(int fd, const redis_url *u, int timeout_ms, tlsthread **out,
          * whenever the caller frees the context */
         shutdown(fd, SHUT_RDWR);
         tlsthread_wait(t, 5000);
-        unref(t);
+        tlsthread_release(t);
         return rc;
     }
     *out = t;
@@ -192,11 +191,20 @@ int tlsthread_wait(tlsthread *t, int timeout_ms)
         if (pthread_cond_timedwait(&t->cv, &t->mu, &dl) == ETIMEDOUT)
             rc = INVQ_ETIMEOUT;
     pthread_mutex_unlock(&t->mu);
+    if (rc == 0 && !t->reaped) {
+        pthread_join(t->th, NULL); /* it only returns now: gone, stack and all */
+        t->reaped = true;
+    }
     return rc;
 }
 
 void tlsthread_release(tlsthread *t)
 {
-    if (t)
-        unref(t);
+    if (!t)
+        return;
+    if (!t->reaped) {
+        pthread_detach(t->th);
+        t->reaped = true;
+    }
+    unref(t);
 }

@@ -280,6 +280,10 @@ static void become_ready(uvredis *r)
 {
     uv_timer_stop(&r->conn_timer);
     r->state = ST_READY;
+    /* the command timeout counts from here: until now the connect timeout
+     * covered the commands queued behind the connect (and a TLS handshake) */
+    if (r->outstanding > 0 && r->o.command_timeout_ms > 0)
+        uv_timer_start(&r->cmd_timer, on_cmd_timer, (uint64_t)r->o.command_timeout_ms, 0);
     r->o.on_connect(r, 0, r->o.data);
 }
 
@@ -320,7 +324,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     redisReply *rep = reply;
 
     r->outstanding--;
-    if (r->o.command_timeout_ms > 0 && !uv_is_closing((uv_handle_t *)&r->cmd_timer)) {
+    if (r->o.command_timeout_ms > 0 && r->state == ST_READY && !uv_is_closing((uv_handle_t *)&r->cmd_timer)) {
         if (r->outstanding > 0 && rep)
             uv_timer_start(&r->cmd_timer, on_cmd_timer, (uint64_t)r->o.command_timeout_ms, 0);
         else if (r->outstanding == 0)
@@ -359,7 +363,7 @@ static int send_cmd(uvredis *r, int argc, const char **argv, const size_t *lens,
 {
     if (redisAsyncCommandArgv(r->ac, on_reply, t, argc, argv, lens) != REDIS_OK)
         return INVQ_ENOMEM;
-    if (r->outstanding++ == 0 && r->o.command_timeout_ms > 0)
+    if (r->outstanding++ == 0 && r->o.command_timeout_ms > 0 && r->state == ST_READY)
         uv_timer_start(&r->cmd_timer, on_cmd_timer, (uint64_t)r->o.command_timeout_ms, 0);
     return 0;
 }

@@ -41,7 +41,7 @@ static int sync_port(const char *url, char *err, size_t errlen)
     redis_url u;
     redisContext *c;
     CHECK(redis_url_parse(url, &u, err, errlen) == 0);
-    int rc = redis_sync_connect(&u, 2000, 2000, &c, err, errlen);
+    int rc = redis_sync_connect(&u, 20000, 20000, &c, err, errlen);
     redis_url_deinit(&u);
     if (rc < 0)
         return 0;
@@ -97,8 +97,8 @@ static void l_open(rlink *l, uv_loop_t *loop, redis_url *u, const char *url, lct
     char err[256];
     memset(c, 0, sizeof *c);
     CHECK(redis_url_parse(url, u, err, sizeof err) == 0);
-    rlink_opts o = { .target = "queue", .url = u, .url_text = "test", .connect_timeout_ms = 2000,
-                     .command_timeout_ms = 2000, .backoff_base_ms = 20, .backoff_max_ms = 200,
+    rlink_opts o = { .target = "queue", .url = u, .url_text = "test", .connect_timeout_ms = 20000,
+                     .command_timeout_ms = 20000, .backoff_base_ms = 20, .backoff_max_ms = 200,
                      .sentinel_check_ms = 100, .on_state = l_state, .on_event = l_event, .data = c };
     CHECK_RC(rlink_init(l, loop, &o), 0);
     rlink_start(l);
@@ -167,12 +167,12 @@ int main(void)
         CHECK(redis_url_parse(url, &su, err, sizeof err) == 0);
         CHECK(redis_url_node(&su, 0, "127.0.0.1", rport, &node) == 0);
         redisContext *c;
-        CHECK_RC(redis_sync_connect(&node, 2000, 2000, &c, err, sizeof err), INVQ_ECONNECT);
+        CHECK_RC(redis_sync_connect(&node, 20000, 20000, &c, err, sizeof err), INVQ_ECONNECT);
         printf("# replica: %s\n", err);
         CHECK(strstr(err, "is not the master (ROLE says slave)"));
         uvredis *r;
         int st = 1;
-        uvredis_opts o = { .connect_timeout_ms = 2000, .on_connect = on_conn, .data = &st };
+        uvredis_opts o = { .connect_timeout_ms = 20000, .on_connect = on_conn, .data = &st };
         CHECK_RC(uvredis_new(&loop, &node, &o, &r, err, sizeof err), 0);
         while (st == 1)
             uv_run(&loop, UV_RUN_ONCE);

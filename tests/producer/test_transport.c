@@ -89,6 +89,7 @@ static void test_tls(uv_loop_t *loop)
     snprintf(url, sizeof url, "rediss://127.0.0.1:%d?ssl_ca_certs=%s", rfix_port(f), certs->ca);
     invq_options_init(&o);
     o.url = url;
+    o.connect_timeout_ms = o.command_timeout_ms = 20000; /* TLS under valgrind on a loaded machine */
     CHECK_RC(invq_producer_new(&o, &p, err, sizeof err), 0);
     CHECK_RC(sync_send1(p, "tls:1"), INVQ_SENT);
     invq_producer_free(p);
@@ -168,6 +169,7 @@ static void test_sentinel(uv_loop_t *loop)
     invq_options_init(&o);
     o.url = sfix_url(s);
     o.spool_dir = dir;
+    o.connect_timeout_ms = o.command_timeout_ms = 20000;
     CHECK_RC(invq_producer_new(&o, &p, err, sizeof err), 0);
     CHECK_RC(sync_send1(p, "s:sync0"), INVQ_SENT);
     o.spool_dir = adir;

@@ -67,20 +67,25 @@ int main(void)
     wt_push_dels_bulk(c0, c0, "sf", 0, njobs);
     wt_cmd(c0, "WAIT 1 30000");
 
-    const char *extra[] = { "--batch", "20", "--consumers", "2", "--max-attempts", "1000", NULL };
+    const char *extra[] = { "--batch", "20", "--consumers", "2", "--max-attempts", "1000",
+                            "--connect-timeout-ms", "20000", "--command-timeout-ms", "20000", NULL };
+    /* TLS under valgrind on a loaded machine: handshakes take seconds */
+    const char *slow[] = { "--connect-timeout-ms", "20000", "--command-timeout-ms", "20000", NULL };
     wt_proc *w = wt_worker_start(sfix_url(s), sfix_url(s), log, extra);
     WT_CHECK(w != NULL, "worker start");
     progress_ctx p = { c0, 100 };
     WT_CHECK(wt_wait_for(some_done, &p, WT_DEADLINE_MS), "nothing applied on the first master");
     wt_cmd(c0, "CLIENT PAUSE 120000 WRITE");
+    char pending[128];
+    /* reads go on during the pause: what is left for the new master */
     long long done_before = wt_stat(c0, "done");
+    long long left = wt_llen(c0, wt_qkey(pending, sizeof pending, "pending"));
+    WT_CHECK(left > 0 && done_before < njobs, "the drain was over before the failover");
     WT_CHECK(sfix_failover(s) == 0, "failover");
     redisFree(c1); /* Sentinel killed the clients of the node it promoted */
     c1 = connect_node(m1);
-    char pending[128];
-    long long left = wt_llen(c1, wt_qkey(pending, sizeof pending, "pending"));
-    wt_note("failover with %lld of %d jobs done and %lld pending on the new master", done_before, njobs, left);
-    WT_CHECK(left > 0 && done_before < njobs, "the drain was over before the failover");
+    wt_note("failover with %lld of %d jobs done and %lld pending when the old master stopped taking writes",
+            done_before, njobs, left);
     drain_ctx d = { c1, "sf:*" };
     WT_CHECK(wt_wait_for(drained, &d, WT_DEADLINE_MS), "not drained on the new master: keys %lld, pending %lld",
              wt_count_keys(c1, "sf:*"), wt_llen(c1, pending));
@@ -96,7 +101,7 @@ int main(void)
     /* A dead sentinel first in the list: the next one answers. */
     snprintf(url, sizeof url, "redis-sentinel://127.0.0.1:1,%s#%s", sfix_hosts(s), sfix_name(s));
     wt_push_dels_bulk(c1, c1, "sf2", 0, 100);
-    w = wt_worker_start(url, NULL, log, NULL);
+    w = wt_worker_start(url, NULL, log, slow);
     drain_ctx d2 = { c1, "sf2:*" };
     WT_CHECK(wt_wait_for(drained, &d2, WT_DEADLINE_MS), "not drained with a dead sentinel listed first");
     wt_worker_stop(w);
@@ -116,7 +121,7 @@ int main(void)
     wt_set_log(log);
     wt_push_dels_bulk(c0, c0, "sf3", 0, 100);
     snprintf(url, sizeof url, "rediss-sentinel://%s?ssl_ca_certs=%s#%s", sfix_hosts(s), certs->ca, sfix_name(s));
-    w = wt_worker_start(url, NULL, log, NULL);
+    w = wt_worker_start(url, NULL, log, slow);
     drain_ctx d3 = { c0, "sf3:*" };
     WT_CHECK(wt_wait_for(drained, &d3, WT_DEADLINE_MS), "not drained over rediss-sentinel://");
     wt_worker_stop(w);

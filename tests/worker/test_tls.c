@@ -55,7 +55,9 @@ int main(void)
     wt_push_dels_bulk(c, c, "tlsjob", 0, NJOBS);
     snprintf(url, sizeof url, "rediss://127.0.0.1:%d?ssl_ca_certs=%s&ssl_certfile=%s&ssl_keyfile=%s", rfix_port(srv),
              certs->ca, certs->client, certs->client_key);
-    wt_proc *w = wt_worker_start(url, NULL, log, NULL);
+    /* TLS under valgrind on a loaded machine: handshakes take seconds */
+    const char *slow[] = { "--connect-timeout-ms", "20000", "--command-timeout-ms", "20000", NULL };
+    wt_proc *w = wt_worker_start(url, NULL, log, slow);
     WT_CHECK(w != NULL, "worker start");
     drain_ctx d = { c };
     WT_CHECK(wt_wait_for(drained, &d, WT_DEADLINE_MS), "backlog not drained over TLS");
@@ -70,7 +72,8 @@ int main(void)
     char log2[600];
     snprintf(log2, sizeof log2, "%s/worker-wrong-ca.log", rfix_dir(srv));
     wt_set_log(log2);
-    const char *extra[] = { "--consumers", "2", "--log-level", "debug", NULL };
+    const char *extra[] = { "--consumers", "2", "--log-level", "debug", "--connect-timeout-ms", "20000",
+                            "--command-timeout-ms", "20000", NULL };
     w = wt_worker_start(url, NULL, log2, extra);
     WT_CHECK(w != NULL, "worker start");
     /* 5 links (control + 2 x queue + 2 x cache), each retrying; retries are
