@@ -1,13 +1,15 @@
 #!/bin/sh
 # The whole test suite, from a fresh Debian 12 machine: installs what is
 # missing, then builds and tests three ways — a -Werror build, an ASan+UBSan
-# build, and the Redis-backed suites under valgrind — and fuzzes the decoder.
+# build, and the Redis-backed suites under valgrind — and fuzzes the job
+# decoder and the families parser.
 # Prints `tests: N passed, M failed` last, counted from meson's test logs.
 set -u
 cd "$(dirname "$0")"
 ROOT=$(pwd)
 
 FUZZ_SECONDS=${INVQ_FUZZ_SECONDS:-60}
+FAMILIES_FUZZ_SECONDS=${INVQ_FUZZ_FAMILIES_SECONDS:-30}
 STEPS=${INVQ_TEST_STEPS:-"plain asan valgrind fuzz"}
 LOGS=""
 status=0
@@ -61,14 +63,19 @@ for s in $STEPS; do
             LOGS="$LOGS ${vglog:-build-ci/meson-logs/vg.json}"
         else status=1; fi ;;
     fuzz)
-        step "libFuzzer on the job decoder, ${FUZZ_SECONDS}s under ASan+UBSan"
+        rm -f build-fuzz/testlog.json
         mkdir -p build-fuzz
-        if sh schemas/fuzz/run-fuzz.sh build-fuzz "$FUZZ_SECONDS"; then
-            echo '{"name": "fuzz_job_decode", "result": "OK"}' > build-fuzz/testlog.json
-        else
-            echo '{"name": "fuzz_job_decode", "result": "FAIL"}' > build-fuzz/testlog.json
-            status=1
-        fi
+        for h in job_decode families; do
+            secs=$FUZZ_SECONDS
+            [ "$h" = families ] && secs=$FAMILIES_FUZZ_SECONDS
+            step "libFuzzer on $h, ${secs}s under ASan+UBSan"
+            if sh schemas/fuzz/run-fuzz.sh build-fuzz "$secs" "$h"; then
+                echo "{\"name\": \"fuzz_$h\", \"result\": \"OK\"}" >> build-fuzz/testlog.json
+            else
+                echo "{\"name\": \"fuzz_$h\", \"result\": \"FAIL\"}" >> build-fuzz/testlog.json
+                status=1
+            fi
+        done
         LOGS="$LOGS build-fuzz/testlog.json" ;;
     *) echo "unknown step $s" >&2; status=1 ;;
     esac

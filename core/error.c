@@ -25,6 +25,9 @@ INVQ_API const char *invq_strerror(int code)
     case INVQ_EQUEUEFULL: return "too many jobs waiting in memory for a connection";
     case INVQ_EPROTO: return "unexpected reply from Redis";
     case INVQ_ETLS: return "TLS failed (certificate verification, handshake or TLS files)";
+    case INVQ_EFAMILY: return "key outside its family";
+    case INVQ_NOTFOUND: return "not found: the source of truth has no such row";
+    case INVQ_EWAIT: return "another reader's fill lease outlived the wait (loader not called)";
     default: return "unknown invq status";
     }
 }

@@ -14,6 +14,7 @@ libjansson4
 libhttp-parser2.9
 libsystemd0
 libnettle8
+libinih1
 libssl3
 "
 
@@ -32,6 +33,7 @@ libcmocka-dev
 libsystemd-dev
 nettle-dev
 libssl-dev
+libpq-dev
 python3
 "
 
@@ -51,6 +53,8 @@ python3-yaml
 curl
 prometheus
 systemd
+postgresql
+libsqlite3-dev
 "
 
 PACKAGES="$BUILD_PACKAGES $TEST_PACKAGES"

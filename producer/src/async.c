@@ -445,6 +445,8 @@ INVQ_API int invq_async_send(invq_async *a, const invq_job *job, invq_send_cb cb
     if (!a->spool && !is_ready(a) && a->waiting.n >= a->cfg.async_queue_max)
         return err_set(a->errstr, sizeof(a->errstr), INVQ_EQUEUEFULL,
                        "%zu jobs already wait for a connection (async_queue_max)", a->waiting.n);
+    if ((rc = prod_config_check_jobs(&a->cfg, &job, 1, a->errstr, sizeof(a->errstr))) < 0)
+        return rc;
     if (!(s = calloc(1, sizeof(*s))))
         return err_set(a->errstr, sizeof(a->errstr), INVQ_ENOMEM, "out of memory");
     rc = job_encode_checked(job, &a->cfg.lim, &s->buf, &s->len, a->errstr, sizeof(a->errstr));
@@ -470,6 +472,11 @@ INVQ_API void invq_async_close(invq_async *a, invq_close_cb cb, void *data)
     maybe_finish(a); /* not connected: closes at once, without waiting for a connect */
 }
 
+INVQ_API const invq_families *invq_async_families(const invq_async *a)
+{
+    return a ? a->cfg.fams : NULL;
+}
+
 INVQ_API const char *invq_async_errstr(const invq_async *a)
 {
     return a ? a->errstr : "";
@@ -478,4 +485,9 @@ INVQ_API const char *invq_async_errstr(const invq_async *a)
 INVQ_API void invq_async_spool_stats(const invq_async *a, invq_spool_stats *st)
 {
     spool_stats(a ? a->spool : NULL, st);
+}
+
+INVQ_API const char *invq_async_spool_error(const invq_async *a)
+{
+    return a && a->spool ? spool_warning(a->spool) : "";
 }

@@ -65,6 +65,20 @@ int prod_config_init(prod_config *c, const invq_options *o, char *err, size_t er
     c->async_queue_max = o->async_queue_max ? o->async_queue_max : 10000;
     c->reconnect_min_ms = o->reconnect_min_ms > 0 ? o->reconnect_min_ms : 100;
     c->reconnect_max_ms = o->reconnect_max_ms > 0 ? o->reconnect_max_ms : 5000;
+    if (o->families && (rc = invq_families_load(o->families, ns, &c->fams, err, errlen)) < 0) {
+        prod_config_deinit(c);
+        return rc;
+    }
+    return 0;
+}
+
+int prod_config_check_jobs(const prod_config *c, const invq_job *const *jobs, size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; c->fams && i < n; i++) {
+        int rc = jobs[i] ? invq_families_check_job(c->fams, jobs[i], err, errlen) : 0;
+        if (rc < 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -73,5 +87,6 @@ void prod_config_deinit(prod_config *c)
     redis_url_deinit(&c->url);
     qkeys_deinit(&c->keys);
     free(c->spool_dir);
+    invq_families_free(c->fams);
     memset(c, 0, sizeof(*c));
 }

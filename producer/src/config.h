@@ -27,13 +27,20 @@ typedef struct prod_config {
     size_t async_queue_max;
     int reconnect_min_ms;
     int reconnect_max_ms;
+    invq_families *fams; /* options.families loaded; NULL: no families file */
 } prod_config;
 
-/* Resolves o (borrowed) into c. Returns 0, or INVQ_EINVAL / INVQ_EURL /
- * INVQ_ETLS (a TLS file of the URL cannot be used) / INVQ_ENOMEM with a
- * message naming the bad option (c is then empty). */
+/* Resolves o (borrowed) into c, loading o->families when set. Returns 0, or
+ * INVQ_EINVAL / INVQ_EURL / INVQ_ETLS (a TLS file of the URL cannot be used)
+ * / INVQ_ENOMEM with a message naming the bad option (for a bad families
+ * file: every problem, one per line) and c empty. */
 int prod_config_init(prod_config *c, const invq_options *o, char *err, size_t errlen);
 
 void prod_config_deinit(prod_config *c);
+
+/* With a families file: checks every job of jobs[0..n) against it (the
+ * whole batch is refused when one job is). Returns 0 or INVQ_EFAMILY with
+ * the message in err. */
+int prod_config_check_jobs(const prod_config *c, const invq_job *const *jobs, size_t n, char *err, size_t errlen);
 
 #endif

@@ -27,7 +27,7 @@ struct invq_producer {
     redisContext *c;
     struct tlsthread *tls; /* the TLS pump of c, NULL for a plain connection */
     spool *spool;
-    uint64_t torn_seen;
+    uint64_t events_seen;
     char master_host[SENTINEL_HOST_MAX]; /* Sentinel: the node c is connected to */
     int master_port;
     uint64_t master_checked_ms;
@@ -88,15 +88,12 @@ static int connect_now(invq_producer *p)
                                  sizeof(p->errstr));
 }
 
-/* Surfaces a new spool warning (torn record) through errstr. */
+/* Surfaces a new spool problem (torn record, entry left alone, ...) through
+ * errstr too; invq_producer_spool_error() keeps it after errstr moves on. */
 static void note_spool_warning(invq_producer *p)
 {
-    invq_spool_stats st;
-    if (!p->spool)
-        return;
-    spool_stats(p->spool, &st);
-    if (st.torn_records != p->torn_seen) {
-        p->torn_seen = st.torn_records;
+    if (p->spool && spool_events(p->spool) != p->events_seen) {
+        p->events_seen = spool_events(p->spool);
         snprintf(p->errstr, sizeof(p->errstr), "%s", spool_warning(p->spool));
     }
 }
@@ -245,6 +242,7 @@ INVQ_API int invq_send_many(invq_producer *p, const invq_job *const *jobs, size_
         free(lens);
         return err_set(p->errstr, sizeof(p->errstr), INVQ_ENOMEM, "out of memory");
     }
+    rc = prod_config_check_jobs(&p->cfg, jobs, n, p->errstr, sizeof(p->errstr));
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = job_encode_checked(jobs[i], &p->cfg.lim, &bufs[i], &lens[i], p->errstr, sizeof(p->errstr));
     if (rc == 0)
@@ -291,9 +289,19 @@ INVQ_API int invq_flush_spool(invq_producer *p)
     return replay(p);
 }
 
+INVQ_API const char *invq_producer_spool_error(const invq_producer *p)
+{
+    return p && p->spool ? spool_warning(p->spool) : "";
+}
+
 INVQ_API const char *invq_producer_errstr(const invq_producer *p)
 {
     return p ? p->errstr : "";
+}
+
+INVQ_API const invq_families *invq_producer_families(const invq_producer *p)
+{
+    return p ? p->cfg.fams : NULL;
 }
 
 INVQ_API void invq_producer_spool_stats(const invq_producer *p, invq_spool_stats *st)

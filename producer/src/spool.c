@@ -1,12 +1,11 @@
 /* Spool files: one per producer process, flock'ed while open, adopted by a
- * later producer when their owner died. See spool.h and producer/README.md. */
+ * later producer when their owner died (spool_adopt.c); records checked as
+ * spool_scan.c and spool_format.c say. See spool.h and producer/README.md. */
 #include "spool.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,48 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "crc32c.h"
 #include "error.h"
-
-static const char header_magic[8] = { 'I', 'N', 'V', 'Q', 'S', 'P', 'L', '1' };
-
-typedef struct spool_file {
-    int fd;
-    char *path;
-    uint64_t committed; /* records before this offset are confirmed */
-    uint64_t end;       /* end of the last valid record */
-    uint64_t jobs;      /* records in [committed, end) */
-    uint64_t (*holes)[2]; /* damaged [start, end) ranges past committed, in order */
-    size_t nholes;
-    bool own;
-} spool_file;
-
-struct spool {
-    char *dir;
-    spool_opts o;
-    spool_file **files; /* adopted files, then this process's own once created */
-    size_t nfiles;
-    spool_file *own;
-    uint64_t pending_jobs;
-    uint64_t pending_bytes;
-    uint64_t replayed;
-    uint64_t torn;
-    uint64_t skipped_bytes;
-    uint64_t adopted;
-    uint64_t last_fsync_ms;
-    char warning[300];
-};
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
+#include "spool_internal.h"
 
 static uint64_t now_ms(void)
 {
@@ -66,7 +25,7 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+int spool_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 {
     const uint8_t *p = buf;
     while (len > 0) {
@@ -81,7 +40,7 @@ static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
     return 0;
 }
 
-static ssize_t pread_all(int fd, void *buf, size_t len, uint64_t off)
+ssize_t spool_pread_all(int fd, void *buf, size_t len, uint64_t off)
 {
     uint8_t *p = buf;
     size_t got = 0;
@@ -99,8 +58,7 @@ static ssize_t pread_all(int fd, void *buf, size_t len, uint64_t off)
     return (ssize_t)got;
 }
 
-/* fsync per policy; force for the moments that must be durable regardless. */
-static int sync_file(spool *s, int fd, bool force)
+int spool_sync(spool *s, int fd, bool force)
 {
     uint64_t now = now_ms();
     if (s->o.fsync == INVQ_FSYNC_NEVER && !force)
@@ -112,17 +70,16 @@ static int sync_file(spool *s, int fd, bool force)
     return fdatasync(fd);
 }
 
-static int write_committed(spool *s, spool_file *f)
+void spool_warn(spool *s, const char *fmt, ...)
 {
-    uint8_t b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(f->committed >> (8 * i));
-    if (pwrite_all(f->fd, b, 8, 8) < 0)
-        return -1;
-    return sync_file(s, f->fd, false);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->warning, sizeof(s->warning), fmt, ap);
+    va_end(ap);
+    s->events++;
 }
 
-static void file_free(spool_file *f)
+void spool_file_free(spool_file *f)
 {
     if (!f)
         return;
@@ -133,147 +90,11 @@ static void file_free(spool_file *f)
     free(f);
 }
 
-static void warn(spool *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void warn(spool *s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(s->warning, sizeof(s->warning), fmt, ap);
-    va_end(ap);
-}
-
-/* Checks the frame at off (file size `size`): 0 valid (*len set), 1 damaged
- * (*why set), -1 I/O or memory error. buf and cap: a reusable buffer. */
-static int check_frame(spool *s, int fd, uint64_t off, uint64_t size, uint8_t **buf, size_t *cap,
-                       uint32_t *len, const char **why)
-{
-    uint8_t hdr[SPOOL_RECORD_HEADER];
-
-    if (size - off < SPOOL_RECORD_HEADER)
-        return *why = "record header cut short", 1;
-    if (pread_all(fd, hdr, sizeof(hdr), off) != (ssize_t)sizeof(hdr))
-        return -1;
-    *len = get32(hdr + 4);
-    if (get32(hdr) != SPOOL_RECORD_MAGIC)
-        return *why = "bad record magic", 1;
-    if (*len > s->o.max_record)
-        return *why = "record length over the payload limit", 1;
-    if (size - off - SPOOL_RECORD_HEADER < *len)
-        return *why = "record cut short", 1;
-    if (*len > *cap) {
-        uint8_t *nb = realloc(*buf, *len);
-        if (!nb)
-            return -1;
-        *buf = nb, *cap = *len;
-    }
-    if (pread_all(fd, *buf, *len, off + SPOOL_RECORD_HEADER) != (ssize_t)*len)
-        return -1;
-    if (crc32c(*buf, *len) != get32(hdr + 8))
-        return *why = "record checksum mismatch", 1;
-    return 0;
-}
-
-/* Resynchronises after damage at `from`: the offset of the next complete,
- * valid frame (magic, length within the file, CRC) after it, or `size` when
- * none follows. Candidates are found by scanning for the magic byte by byte. */
-static int find_next_frame(spool *s, int fd, uint64_t from, uint64_t size, uint8_t **buf,
-                           size_t *cap, uint64_t *next)
-{
-    uint8_t win[4096];
-    uint64_t base = from + 1;
-
-    while (size - base >= SPOOL_RECORD_HEADER) {
-        size_t n = size - base > sizeof(win) ? sizeof(win) : (size_t)(size - base);
-        if (pread_all(fd, win, n, base) != (ssize_t)n)
-            return -1;
-        for (size_t i = 0; i + 4 <= n; i++) {
-            uint32_t len;
-            const char *why;
-            int rc;
-            if (get32(win + i) != SPOOL_RECORD_MAGIC)
-                continue;
-            if ((rc = check_frame(s, fd, base + i, size, buf, cap, &len, &why)) < 0)
-                return -1;
-            if (rc == 0) {
-                *next = base + i;
-                return 0;
-            }
-        }
-        base += n - 3; /* a magic may straddle the window's end */
-    }
-    *next = size;
-    return 0;
-}
-
-static int add_hole(spool_file *f, uint64_t start, uint64_t end)
-{
-    uint64_t (*nh)[2] = realloc(f->holes, (f->nholes + 1) * sizeof(*nh));
-    if (!nh)
-        return -1;
-    f->holes = nh;
-    f->holes[f->nholes][0] = start;
-    f->holes[f->nholes][1] = end;
-    f->nholes++;
-    return 0;
-}
-
-/* Walks the records of f from its committed offset, counting valid ones.
- * Damage followed by an intact record becomes a hole, skipped on replay;
- * damage with nothing intact after it (a torn tail) is cut off. */
-static int scan_file(spool *s, spool_file *f, uint64_t size)
-{
-    uint64_t off = f->committed;
-    uint8_t *buf = NULL;
-    size_t cap = 0;
-
-    f->jobs = 0;
-    f->nholes = 0;
-    while (off < size) {
-        const char *why = NULL;
-        uint32_t len = 0;
-        uint64_t next;
-        int rc = check_frame(s, f->fd, off, size, &buf, &cap, &len, &why);
-        if (rc < 0 || (rc > 0 && find_next_frame(s, f->fd, off, size, &buf, &cap, &next) < 0)) {
-            free(buf);
-            return -1;
-        }
-        if (rc == 0) {
-            off += SPOOL_RECORD_HEADER + len;
-            f->jobs++;
-            continue;
-        }
-        s->torn++;
-        s->skipped_bytes += next - off;
-        if (next < size) {
-            warn(s, "spool %s: damaged record at offset %llu (%s), %llu bytes skipped, "
-                 "replay resumes at offset %llu", f->path, (unsigned long long)off, why,
-                 (unsigned long long)(next - off), (unsigned long long)next);
-            if (add_hole(f, off, next) < 0) {
-                free(buf);
-                return -1;
-            }
-            off = next;
-            continue;
-        }
-        warn(s, "spool %s: torn record at offset %llu (%s), %llu bytes skipped",
-             f->path, (unsigned long long)off, why, (unsigned long long)(size - off));
-        if (ftruncate(f->fd, (off_t)off) < 0) {
-            free(buf);
-            return -1;
-        }
-        break;
-    }
-    free(buf);
-    f->end = off;
-    return 0;
-}
-
-static int add_file(spool *s, spool_file *f)
+int spool_add_file(spool *s, spool_file *f)
 {
     spool_file **nf = realloc(s->files, (s->nfiles + 1) * sizeof(*nf));
     if (!nf)
-        return -1;
+        return errno = ENOMEM, -1;
     s->files = nf;
     s->files[s->nfiles++] = f;
     s->pending_jobs += f->jobs;
@@ -281,99 +102,52 @@ static int add_file(spool *s, spool_file *f)
     return 0;
 }
 
-static bool is_adopted_already(const spool *s, const char *path)
+void spool_remove_file(spool *s, size_t i)
+{
+    spool_file *f = s->files[i];
+    s->pending_jobs -= f->jobs;
+    s->pending_bytes -= f->end - f->committed;
+    if (f == s->own)
+        s->own = NULL;
+    spool_file_free(f);
+    memmove(s->files + i, s->files + i + 1, (s->nfiles - i - 1) * sizeof(*s->files));
+    s->nfiles--;
+}
+
+int spool_leave_alone(spool *s, const char *path)
+{
+    char **nl = realloc(s->left_alone, (s->nleft_alone + 1) * sizeof(*nl));
+    if (!nl)
+        return errno = ENOMEM, -1;
+    s->left_alone = nl;
+    if (!(nl[s->nleft_alone] = strdup(path)))
+        return errno = ENOMEM, -1;
+    s->nleft_alone++;
+    return 0;
+}
+
+bool spool_knows(const spool *s, const char *path)
 {
     for (size_t i = 0; i < s->nfiles; i++)
         if (strcmp(s->files[i]->path, path) == 0)
             return true;
+    for (size_t i = 0; i < s->nleft_alone; i++)
+        if (strcmp(s->left_alone[i], path) == 0)
+            return true;
     return false;
 }
 
-/* Takes over one orphan: 1 adopted, 0 skipped (alive owner, empty), < 0 error. */
-static int adopt_one(spool *s, const char *path, bool tmp)
+/* Writes f's committed offset into its header (and syncs per policy, or
+ * always when force). */
+static int write_committed(spool *s, spool_file *f, bool force)
 {
-    struct stat st;
-    uint8_t hdr[SPOOL_HEADER_LEN];
-    spool_file *f;
-    int fd = open(path, O_RDWR | O_CLOEXEC);
-
-    if (fd < 0)
-        return errno == ENOENT ? 0 : -1;
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        close(fd);
-        return errno == EWOULDBLOCK ? 0 : -1;
-    }
-    if (fstat(fd, &st) < 0) {
-        close(fd);
+    uint8_t b[SPOOL_HEADER_MAX];
+    uint64_t off;
+    size_t len;
+    spool_commit_encode(&f->fmt, f->committed, f->header_trusted, b, &off, &len);
+    if (spool_pwrite_all(f->fd, b, len, off) < 0)
         return -1;
-    }
-    if (st.st_nlink == 0 || tmp) {
-        /* Removed meanwhile, or a file whose creation never finished (old
-         * enough that its creator cannot be between open() and flock()). */
-        if (tmp && st.st_nlink > 0 && time(NULL) - st.st_mtime > 60)
-            unlink(path);
-        close(fd);
-        return 0;
-    }
-    if (pread_all(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) ||
-        memcmp(hdr, header_magic, sizeof(header_magic)) != 0) {
-        s->torn++;
-        warn(s, "spool %s: not a spool file (bad header), left alone", path);
-        close(fd);
-        return 0;
-    }
-    if (!(f = calloc(1, sizeof(*f))) || !(f->path = strdup(path))) {
-        free(f);
-        close(fd);
-        return -1;
-    }
-    f->fd = fd;
-    f->committed = 0;
-    for (int i = 0; i < 8; i++)
-        f->committed |= (uint64_t)hdr[8 + i] << (8 * i);
-    if (f->committed < SPOOL_HEADER_LEN || f->committed > (uint64_t)st.st_size)
-        f->committed = SPOOL_HEADER_LEN; /* damaged offset: replay all (at least once) */
-    if (scan_file(s, f, (uint64_t)st.st_size) < 0) {
-        file_free(f);
-        return -1;
-    }
-    if (f->jobs == 0) {
-        unlink(path);
-        file_free(f);
-        return 0;
-    }
-    if (add_file(s, f) < 0) {
-        file_free(f);
-        return -1;
-    }
-    s->adopted++;
-    return 1;
-}
-
-int spool_adopt_orphans(spool *s, char *err, size_t errlen)
-{
-    DIR *d = opendir(s->dir);
-    struct dirent *e;
-    if (!d)
-        return err_set(err, errlen, INVQ_ESPOOL, "spool dir %s: %s", s->dir, strerror(errno));
-    while ((e = readdir(d)) != NULL) {
-        size_t n = strlen(e->d_name);
-        bool spl = n > 11 && strncmp(e->d_name, "invq-", 5) == 0 && strcmp(e->d_name + n - 6, ".spool") == 0;
-        bool tmp = n > 9 && strncmp(e->d_name, "invq-", 5) == 0 && strcmp(e->d_name + n - 4, ".tmp") == 0;
-        char path[4096];
-        if (!spl && !tmp)
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", s->dir, e->d_name);
-        if ((s->own && strcmp(path, s->own->path) == 0) || is_adopted_already(s, path))
-            continue;
-        if (adopt_one(s, path, tmp) < 0) {
-            int rc = err_set(err, errlen, INVQ_ESPOOL, "spool adopt %s: %s", path, strerror(errno));
-            closedir(d);
-            return rc;
-        }
-    }
-    closedir(d);
-    return 0;
+    return spool_sync(s, f->fd, force);
 }
 
 int spool_open(const spool_opts *o, spool **out, char *err, size_t errlen)
@@ -403,30 +177,30 @@ int spool_open(const spool_opts *o, spool **out, char *err, size_t errlen)
  * header, then renamed, so adopters never see an unlocked live file. */
 static int create_own(spool *s, char *err, size_t errlen)
 {
-    uint8_t rnd[4], hdr[SPOOL_HEADER_LEN];
+    uint8_t rnd[4 + SPOOL_SALT_LEN], hdr[SPOOL_HEADER_MAX];
     char tmp[4096], path[4096];
+    spool_format fmt;
     spool_file *f;
     int fd;
 
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
         return err_set(err, errlen, INVQ_ESPOOL, "getrandom: %s", strerror(errno));
+    spool_format_v2(&fmt, rnd + 4);
     snprintf(path, sizeof(path), "%s/invq-%ld-%02x%02x%02x%02x.spool", s->dir, (long)getpid(),
              rnd[0], rnd[1], rnd[2], rnd[3]);
     snprintf(tmp, sizeof(tmp), "%.*s.tmp", (int)(strlen(path) - 6), path);
     fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return err_set(err, errlen, INVQ_ESPOOL, "spool create %s: %s", tmp, strerror(errno));
-    memcpy(hdr, header_magic, 8);
-    for (int i = 0; i < 8; i++)
-        hdr[8 + i] = (uint8_t)((uint64_t)SPOOL_HEADER_LEN >> (8 * i));
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0 || pwrite_all(fd, hdr, sizeof(hdr), 0) < 0 ||
-        sync_file(s, fd, false) < 0 || rename(tmp, path) < 0) {
+    spool_header_encode(&fmt, fmt.header_len, hdr);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0 || spool_pwrite_all(fd, hdr, fmt.header_len, 0) < 0 ||
+        spool_sync(s, fd, false) < 0 || rename(tmp, path) < 0) {
         int rc = err_set(err, errlen, INVQ_ESPOOL, "spool create %s: %s", path, strerror(errno));
         unlink(tmp);
         close(fd);
         return rc;
     }
-    if (!(f = calloc(1, sizeof(*f))) || !(f->path = strdup(path)) || add_file(s, f) < 0) {
+    if (!(f = calloc(1, sizeof(*f))) || !(f->path = strdup(path)) || spool_add_file(s, f) < 0) {
         if (f)
             free(f->path);
         free(f);
@@ -435,8 +209,10 @@ static int create_own(spool *s, char *err, size_t errlen)
         return err_set(err, errlen, INVQ_ENOMEM, "out of memory");
     }
     f->fd = fd;
+    f->fmt = fmt;
+    f->header_trusted = true;
     f->own = true;
-    f->committed = f->end = SPOOL_HEADER_LEN;
+    f->committed = f->end = fmt.header_len;
     s->own = f;
     return 0;
 }
@@ -451,7 +227,7 @@ int spool_append(spool *s, const uint8_t *const *payloads, const size_t *lens, s
     for (size_t i = 0; i < n; i++) {
         if (lens[i] > s->o.max_record)
             return err_set(err, errlen, INVQ_ELIMIT, "spool: record of %zu bytes over the limit", lens[i]);
-        size += SPOOL_RECORD_HEADER + lens[i];
+        size += SPOOL_RECORD_HEADER_MAX + lens[i];
     }
     if (s->pending_bytes + size > s->o.max_bytes)
         return err_set(err, errlen, INVQ_ESPOOLFULL,
@@ -464,16 +240,16 @@ int spool_append(spool *s, const uint8_t *const *payloads, const size_t *lens, s
         return err_set(err, errlen, INVQ_ENOMEM, "out of memory");
     p = buf;
     for (size_t i = 0; i < n; i++) {
-        put32(p, SPOOL_RECORD_MAGIC);
-        put32(p + 4, (uint32_t)lens[i]);
-        put32(p + 8, crc32c(payloads[i], lens[i]));
-        memcpy(p + SPOOL_RECORD_HEADER, payloads[i], lens[i]);
-        p += SPOOL_RECORD_HEADER + lens[i];
+        uint32_t rh = s->own->fmt.rec_header;
+        spool_frame_encode(&s->own->fmt, s->own->end + (uint64_t)(p - buf), payloads[i], (uint32_t)lens[i], p);
+        memcpy(p + rh, payloads[i], lens[i]);
+        p += rh + lens[i];
     }
-    if (pwrite_all(s->own->fd, buf, size, s->own->end) < 0 || sync_file(s, s->own->fd, false) < 0) {
+    size = (uint64_t)(p - buf);
+    if (spool_pwrite_all(s->own->fd, buf, size, s->own->end) < 0 || spool_sync(s, s->own->fd, false) < 0) {
         rc = err_set(err, errlen, INVQ_ESPOOL, "spool write %s: %s", s->own->path, strerror(errno));
         if (ftruncate(s->own->fd, (off_t)s->own->end) < 0)
-            warn(s, "spool %s: rollback failed: %s", s->own->path, strerror(errno));
+            spool_warn(s, "spool %s: rollback failed: %s", s->own->path, strerror(errno));
         free(buf);
         return rc;
     }
@@ -487,27 +263,121 @@ int spool_append(spool *s, const uint8_t *const *payloads, const size_t *lens, s
 
 /* Re-checks f from its committed offset after damage found while reading it
  * (bit rot since it was scanned, or in this process's own file): damage
- * becomes a hole or a cut tail, as in scan_file, and the counters follow. */
+ * becomes a hole or a cut tail, as at adoption, and the counters follow. */
 static int rescan_file(spool *s, spool_file *f)
 {
     uint64_t jobs = f->jobs, bytes = f->end - f->committed;
-    if (scan_file(s, f, f->end) < 0)
+    if (spool_scan_file(s, f, f->end) < 0)
         return -1;
     s->pending_jobs = s->pending_jobs - jobs + f->jobs;
     s->pending_bytes = s->pending_bytes - bytes + (f->end - f->committed);
     return 0;
 }
 
+/* An adopted file that can no longer be read: released and left on disk
+ * for a later producer, instead of stopping every replay after it. */
+static void give_up_file(spool *s, size_t i, const char *what)
+{
+    spool_file *f = s->files[i];
+    s->skipped_files++;
+    spool_warn(s, "spool %s: %s; released, its %llu unreplayed job(s) stay on disk", f->path, what,
+               (unsigned long long)f->jobs);
+    if (spool_leave_alone(s, f->path) < 0) {
+        /* Out of memory: the next scan may try the file again, harmless. */
+    }
+    spool_remove_file(s, i);
+}
+
+/* A replayed adopted file holds nothing more: removed; when it cannot be,
+ * emptied (truncated to its header, synced) so that no producer replays it
+ * again; when even that fails, kept locked and unread until close, and
+ * reported: the next producer will replay it (at least once, loudly). */
+static void finish_adopted(spool *s, size_t i)
+{
+    spool_file *f = s->files[i];
+    char why[160];
+    if (unlink(f->path) == 0 || errno == ENOENT) {
+        spool_remove_file(s, i);
+        return;
+    }
+    snprintf(why, sizeof(why), "%s", strerror(errno));
+    s->unremovable++;
+    f->committed = f->end = f->fmt.header_len;
+    f->nholes = 0;
+    if (ftruncate(f->fd, (off_t)f->fmt.header_len) == 0 && write_committed(s, f, true) == 0) {
+        spool_warn(s, "spool %s: replayed, but cannot be removed (%s); emptied instead, so it is never "
+                   "replayed again", f->path, why);
+        if (spool_leave_alone(s, f->path) == 0) {
+            spool_remove_file(s, i);
+            return;
+        }
+    } else {
+        spool_warn(s, "spool %s: replayed, but can neither be removed (%s) nor emptied (%s): the next "
+                   "producer to adopt it replays its jobs again", f->path, why, strerror(errno));
+    }
+    f->done = true; /* stays locked, counted as nothing */
+}
+
+/* Checks the records of c->buf (read from f at f->committed); stops at the
+ * first damaged one. Returns the bytes of whole valid records (c->n set),
+ * and *damaged. */
+static uint64_t chunk_records(spool *s, spool_file *f, spool_chunk *c, uint64_t want, uint64_t limit,
+                              size_t max_jobs, bool *damaged)
+{
+    uint64_t off = 0;
+    uint32_t rh = f->fmt.rec_header;
+    *damaged = false;
+    while (c->n < max_jobs && want - off >= rh) {
+        const uint8_t *h = c->buf + off;
+        uint32_t len;
+        bool trusted;
+        const char *why;
+        if (spool_frame_check(&f->fmt, f->committed + off, h, s->o.max_record, &len, &trusted, &why) != 0) {
+            *damaged = true;
+            break;
+        }
+        if (want - off - rh < len) {
+            if (f->committed + off + rh + len <= limit)
+                break; /* complete on disk, just past this chunk */
+            *damaged = true;
+            break;
+        }
+        if (!spool_payload_ok(h, h + rh, len)) {
+            *damaged = true;
+            break; /* records before it go out; the next peek resynchronises */
+        }
+        c->payloads[c->n] = h + rh;
+        c->lens[c->n] = len;
+        c->n++;
+        off += rh + len;
+    }
+    return off;
+}
+
+/* A read of files[i] failed (why): an error for this process's own file;
+ * an adopted one is given up and the peek goes on with the next file. */
+static int read_failed(spool *s, size_t i, spool_chunk *c, const char *why, size_t max_jobs, size_t max_bytes,
+                       char *err, size_t errlen)
+{
+    char msg[200];
+    snprintf(msg, sizeof(msg), "read failed: %s", why);
+    spool_chunk_deinit(c);
+    if (s->files[i]->own)
+        return err_set(err, errlen, INVQ_ESPOOL, "spool %s: %s", s->files[i]->path, msg);
+    give_up_file(s, i, msg);
+    return spool_peek(s, c, max_jobs, max_bytes, err, errlen);
+}
+
 int spool_peek(spool *s, spool_chunk *c, size_t max_jobs, size_t max_bytes, char *err, size_t errlen)
 {
     spool_file *f = NULL;
-    uint64_t want, off, limit;
+    uint64_t want, off, limit, maxrec;
     bool damaged = false;
     size_t i;
 
     memset(c, 0, sizeof(*c));
     for (i = 0; i < s->nfiles; i++)
-        if (s->files[i]->jobs > 0) {
+        if (s->files[i]->jobs > 0 && !s->files[i]->done) {
             f = s->files[i];
             break;
         }
@@ -522,10 +392,10 @@ int spool_peek(spool *s, spool_chunk *c, size_t max_jobs, size_t max_bytes, char
         memmove(f->holes, f->holes + 1, f->nholes * sizeof(*f->holes));
     }
     limit = f->nholes > 0 ? f->holes[0][0] : f->end; /* a chunk never spans a hole */
+    maxrec = f->fmt.rec_header + s->o.max_record;
     want = limit - f->committed;
     if (want > max_bytes)
-        want = max_bytes > SPOOL_RECORD_HEADER + s->o.max_record ? max_bytes
-                                                                 : SPOOL_RECORD_HEADER + s->o.max_record;
+        want = max_bytes > maxrec ? max_bytes : maxrec;
     if (want > limit - f->committed)
         want = limit - f->committed;
     c->file = i;
@@ -535,43 +405,24 @@ int spool_peek(spool *s, spool_chunk *c, size_t max_jobs, size_t max_bytes, char
         spool_chunk_deinit(c);
         return err_set(err, errlen, INVQ_ENOMEM, "out of memory");
     }
-    if (pread_all(f->fd, c->buf, want, f->committed) != (ssize_t)want) {
-        spool_chunk_deinit(c);
-        return err_set(err, errlen, INVQ_ESPOOL, "spool read %s: %s", f->path, strerror(errno));
-    }
-    off = 0;
-    while (c->n < max_jobs && want - off >= SPOOL_RECORD_HEADER) {
-        const uint8_t *h = c->buf + off;
-        uint32_t len = get32(h + 4);
-        if (get32(h) != SPOOL_RECORD_MAGIC || len > s->o.max_record)
-            damaged = true;
-        else if (want - off - SPOOL_RECORD_HEADER < len) {
-            if (f->committed + off + SPOOL_RECORD_HEADER + len <= limit)
-                break; /* complete on disk, just past this chunk */
-            damaged = true;
-        } else if (crc32c(h + SPOOL_RECORD_HEADER, len) != get32(h + 8))
-            damaged = true;
-        if (damaged)
-            break; /* records before it go out; the next peek resynchronises */
-        c->payloads[c->n] = h + SPOOL_RECORD_HEADER;
-        c->lens[c->n] = len;
-        c->n++;
-        off += SPOOL_RECORD_HEADER + len;
-    }
-    if (c->n == 0 && f->committed + off < limit && (damaged || want - off < SPOOL_RECORD_HEADER) &&
+    ssize_t got = spool_pread_all(f->fd, c->buf, want, f->committed);
+    if (got != (ssize_t)want)
+        return read_failed(s, i, c, got < 0 ? strerror(errno) : "file shorter than its records", max_jobs,
+                           max_bytes, err, errlen);
+    off = chunk_records(s, f, c, want, limit, max_jobs, &damaged);
+    if (c->n == 0 && f->committed + off < limit && (damaged || want - off < f->fmt.rec_header) &&
         rescan_file(s, f) < 0) {
-        spool_chunk_deinit(c);
-        return err_set(err, errlen, INVQ_ESPOOL, "spool read %s: %s", f->path, strerror(errno));
+        if (errno == ENOMEM) {
+            spool_chunk_deinit(c);
+            return err_set(err, errlen, INVQ_ENOMEM, "out of memory");
+        }
+        return read_failed(s, i, c, strerror(errno), max_jobs, max_bytes, err, errlen);
     }
     c->end = f->committed + off;
     if (c->n == 0) {
         spool_chunk_deinit(c);
-        if (f->jobs == 0 && !f->own) {
-            unlink(f->path);
-            file_free(f);
-            memmove(s->files + i, s->files + i + 1, (s->nfiles - i - 1) * sizeof(*s->files));
-            s->nfiles--;
-        }
+        if (f->jobs == 0 && !f->own)
+            finish_adopted(s, i);
         return spool_pending(s) > 0 ? spool_peek(s, c, max_jobs, max_bytes, err, errlen) : 0;
     }
     return (int)c->n;
@@ -591,20 +442,17 @@ int spool_commit(spool *s, const spool_chunk *c, char *err, size_t errlen)
     s->pending_bytes -= c->end - c->start;
     s->replayed += c->n;
     if (f->jobs == 0 && !f->own) {
-        unlink(f->path);
-        file_free(f);
-        memmove(s->files + c->file, s->files + c->file + 1, (s->nfiles - c->file - 1) * sizeof(*s->files));
-        s->nfiles--;
+        finish_adopted(s, c->file);
         return 0;
     }
     if (f->jobs == 0) {
         /* Own file fully replayed: empty it, then record the reset offset. */
-        f->committed = f->end = SPOOL_HEADER_LEN;
+        f->committed = f->end = f->fmt.header_len;
         f->nholes = 0;
-        if (ftruncate(f->fd, (off_t)SPOOL_HEADER_LEN) < 0)
+        if (ftruncate(f->fd, (off_t)f->fmt.header_len) < 0)
             return err_set(err, errlen, INVQ_ESPOOL, "spool truncate %s: %s", f->path, strerror(errno));
     }
-    if (write_committed(s, f) < 0)
+    if (write_committed(s, f, false) < 0)
         return err_set(err, errlen, INVQ_ESPOOL, "spool commit %s: %s", f->path, strerror(errno));
     return 0;
 }
@@ -633,11 +481,19 @@ void spool_stats(const spool *s, invq_spool_stats *st)
     st->torn_records = s->torn;
     st->skipped_bytes = s->skipped_bytes;
     st->adopted_files = s->adopted;
+    st->skipped_files = s->skipped_files;
+    st->damaged_headers = s->damaged_headers;
+    st->unremovable_files = s->unremovable;
 }
 
 const char *spool_warning(const spool *s)
 {
     return s->warning;
+}
+
+uint64_t spool_events(const spool *s)
+{
+    return s->events;
 }
 
 const char *spool_own_path(const spool *s)
@@ -655,8 +511,11 @@ void spool_close(spool *s)
             unlink(f->path);
         else if (f->own && s->o.fsync != INVQ_FSYNC_NEVER)
             (void)fdatasync(f->fd);
-        file_free(f);
+        spool_file_free(f);
     }
+    for (size_t i = 0; i < s->nleft_alone; i++)
+        free(s->left_alone[i]);
+    free(s->left_alone);
     free(s->files);
     free(s->dir);
     free(s);

@@ -1,7 +1,7 @@
 /* The producer's local spool: jobs that could not reach Redis, appended to a
- * file with [magic][len][crc32c][bytes] framing and replayed in order once
- * Redis is back. Format, fsync policy, locking and crash behaviour are
- * described in producer/README.md ("The spool"). */
+ * file of checksummed record frames (spool_format.h) and replayed in order
+ * once Redis is back. Format, fsync policy, locking, adoption and crash
+ * behaviour are described in producer/README.md ("The spool"). */
 #ifndef INVQ_PRODUCER_SPOOL_H
 #define INVQ_PRODUCER_SPOOL_H
 
@@ -9,10 +9,6 @@
 #include <stdint.h>
 
 #include <invq/invq.h>
-
-#define SPOOL_HEADER_LEN 16u      /* "INVQSPL1" + committed offset (u64 LE) */
-#define SPOOL_RECORD_HEADER 12u   /* magic, len, crc32c: u32 LE each */
-#define SPOOL_RECORD_MAGIC 0x31525149u /* bytes 'I' 'Q' 'R' '1' */
 
 typedef struct spool spool;
 
@@ -37,8 +33,10 @@ typedef struct spool_chunk {
 } spool_chunk;
 
 /* Opens the spool in o->dir and adopts every orphaned spool file there
- * (files of dead processes, recognised by a flock we can take). Returns 0
- * and *out (free with spool_close()), or INVQ_ESPOOL / INVQ_ENOMEM with err. */
+ * (files of dead processes, recognised by a flock we can take); entries it
+ * cannot use are left alone and reported (spool_warning()), never an
+ * error. Returns 0 and *out (free with spool_close()), or INVQ_EINVAL /
+ * INVQ_ESPOOL (the directory itself is unusable) / INVQ_ENOMEM with err. */
 int spool_open(const spool_opts *o, spool **out, char *err, size_t errlen);
 
 /* Syncs and closes; this process's file is removed when it is empty, else it
@@ -51,15 +49,19 @@ int spool_append(spool *s, const uint8_t *const *payloads, const size_t *lens, s
                  char *err, size_t errlen);
 
 /* Reads the oldest unconfirmed records (at most max_jobs, about max_bytes)
- * into c. Returns the number read (0: spool empty) or INVQ_ESPOOL /
- * INVQ_ENOMEM. A damaged record is skipped: replay resynchronises at the
- * next intact frame (a torn tail is cut off). Either way it is counted in
- * torn_records / skipped_bytes and described by spool_warning(). A chunk
- * never spans damaged bytes. */
+ * into c. Returns the number read (0: spool empty) or INVQ_ESPOOL (this
+ * process's own file cannot be read) / INVQ_ENOMEM. A damaged record is
+ * skipped: replay resynchronises at the next intact frame (a torn tail is
+ * cut off). Either way it is counted in torn_records / skipped_bytes and
+ * described by spool_warning(). A chunk never spans damaged bytes. An
+ * adopted file that can no longer be read is released (left on disk,
+ * counted in skipped_files) and replay goes on with the next. */
 int spool_peek(spool *s, spool_chunk *c, size_t max_jobs, size_t max_bytes, char *err, size_t errlen);
 
 /* Marks c's records confirmed by Redis (advances the file's committed offset;
- * a fully replayed file is truncated, or removed when adopted). */
+ * a fully replayed file is truncated, or removed when adopted; an adopted
+ * file that cannot be removed is emptied instead and counted in
+ * unremovable_files). */
 int spool_commit(spool *s, const spool_chunk *c, char *err, size_t errlen);
 
 void spool_chunk_deinit(spool_chunk *c);
@@ -67,13 +69,20 @@ void spool_chunk_deinit(spool_chunk *c);
 /* Unconfirmed jobs right now. */
 uint64_t spool_pending(const spool *s);
 
-/* Re-scans the directory for orphans (e.g. from an explicit flush). */
+/* Re-scans the directory for orphans (e.g. from an explicit flush). Returns
+ * 0, or INVQ_ESPOOL (the directory cannot be read) / INVQ_ENOMEM. */
 int spool_adopt_orphans(spool *s, char *err, size_t errlen);
 
 void spool_stats(const spool *s, invq_spool_stats *st);
 
-/* Last warning (torn record, ...), "" when none. Borrowed. */
+/* The last problem met (a damaged record, an entry left alone, a file that
+ * cannot be removed, ...), "" when none. It stays until a newer problem
+ * replaces it. Borrowed, valid until spool_close(). */
 const char *spool_warning(const spool *s);
+
+/* How many problems were reported so far: a change means spool_warning()
+ * holds a new one. */
+uint64_t spool_events(const spool *s);
 
 /* Path of this process's spool file, NULL until the first append. */
 const char *spool_own_path(const spool *s);

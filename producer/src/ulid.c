@@ -1,11 +1,9 @@
 /* ULID job ids from the wall clock and getrandom(2). */
 #include "ulid.h"
 
-#include <errno.h>
-#include <sys/random.h>
 #include <time.h>
 
-#include "error.h"
+#include "random.h"
 
 static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -40,16 +38,9 @@ void ulid_encode(uint64_t ms, const uint8_t rnd[10], char out[ULID_LEN + 1])
 int ulid_make(char out[ULID_LEN + 1])
 {
     uint8_t rnd[10];
-    size_t got = 0;
-    while (got < sizeof(rnd)) {
-        ssize_t n = getrandom(rnd + got, sizeof(rnd) - got, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return INVQ_EIO;
-        }
-        got += (size_t)n;
-    }
+    int rc = random_fill(rnd, sizeof(rnd));
+    if (rc < 0)
+        return rc;
     ulid_encode(ulid_now_ms(), rnd, out);
     return 0;
 }

@@ -8,16 +8,9 @@
 
 #include "dead.h"
 #include "job.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "fuzz_job_decode: check failed: %s (line %d)\n", #cond, __LINE__); \
-            abort();                                                                 \
-        }                                                                            \
-    } while (0)
 
 static void round_trip_job(const uint8_t *data, size_t size, const invq_job *job)
 {

@@ -80,7 +80,7 @@ static uvredis *open_conn(uv_loop_t *loop, const char *url, ctx *c, int cmd_time
     redis_url u;
     uvredis *r;
     char err[256];
-    uvredis_opts o = { .connect_timeout_ms = 300, .command_timeout_ms = cmd_timeout,
+    uvredis_opts o = { .connect_timeout_ms = 2000, .command_timeout_ms = cmd_timeout,
                        .on_connect = on_connect, .on_lost = on_lost, .data = c };
     memset(c, 0, sizeof(*c));
     c->connect_status = c->lost_status = c->reply_status = 1;

@@ -142,14 +142,14 @@ def ctl_argv(*args):
     return pre + [invqctl_path()] + list(args)
 
 
-def ctl(*args, stdin=None, check_rc=None, timeout=60, env_extra=None):
+def ctl(*args, stdin=None, check_rc=None, timeout=60, env_extra=None, cwd=None):
     """Runs invqctl with INVQ_QUEUE_URL set; returns the CompletedProcess."""
     env = dict(os.environ)
     env['INVQ_QUEUE_URL'] = os.environ['INVQ_TEST_REDIS_URL']
     if env_extra:
         env.update(env_extra)
     p = subprocess.run(ctl_argv(*args), input=stdin, capture_output=True, timeout=timeout,
-                       env=env)
+                       env=env, cwd=cwd)
     if check_rc is not None and p.returncode != check_rc:
         fail('invqctl %s: exit %d, expected %d\nstdout: %s\nstderr: %s' %
              (' '.join(args), p.returncode, check_rc, p.stdout.decode(errors='replace')[:4000],

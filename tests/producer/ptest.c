@@ -95,3 +95,73 @@ void remove_dir(const char *dir)
     closedir(d);
     rmdir(dir);
 }
+
+invq_producer *ptest_producer(const invq_options *o)
+{
+    invq_producer *p = NULL;
+    char err[256];
+    int rc = invq_producer_new(o, &p, err, sizeof(err));
+    if (rc != 0)
+        fprintf(stderr, "invq_producer_new: %s: %s\n", invq_strerror(rc), err);
+    CHECK(rc == 0 && p);
+    return p;
+}
+
+invq_job *ptest_job_del(int i)
+{
+    char k[32];
+    snprintf(k, sizeof(k), "item:%d", i);
+    const void *keys[] = { k };
+    invq_job *j = invq_job_new();
+    CHECK(j && invq_job_del(j, keys, NULL, 1) == 0);
+    return j;
+}
+
+int ptest_count_files(const char *dir, const char *suffix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    CHECK(d);
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l > strlen(suffix) && strcmp(e->d_name + l - strlen(suffix), suffix) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+void ptest_spool_path(const char *dir, char *path, size_t n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    path[0] = '\0';
+    CHECK(d);
+    while ((e = readdir(d)) != NULL)
+        if (strstr(e->d_name, ".spool"))
+            snprintf(path, n, "%s/%s", dir, e->d_name);
+    closedir(d);
+    CHECK(path[0]);
+}
+
+void ptest_check_queue(const rfix *f, const char *key, char ids[][27], size_t n)
+{
+    job_list l = read_queue(f, key);
+    if (l.n != n)
+        fprintf(stderr, "queue has %zu jobs, want %zu\n", l.n, n);
+    CHECK(l.n == n);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(l.jobs[i]->id, ids[i]) != 0)
+            fprintf(stderr, "queue[%zu] is %s, want %s\n", i, l.jobs[i]->id, ids[i]);
+        CHECK(strcmp(l.jobs[i]->id, ids[i]) == 0);
+    }
+    job_list_free(&l);
+}
+
+void ptest_clear(const rfix *f, const char *key)
+{
+    redisReply *r = rfix_command(f, "DEL %s", key);
+    CHECK(r);
+    freeReplyObject(r);
+}

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <invq/invq.h>
+
 #include "job.h"
 #include "redis_fixture.h"
 #include "tcheck.h"
@@ -48,5 +50,24 @@ char *make_temp_dir(void);
 
 /* Removes a directory and the files in it (one level). */
 void remove_dir(const char *dir);
+
+/* invq_producer_new(o) that fails the test (printing the message) unless it
+ * succeeds. Free with invq_producer_free(). */
+invq_producer *ptest_producer(const invq_options *o);
+
+/* A job deleting the one key "item:<i>"; free with invq_job_free(). */
+invq_job *ptest_job_del(int i);
+
+/* Entries of dir whose name ends with suffix. */
+int ptest_count_files(const char *dir, const char *suffix);
+
+/* The path of the one "*.spool" entry of dir (fails the test when none). */
+void ptest_spool_path(const char *dir, char *path, size_t n);
+
+/* The list key holds exactly these job ids, oldest first. */
+void ptest_check_queue(const rfix *f, const char *key, char ids[][27], size_t n);
+
+/* DEL key. */
+void ptest_clear(const rfix *f, const char *key);
 
 #endif

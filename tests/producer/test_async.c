@@ -1,7 +1,8 @@
 /* The async producer on a libuv loop: 5,000 sends in flight while the
  * server restarts in the middle. Every send ends with a definite status,
  * every SENT job is in Redis, every SPOOLED one is replayed, and the loop is
- * empty after close. Run with a spool and with the in-memory queue. */
+ * empty after close. Run with a spool and with the in-memory queue. A send
+ * on an otherwise idle loop is written in the same loop turn. */
 #include <string.h>
 
 #include <uv.h>
@@ -216,9 +217,48 @@ static void close_while_down(void)
     invq_job_free(j);
 }
 
+/* A send on a loop with nothing else to do goes out in the same loop turn:
+ * it must not wait in the loop's poll (for the command timeout) before its
+ * bytes are written. Each UV_RUN_ONCE blocks until something happens, so
+ * the reply must arrive within a few of them. */
+static void send_on_idle_loop(void)
+{
+    rfix *f = ptest_server(NULL);
+    uv_loop_t loop;
+    invq_async *a;
+    invq_options o;
+    char err[256];
+    int st[2] = { 99, 99 }, turns[2] = { 0, 0 };
+    const void *keys[] = { "k" };
+    invq_job *j = invq_job_new();
+
+    CHECK(j && invq_job_del(j, keys, NULL, 1) == 0);
+    CHECK(uv_loop_init(&loop) == 0);
+    invq_options_init(&o);
+    o.url = rfix_url(f);
+    o.command_timeout_ms = 20000; /* a job stuck until the timeout fails the test */
+    CHECK_RC(invq_async_new(&loop, &o, &a, err, sizeof(err)), 0);
+    /* the first send waits for the connect, the second finds it made */
+    for (int i = 0; i < 2; i++) {
+        CHECK_RC(invq_async_send(a, j, on_sent, &st[i]), 0);
+        while (st[i] == 99 && turns[i] < 10) {
+            uv_run(&loop, UV_RUN_ONCE);
+            turns[i]++;
+        }
+        printf("# idle loop: send %d answered after %d loop turns, status %d\n", i + 1, turns[i], st[i]);
+        CHECK(st[i] == INVQ_SENT);
+    }
+    invq_async_close(a, NULL, NULL);
+    CHECK(uv_run(&loop, UV_RUN_DEFAULT) == 0);
+    CHECK(uv_loop_close(&loop) == 0);
+    invq_job_free(j);
+    rfix_free(f);
+}
+
 int main(void)
 {
     rfix_free(ptest_server(NULL)); /* skips the test when there is no redis-server */
+    send_on_idle_loop();
     close_while_down();
     run_once(true);
     run_once(false);

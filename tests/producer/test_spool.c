@@ -21,63 +21,13 @@
 static invq_producer *open_spooled(const rfix *f, const char *dir, uint64_t max_bytes)
 {
     invq_options o;
-    invq_producer *p = NULL;
-    char err[256];
     invq_options_init(&o);
     o.url = rfix_url(f);
     o.spool_dir = dir;
     o.connect_timeout_ms = 500;
     if (max_bytes)
         o.spool_max_bytes = max_bytes;
-    int rc = invq_producer_new(&o, &p, err, sizeof(err));
-    if (rc != 0)
-        fprintf(stderr, "invq_producer_new: %s\n", err);
-    CHECK(rc == 0);
-    return p;
-}
-
-static invq_job *job_n(int i)
-{
-    char k[32];
-    snprintf(k, sizeof(k), "item:%d", i);
-    const void *keys[] = { k };
-    invq_job *j = invq_job_new();
-    CHECK(j && invq_job_del(j, keys, NULL, 1) == 0);
-    return j;
-}
-
-static int count_files(const char *dir, const char *suffix)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int n = 0;
-    CHECK(d);
-    while ((e = readdir(d)) != NULL) {
-        size_t l = strlen(e->d_name);
-        if (l > strlen(suffix) && strcmp(e->d_name + l - strlen(suffix), suffix) == 0)
-            n++;
-    }
-    closedir(d);
-    return n;
-}
-
-/* The queue holds exactly these ids, oldest first. */
-static void check_queue(const rfix *f, char ids[][27], size_t n)
-{
-    job_list l = read_queue(f, PENDING);
-    if (l.n != n)
-        fprintf(stderr, "queue has %zu jobs, want %zu\n", l.n, n);
-    CHECK(l.n == n);
-    for (size_t i = 0; i < n; i++)
-        CHECK(strcmp(l.jobs[i]->id, ids[i]) == 0);
-    job_list_free(&l);
-}
-
-static void clear_queue(const rfix *f)
-{
-    redisReply *r = rfix_command(f, "DEL %s", PENDING);
-    CHECK(r);
-    freeReplyObject(r);
+    return ptest_producer(&o);
 }
 
 static void test_outage_and_replay(rfix *f, const char *dir)
@@ -88,7 +38,7 @@ static void test_outage_and_replay(rfix *f, const char *dir)
     invq_producer *p;
 
     for (int i = 0; i < 16; i++) {
-        jobs[i] = job_n(i);
+        jobs[i] = ptest_job_del(i);
         memcpy(ids[i], jobs[i]->id, 27);
     }
     CHECK(rfix_stop(f) == 0);
@@ -99,7 +49,7 @@ static void test_outage_and_replay(rfix *f, const char *dir)
     CHECK_RC(invq_send_many(p, (const invq_job *const *)jobs + 10, 5), INVQ_SPOOLED);
     invq_producer_spool_stats(p, &st);
     CHECK(st.pending_jobs == 15 && st.pending_bytes > 0);
-    CHECK(count_files(dir, ".spool") == 1);
+    CHECK(ptest_count_files(dir, ".spool") == 1);
     /* Still down: an explicit flush reports the failure, keeps everything. */
     CHECK(invq_flush_spool(p) < 0);
     invq_producer_spool_stats(p, &st);
@@ -110,14 +60,14 @@ static void test_outage_and_replay(rfix *f, const char *dir)
     CHECK_RC(invq_send(p, jobs[15]), INVQ_SENT);
     invq_producer_spool_stats(p, &st);
     CHECK(st.pending_jobs == 0 && st.replayed_jobs == 15 && st.torn_records == 0);
-    check_queue(f, ids, 16);
+    ptest_check_queue(f, PENDING, ids, 16);
     CHECK_RC(invq_flush_spool(p), 0);
-    check_queue(f, ids, 16); /* nothing replayed twice */
+    ptest_check_queue(f, PENDING, ids, 16); /* nothing replayed twice */
     invq_producer_free(p);
-    CHECK(count_files(dir, ".spool") == 0); /* an empty spool file is removed */
+    CHECK(ptest_count_files(dir, ".spool") == 0); /* an empty spool file is removed */
     for (int i = 0; i < 16; i++)
         invq_job_free(jobs[i]);
-    clear_queue(f);
+    ptest_clear(f, PENDING);
 }
 
 static void test_torn_tail(rfix *f, const char *dir)
@@ -131,7 +81,7 @@ static void test_torn_tail(rfix *f, const char *dir)
     CHECK(rfix_stop(f) == 0);
     p = open_spooled(f, dir, 0);
     for (int i = 0; i < 3; i++) {
-        jobs[i] = job_n(100 + i);
+        jobs[i] = ptest_job_del(100 + i);
         memcpy(ids[i], jobs[i]->id, 27);
         CHECK_RC(invq_send(p, jobs[i]), INVQ_SPOOLED);
     }
@@ -153,39 +103,31 @@ static void test_torn_tail(rfix *f, const char *dir)
     CHECK(st.replayed_jobs == 2 && st.pending_jobs == 0);
     fprintf(stderr, "torn: %s\n", invq_producer_errstr(p));
     CHECK(strstr(invq_producer_errstr(p), "torn record") != NULL);
-    check_queue(f, ids, 2);
+    ptest_check_queue(f, PENDING, ids, 2);
     CHECK(access(path, F_OK) != 0); /* the replayed orphan is gone */
     invq_producer_free(p);
     for (int i = 0; i < 3; i++)
         invq_job_free(jobs[i]);
-    clear_queue(f);
+    ptest_clear(f, PENDING);
 }
 
-/* Offset of the index-th record of a spool file, and its payload length. */
-static long record_at(int fd, int index, uint32_t *len)
+/* Offset of the index-th record of a spool file, its payload length and
+ * the size of its frame header (both format versions). */
+static long record_at(int fd, int index, uint32_t *len, uint32_t *rh)
 {
-    long off = 16;
-    uint8_t h[12];
+    char magic[8];
+    CHECK(pread(fd, magic, sizeof(magic), 0) == (ssize_t)sizeof(magic));
+    CHECK(memcmp(magic, "INVQSPL", 7) == 0 && (magic[7] == '1' || magic[7] == '2'));
+    long off = magic[7] == '1' ? 16 : 28;
+    uint8_t h[8];
+    *rh = magic[7] == '1' ? 12 : 16;
     for (int i = 0;; i++) {
         CHECK(pread(fd, h, sizeof(h), off) == (ssize_t)sizeof(h));
         *len = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24;
         if (i == index)
             return off;
-        off += 12 + (long)*len;
+        off += (long)*rh + (long)*len;
     }
-}
-
-static void spool_path(const char *dir, char *path, size_t n)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    path[0] = '\0';
-    CHECK(d);
-    while ((e = readdir(d)) != NULL)
-        if (strstr(e->d_name, ".spool"))
-            snprintf(path, n, "%s/%s", dir, e->d_name);
-    closedir(d);
-    CHECK(path[0]);
 }
 
 enum damage { DAMAGE_PAYLOAD, DAMAGE_LENGTH, DAMAGE_HUGE_LENGTH, DAMAGE_OWN_FILE };
@@ -199,7 +141,7 @@ static void test_damaged_middle(rfix *f, const char *dir, enum damage how)
     invq_job *jobs[4];
     invq_spool_stats st;
     invq_producer *p;
-    uint32_t len, bad;
+    uint32_t len, rh, bad;
     uint8_t b[4];
     long off;
     int fd;
@@ -208,7 +150,7 @@ static void test_damaged_middle(rfix *f, const char *dir, enum damage how)
     CHECK(rfix_stop(f) == 0);
     p = open_spooled(f, dir, 0);
     for (int i = 0; i < 4; i++) {
-        jobs[i] = job_n(400 + i);
+        jobs[i] = ptest_job_del(400 + i);
         memcpy(ids[i], jobs[i]->id, 27);
         CHECK_RC(invq_send(p, jobs[i]), INVQ_SPOOLED);
     }
@@ -217,13 +159,13 @@ static void test_damaged_middle(rfix *f, const char *dir, enum damage how)
     memcpy(want[2], ids[3], 27);
     if (how != DAMAGE_OWN_FILE)
         invq_producer_free(p); /* the file stays for the next producer */
-    spool_path(dir, path, sizeof(path));
+    ptest_spool_path(dir, path, sizeof(path));
     CHECK((fd = open(path, O_RDWR)) >= 0);
-    off = record_at(fd, 1, &len);
+    off = record_at(fd, 1, &len, &rh);
     if (how == DAMAGE_PAYLOAD || how == DAMAGE_OWN_FILE) {
-        CHECK(pread(fd, b, 1, off + 12 + len / 2) == 1);
+        CHECK(pread(fd, b, 1, off + rh + len / 2) == 1);
         b[0] ^= 0x5a;
-        CHECK(pwrite(fd, b, 1, off + 12 + len / 2) == 1);
+        CHECK(pwrite(fd, b, 1, off + rh + len / 2) == 1);
     } else {
         bad = how == DAMAGE_LENGTH ? len + 9 : 0xfffffff0u; /* within the file / impossible */
         for (int i = 0; i < 4; i++)
@@ -237,20 +179,20 @@ static void test_damaged_middle(rfix *f, const char *dir, enum damage how)
         CHECK_RC(invq_flush_spool(p), 0);
     else
         p = open_spooled(f, dir, 0); /* adopts and replays at once */
-    check_queue(f, want, 3);
+    ptest_check_queue(f, PENDING, want, 3);
     invq_producer_spool_stats(p, &st);
     fprintf(stderr, "  %s\n", invq_producer_errstr(p));
-    CHECK(st.torn_records == 1 && st.skipped_bytes == 12 + (uint64_t)len);
+    CHECK(st.torn_records == 1 && st.skipped_bytes == rh + (uint64_t)len);
     CHECK(st.replayed_jobs == 3 && st.pending_jobs == 0 && st.pending_bytes == 0);
     CHECK(strstr(invq_producer_errstr(p), "damaged record") != NULL);
     CHECK_RC(invq_flush_spool(p), 0);
-    check_queue(f, want, 3); /* nothing replayed twice */
+    ptest_check_queue(f, PENDING, want, 3); /* nothing replayed twice */
     CHECK_RC(invq_send(p, jobs[1]), INVQ_SENT); /* the spool is usable afterwards */
     invq_producer_free(p);
-    CHECK(count_files(dir, ".spool") == 0);
+    CHECK(ptest_count_files(dir, ".spool") == 0);
     for (int i = 0; i < 4; i++)
         invq_job_free(jobs[i]);
-    clear_queue(f);
+    ptest_clear(f, PENDING);
 }
 
 static void test_orphans(rfix *f, const char *dir)
@@ -259,7 +201,7 @@ static void test_orphans(rfix *f, const char *dir)
     invq_spool_stats st;
     invq_job *jobs[4];
     for (int i = 0; i < 4; i++) {
-        jobs[i] = job_n(200 + i);
+        jobs[i] = ptest_job_del(200 + i);
         memcpy(ids[i], jobs[i]->id, 27);
     }
     CHECK(rfix_stop(f) == 0);
@@ -284,7 +226,7 @@ static void test_orphans(rfix *f, const char *dir)
     invq_producer *b = open_spooled(f, dir, 0);
     invq_producer_spool_stats(b, &st);
     CHECK(st.adopted_files == 1 && st.pending_jobs == 2); /* the dead child's only */
-    CHECK(count_files(dir, ".spool") == 2);
+    CHECK(ptest_count_files(dir, ".spool") == 2);
 
     CHECK(rfix_restart(f) == 0);
     CHECK_RC(invq_flush_spool(b), 0);
@@ -303,15 +245,15 @@ static void test_orphans(rfix *f, const char *dir)
     CHECK(seen == 15);
     job_list_free(&l);
     invq_producer_free(b);
-    CHECK(count_files(dir, ".spool") == 0);
+    CHECK(ptest_count_files(dir, ".spool") == 0);
     for (int i = 0; i < 4; i++)
         invq_job_free(jobs[i]);
-    clear_queue(f);
+    ptest_clear(f, PENDING);
 }
 
 static void test_full(rfix *f, const char *dir)
 {
-    invq_job *j = job_n(300);
+    invq_job *j = ptest_job_del(300);
     invq_spool_stats st;
     CHECK(rfix_stop(f) == 0);
     invq_producer *p = open_spooled(f, dir, 400);
@@ -328,7 +270,7 @@ static void test_full(rfix *f, const char *dir)
     CHECK_RC(invq_send(p, j), INVQ_SENT);
     invq_producer_free(p);
     invq_job_free(j);
-    clear_queue(f);
+    ptest_clear(f, PENDING);
 }
 
 int main(void)

@@ -13,17 +13,11 @@
 static invq_producer *open_producer(const char *url, const char *queue)
 {
     invq_options o;
-    invq_producer *p = NULL;
-    char err[256];
     invq_options_init(&o);
     o.url = url;
     if (queue)
         o.queue = queue;
-    int rc = invq_producer_new(&o, &p, err, sizeof(err));
-    if (rc != 0)
-        fprintf(stderr, "invq_producer_new: %s\n", err);
-    CHECK(rc == 0 && p);
-    return p;
+    return ptest_producer(&o);
 }
 
 static invq_job *make_job(int i)

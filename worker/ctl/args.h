@@ -14,7 +14,8 @@ enum ctl_exit {
     CTL_NOMATCH = 1,      /* nothing matched */
     CTL_PARTIAL = 2,      /* partial failure, or corrupt entries where it matters */
     CTL_USAGE = 64,       /* bad command line */
-    CTL_DATAERR = 65,     /* bad input data (import) */
+    CTL_DATAERR = 65,     /* bad input data (import, a families file with problems) */
+    CTL_NOINPUT = 66,     /* an input file cannot be read (families) */
     CTL_UNAVAILABLE = 69, /* queue Redis unreachable */
     CTL_SOFTWARE = 70,    /* internal error (including unexpected Redis replies) */
     CTL_INTERRUPTED = 130,

@@ -15,5 +15,9 @@ int cmd_dlq_import(int argc, char **argv, ctl_common *common);
 int cmd_stats(int argc, char **argv, ctl_common *common);
 int cmd_consumers(int argc, char **argv, ctl_common *common);
 int cmd_enqueue(int argc, char **argv, ctl_common *common);
+int cmd_families_lint(int argc, char **argv, ctl_common *common);
+int cmd_families_show(int argc, char **argv, ctl_common *common);
+int cmd_families_explain(int argc, char **argv, ctl_common *common);
+int cmd_families_acl(int argc, char **argv, ctl_common *common);
 
 #endif

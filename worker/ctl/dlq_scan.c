@@ -50,18 +50,33 @@ int dlq_filter_opt(dlq_filter *f, int id, const char *arg)
     }
 }
 
+/* How many entries the next page asks for: as many as fit in
+ * DLQ_SCAN_BYTES at the size of the largest entry just read, at most twice
+ * the last count, and never more than DLQ_SCAN_MAX_ENTRIES (so a page of
+ * records of the largest size the spec allows stays near 64 MiB). */
+static long next_page(long last, size_t largest)
+{
+    long n = largest ? (long)(DLQ_SCAN_BYTES / largest) : DLQ_SCAN_MAX_ENTRIES;
+    if (n > 2 * last)
+        n = 2 * last;
+    if (n > DLQ_SCAN_MAX_ENTRIES)
+        n = DLQ_SCAN_MAX_ENTRIES;
+    return n < 1 ? 1 : n;
+}
+
 int dlq_scan_newest(conn *c, dlq_visit_cb cb, void *data)
 {
-    long start = 0;
+    long start = 0, count = DLQ_SCAN_FIRST;
     for (;;) {
         char a1[32], a2[32];
         snprintf(a1, sizeof a1, "%ld", start);
-        snprintf(a2, sizeof a2, "%ld", start + DLQ_PAGE - 1);
+        snprintf(a2, sizeof a2, "%ld", start + count - 1);
         const char *argv[] = {"LRANGE", c->keys.dead, a1, a2};
         redisReply *r = conn_run(c, 4, argv, NULL, REDIS_REPLY_ARRAY);
         if (!r)
             return c->failure;
         int rc = 0;
+        size_t largest = 0;
         for (size_t i = 0; i < r->elements && rc == 0; i++) {
             redisReply *el = r->element[i];
             if (el->type != REDIS_REPLY_STRING) {
@@ -69,6 +84,7 @@ int dlq_scan_newest(conn *c, dlq_visit_cb cb, void *data)
                 rc = CTL_SOFTWARE;
                 break;
             }
+            largest = el->len > largest ? el->len : largest;
             dlq_entry e;
             if (dlq_entry_init(&e, el->str, el->len) < 0) {
                 fprintf(stderr, "invqctl: out of memory\n");
@@ -84,8 +100,9 @@ int dlq_scan_newest(conn *c, dlq_visit_cb cb, void *data)
             return 0;
         if (rc)
             return rc;
-        if (got < DLQ_PAGE)
+        if (got < (size_t)count)
             return 0;
-        start += DLQ_PAGE;
+        start += count;
+        count = next_page(count, largest);
     }
 }

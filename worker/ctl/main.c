@@ -14,7 +14,7 @@
 typedef int (*cmd_fn)(int argc, char **argv, ctl_common *common);
 
 typedef struct command {
-    const char *group; /* "dlq" or NULL */
+    const char *group; /* "dlq", "families" or NULL */
     const char *name;
     cmd_fn fn;
     const char *summary;
@@ -32,6 +32,10 @@ static const command commands[] = {
     {"dlq", "purge", cmd_dlq_purge, "delete entries"},
     {"dlq", "export", cmd_dlq_export, "entries as JSON lines with the exact bytes"},
     {"dlq", "import", cmd_dlq_import, "load exported entries back"},
+    {"families", "lint", cmd_families_lint, "check a families file, every problem with its line"},
+    {"families", "show", cmd_families_show, "classes and families of a families file"},
+    {"families", "explain", cmd_families_explain, "which family a key belongs to, and its policy"},
+    {"families", "acl", cmd_families_acl, "Redis ACL rules of the worker's cache user"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -39,16 +43,16 @@ static void usage(FILE *f)
 {
     fprintf(f, "Usage: invqctl [--queue-url URL] COMMAND [options]\n\nCommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++) {
-        char name[32];
+        char name[40];
         snprintf(name, sizeof name, "%s%s%s", commands[i].group ? commands[i].group : "",
                  commands[i].group ? " " : "", commands[i].name);
-        fprintf(f, "  %-14s %s\n", name, commands[i].summary);
+        fprintf(f, "  %-17s %s\n", name, commands[i].summary);
     }
     fprintf(f,
             "\n'invqctl COMMAND --help' describes each command.\n\n%s\n"
             "Exit codes: 0 ok, 1 nothing matched, 2 partial failure or corrupt entries,\n"
-            "64 usage, 65 bad input data, 69 server unreachable, 70 internal error,\n"
-            "130 interrupted.\n",
+            "64 usage, 65 bad input data, 66 input file unreadable, 69 server unreachable,\n"
+            "70 internal error, 130 interrupted.\n",
             args_common_help);
 }
 
@@ -89,8 +93,8 @@ int main(int argc, char **argv)
         return CTL_USAGE;
     }
     const char *group = NULL, *name = argv[i];
-    if (strcmp(name, "dlq") == 0) {
-        group = "dlq";
+    if (strcmp(name, "dlq") == 0 || strcmp(name, "families") == 0) {
+        group = name;
         if (i + 1 >= argc || strcmp(argv[i + 1], "--help") == 0) {
             usage(i + 1 >= argc ? stderr : stdout);
             return i + 1 >= argc ? CTL_USAGE : CTL_OK;

@@ -1,6 +1,8 @@
 /* The worker's HTTP/1.1 listener (see http.h): one request per connection,
  * parsed with http-parser, answered from the metrics registry, then closed.
- * Every connection has a deadline, so slow or silent clients cannot pile up. */
+ * Every connection has a deadline, and when every slot is taken a new
+ * connection pushes out the one most likely to be abusive, so slow or silent
+ * clients can neither pile up nor lock probes out (worker/obs/README.md). */
 #include "http.h"
 
 #include <errno.h>
@@ -37,6 +39,9 @@ struct http_server {
     unsigned lag_next;
     http_conn *conns; /* doubly linked, every connection not yet freed */
     unsigned nconns;
+    unsigned nactive; /* of those, not closing: what max_connections bounds */
+    uint64_t next_seq;
+    uint64_t evictions;
     unsigned rejects; /* over-limit connections being closed */
     int open_handles; /* listener + watchdog */
     bool closing;
@@ -58,12 +63,16 @@ struct http_conn {
     http_parser parser;
     enum conn_state state;
     int open_handles;
+    uint64_t seq;                 /* accept order */
+    struct sockaddr_storage peer; /* ss_family 0 when unknown */
     size_t head_bytes;
     bool complete;
     int status; /* set by a parser callback that rejects the request */
-    char url[HTTP_URL_MAX];
+    const char *reason; /* with status: the answer's text (static) */
+    char url[HTTP_URL_MAX]; /* the path only: the query and fragment are dropped */
     size_t url_len;
     bool url_truncated;
+    bool url_query; /* past the '?' or '#' */
     char head[256];
     char text[256]; /* short bodies */
     char *body;     /* owned long body (metrics), or NULL */
@@ -121,6 +130,7 @@ static void conn_close(http_conn *c)
     if (c->state == CONN_CLOSING)
         return;
     c->state = CONN_CLOSING;
+    c->s->nactive--;
     uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
     uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
 }
@@ -276,23 +286,42 @@ static void conn_route(http_conn *c)
 
 /* ---- parsing ---- */
 
+/* Length of the prefix of at[0..len) holding none of the bytes in stop. */
+static size_t strcspn_n(const char *at, size_t len, const char *stop)
+{
+    size_t i = 0;
+    while (i < len && !strchr(stop, at[i]))
+        i++;
+    return i;
+}
+
+static int conn_reject(http_conn *c, int status, const char *reason)
+{
+    c->status = status;
+    c->reason = reason;
+    return -1;
+}
+
 static int conn_count_head(http_conn *c, size_t len)
 {
     c->head_bytes += len;
-    if (c->head_bytes > c->s->lim.max_header_bytes) {
-        c->status = 431;
-        return -1;
-    }
+    if (c->head_bytes > c->s->lim.max_header_bytes)
+        return conn_reject(c, 431, status_text(431));
     return 0;
 }
 
+/* Keeps the path; a query or fragment, however long, is dropped (it only
+ * counts against the header limit). May be called in pieces. */
 static int on_url(http_parser *p, const char *at, size_t len)
 {
     http_conn *c = p->data;
+    size_t path = c->url_query ? 0 : strcspn_n(at, len, "?#");
+    if (path < len)
+        c->url_query = true;
     size_t room = sizeof c->url - 1 - c->url_len;
-    if (len > room)
+    if (path > room)
         c->url_truncated = true;
-    size_t n = len < room ? len : room;
+    size_t n = path < room ? path : room;
     memcpy(c->url + c->url_len, at, n);
     c->url_len += n;
     c->url[c->url_len] = '\0';
@@ -308,12 +337,14 @@ static int on_header_part(http_parser *p, const char *at, size_t len)
 static int on_headers_complete(http_parser *p)
 {
     http_conn *c = p->data;
-    bool has_body = (p->flags & F_CHUNKED) || p->uses_transfer_encoding ||
-                    ((p->flags & F_CONTENTLENGTH) && p->content_length > 0);
-    if (has_body) {
-        c->status = 413;
-        return -1;
-    }
+    if (p->http_major != 1)
+        return conn_reject(c, 400, "unsupported HTTP version: only HTTP/1.x is served");
+    /* RFC 9112 6.3: a request whose final transfer coding is not chunked has
+     * no determinable length (identity included): 400. */
+    if (p->uses_transfer_encoding && !(p->flags & F_CHUNKED))
+        return conn_reject(c, 400, "unsupported Transfer-Encoding: only chunked is understood");
+    if ((p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) && p->content_length > 0))
+        return conn_reject(c, 413, "request bodies are not accepted");
     return 0;
 }
 
@@ -342,8 +373,12 @@ static void conn_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
         return; /* after the answer: drop what the client still sends */
     http_parser_execute(&c->parser, &c->s->settings, buf->base, (size_t)nread);
     enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
+    /* http-parser marks a request line without a version as 0.9 and then
+     * waits for headers that an HTTP/0.9 client never sends. */
+    if (!c->status && !c->complete && c->parser.http_major == 0 && c->parser.http_minor == 9)
+        conn_reject(c, 400, "unsupported HTTP version: only HTTP/1.x is served");
     if (c->status)
-        conn_answer_text(c, c->status, status_text(c->status));
+        conn_answer_text(c, c->status, c->reason);
     else if (c->complete)
         conn_route(c);
     else if (err == HPE_HEADER_OVERFLOW)
@@ -371,14 +406,63 @@ static void server_reject(http_server *s)
     uv_close((uv_handle_t *)&r->tcp, reject_closed);
 }
 
+static bool same_peer(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family || a->ss_family == 0)
+        return false;
+    if (a->ss_family == AF_INET)
+        return memcmp(&((const struct sockaddr_in *)a)->sin_addr, &((const struct sockaddr_in *)b)->sin_addr,
+                      sizeof(struct in_addr)) == 0;
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr,
+                      sizeof(struct in6_addr)) == 0;
+    return false;
+}
+
+static unsigned peer_connections(const http_server *s, const http_conn *c)
+{
+    unsigned n = 0;
+    for (const http_conn *o = s->conns; o; o = o->next)
+        n += o->state != CONN_CLOSING && same_peer(&o->peer, &c->peer);
+    return n;
+}
+
+/* The connection to push out when every slot is taken: one still waiting
+ * for its request (slow, silent or dripping), of the peer address holding
+ * the most connections, the oldest of those; when every connection has its
+ * answer already, the oldest of them. NULL when none is open. */
+static http_conn *pick_victim(http_server *s)
+{
+    http_conn *best = NULL;
+    unsigned best_peer = 0;
+    for (http_conn *c = s->conns; c; c = c->next) {
+        if (c->state != CONN_READING)
+            continue;
+        unsigned n = peer_connections(s, c);
+        if (!best || n > best_peer || (n == best_peer && c->seq < best->seq))
+            best = c, best_peer = n;
+    }
+    if (best)
+        return best;
+    for (http_conn *c = s->conns; c; c = c->next)
+        if (c->state == CONN_ANSWERED && (!best || c->seq < best->seq))
+            best = c;
+    return best;
+}
+
 static void server_connection_cb(uv_stream_t *listener, int status)
 {
     http_server *s = listener->data;
     if (status < 0 || s->closing)
         return;
-    if (s->nconns >= s->lim.max_connections) {
-        server_reject(s);
-        return;
+    if (s->nactive >= s->lim.max_connections) {
+        http_conn *victim = pick_victim(s);
+        if (!victim) {
+            server_reject(s);
+            return;
+        }
+        conn_close(victim);
+        s->evictions++;
     }
     http_conn *c = calloc(1, sizeof *c);
     if (!c) {
@@ -396,6 +480,8 @@ static void server_connection_cb(uv_stream_t *listener, int status)
         s->conns->prev = c;
     s->conns = c;
     s->nconns++;
+    s->nactive++;
+    c->seq = s->next_seq++;
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0 ||
@@ -403,6 +489,9 @@ static void server_connection_cb(uv_stream_t *listener, int status)
         conn_close(c);
         return;
     }
+    int plen = sizeof c->peer;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &plen) < 0)
+        c->peer.ss_family = 0;
     uv_timer_start(&c->timer, conn_timer_cb, s->lim.request_timeout_ms, 0);
 }
 
@@ -511,4 +600,9 @@ int http_server_port(const http_server *s)
 unsigned http_server_connections(const http_server *s)
 {
     return s->nconns;
+}
+
+uint64_t http_server_evictions(const http_server *s)
+{
+    return s->evictions;
 }

@@ -21,7 +21,8 @@ int http_server_start(http_server **out, uv_loop_t *loop, const struct sockaddr 
 /* Limits that protect the worker's loop from hostile or broken clients. */
 typedef struct http_limits {
     size_t max_header_bytes;       /* request line + headers; beyond: 431 (default 8 KiB) */
-    unsigned max_connections;      /* beyond: accepted and closed at once (default 64) */
+    unsigned max_connections;      /* open at once; a new one beyond pushes out the oldest still
+                                      waiting for its request (default 64) */
     uint64_t request_timeout_ms;   /* a whole request must arrive within this; else dropped (default 10 s) */
     uint64_t watchdog_interval_ms; /* loop watchdog tick (default 1 s) */
     uint64_t watchdog_stale_ms;    /* /healthz answers 503 if the last tick is older (default 5 s) */
@@ -42,6 +43,10 @@ int http_server_port(const http_server *s);
 
 /* Connections open right now (being read, answered or closed). */
 unsigned http_server_connections(const http_server *s);
+
+/* Connections pushed out so far to make room for a new one (see
+ * max_connections). */
+uint64_t http_server_evictions(const http_server *s);
 
 /* Closes the listener and every connection; cb runs once all handles closed. */
 void http_server_close(http_server *s, void (*cb)(void *data), void *data);

@@ -1,5 +1,6 @@
 /* libinvq: hand cache-invalidation jobs to invq from a writer service, over a
- * synchronous hiredis connection or asynchronously on the caller's libuv loop.
+ * synchronous hiredis connection or asynchronously on the caller's libuv loop,
+ * and read through the cache with the lease protocol (cache-aside reader).
  * This is the only installed header of the library. */
 #ifndef INVQ_INVQ_H
 #define INVQ_INVQ_H
@@ -22,7 +23,8 @@ extern "C" {
  * Thread-safety: there are no hidden globals. A producer (sync or async) and
  * a job belong to one thread at a time: use one producer per thread, or lock
  * around it yourself. Different producers may be used from different threads
- * at once. invq_strerror() is safe from any thread.
+ * at once. A reader (invq_reader) is the exception: one reader may be shared
+ * by many threads (see its section). invq_strerror() is safe from any thread.
  *
  * Ownership: every `const` pointer argument is borrowed for the duration of
  * the call (strings and keys are copied). Objects returned through `**out`
@@ -52,8 +54,11 @@ enum {
     INVQ_ECLOSED = -13,       /* the async producer is closing or closed */
     INVQ_EQUEUEFULL = -14,    /* async: too many jobs waiting in memory for a connection */
     INVQ_EPROTO = -15,        /* Redis sent a reply of an unexpected shape */
+    INVQ_EFAMILY = -16,       /* a key outside its family (families file), or an op its family does not allow; NOT sent */
     INVQ_ETLS = -17,          /* TLS failed: the server's certificate does not verify (the message names
                                  why), the handshake failed, or a TLS file (ssl_*) cannot be used */
+    INVQ_NOTFOUND = 2,        /* reader: the source of truth has no such row (loaded, or a negative cache entry) */
+    INVQ_EWAIT = -18,         /* reader: another reader's lease outlived the wait and on_wait_timeout is INVQ_WAIT_FAIL */
 };
 
 /* A one-line English explanation of any status code above; never NULL, the
@@ -132,6 +137,10 @@ typedef struct invq_options {
     size_t async_queue_max;       /* async: jobs held in memory while disconnected (no spool); default 10,000 */
     int reconnect_min_ms;         /* async: first reconnect delay, default 100 */
     int reconnect_max_ms;         /* async: reconnect delay cap, default 5000 */
+    const char *families;         /* path of a families file (schemas/families-v1.md), NULL (default): none.
+                                     When set, every send checks each job's keys and ops against it first
+                                     (invq_families_check_job) and refuses a job with INVQ_EFAMILY. The
+                                     file's reserved namespace is `ns`. */
 } invq_options;
 
 /* Fills o with the defaults above. */
@@ -156,6 +165,12 @@ typedef struct invq_spool_stats {
     uint64_t torn_records;    /* damaged records found (torn tails, bit rot), skipped */
     uint64_t adopted_files;   /* orphaned spool files of dead processes taken over */
     uint64_t skipped_bytes;   /* bytes of those damaged records, never replayed */
+    uint64_t skipped_files;   /* entries named like spool files left alone: not a regular
+                                 file, another user's, unreadable, not a spool file, or of a
+                                 newer format; nothing of them replayed */
+    uint64_t damaged_headers; /* spool files whose header failed its checksum: replayed from
+                                 their first record (some jobs may arrive twice) */
+    uint64_t unremovable_files; /* replayed files that could not be deleted: emptied instead */
 } invq_spool_stats;
 
 /* Creates a producer. Validates the options and the URL (INVQ_EURL; the
@@ -194,6 +209,16 @@ INVQ_API const char *invq_producer_errstr(const invq_producer *p);
 
 /* Fills st with the spool counters. */
 INVQ_API void invq_producer_spool_stats(const invq_producer *p, invq_spool_stats *st);
+
+/* The last problem the spool met, "" when none (or no spool): a damaged
+ * record skipped, an entry of the spool directory left alone, a damaged
+ * file header, a replayed file that could not be deleted. Unlike
+ * invq_producer_errstr() it is not cleared by later calls: it stays until
+ * a newer spool problem replaces it, so it can be read at any time; the
+ * counters of invq_producer_spool_stats() say how many there were. Owned
+ * by p: valid until invq_producer_free(), its text may change during any
+ * call on p. */
+INVQ_API const char *invq_producer_spool_error(const invq_producer *p);
 
 /* ------------------------------------------------------ async producer */
 
@@ -241,6 +266,288 @@ INVQ_API const char *invq_async_errstr(const invq_async *a);
 
 /* Fills st with the spool counters. */
 INVQ_API void invq_async_spool_stats(const invq_async *a, invq_spool_stats *st);
+
+/* As invq_producer_spool_error(), for an async producer: valid until its
+ * close callback has run. */
+INVQ_API const char *invq_async_spool_error(const invq_async *a);
+
+/* -------------------------------------------------- cache-aside reader */
+
+/* A cache-aside reader: get a key from the cache Redis, and on a miss let
+ * exactly one caller fleet-wide load it from the source of truth and fill
+ * it, following the lease protocol of schemas/lease-v1.md:
+ *
+ * - a hit is one GET;
+ * - on a miss the reader puts a lease marker into the key itself (SET only
+ *   when the key is absent, with the lease lifetime), calls the loader, and
+ *   stores the value with a compare-and-set script that succeeds only while
+ *   the key still holds that exact marker. A DEL of the key in between (by
+ *   invq-worker, or anyone) voids the lease, so a value read before an
+ *   invalidation is never stored after it ("fill refused");
+ * - readers that find another reader's lease poll the key (GET, with
+ *   backoff from wait_poll_min_ms to wait_poll_max_ms; never a busy loop)
+ *   for at most wait_timeout_ms, then act per on_wait_timeout;
+ * - TTLs get jitter; negative caching remembers "no such row"; versioned
+ *   families read the version key and use the data key "<key>:v<N>";
+ * - if the cache Redis cannot be reached the loader answers (nothing is
+ *   stored) and the failure is counted; after a connection failure the
+ *   reader skips the cache for down_retry_ms instead of paying a timeout on
+ *   every get. One get blocks on Redis for at most connect_timeout_ms plus
+ *   command_timeout_ms per round trip it makes, plus its lease wait.
+ *
+ * Thread-safety: a reader may be shared by any number of threads. Each get
+ * borrows one connection from the reader's pool for its round trips (none
+ * while the loader runs) and gives it back; counters are atomic. A reader
+ * must not be used across fork(): make a new one in the child.
+ *
+ * TTL, jitter, negative TTL, lease TTL and version key come, field by field,
+ * from the call's invq_read_opts, else from the reader's options. */
+typedef struct invq_reader invq_reader;
+
+/* What a waiting reader does when another reader's lease outlives its wait. */
+typedef enum invq_wait_policy {
+    INVQ_WAIT_LOAD = 0, /* call the loader itself and return its value; store nothing (default) */
+    INVQ_WAIT_FAIL = 1, /* return INVQ_EWAIT without calling the loader (protects the source) */
+} invq_wait_policy;
+
+/* Reader options. Initialise with invq_reader_options_init(), then set
+ * fields. Strings are borrowed for the duration of invq_reader_new() only. */
+typedef struct invq_reader_options {
+    const char *url;              /* the cache Redis, same forms as invq_options.url;
+                                     default redis://127.0.0.1:6379 */
+    int connect_timeout_ms;       /* connect + AUTH + SELECT; default 500 (0: none) */
+    int command_timeout_ms;       /* one round trip; default 250 (0: none) */
+    int down_retry_ms;            /* after a connection failure, answer from the loader without
+                                     trying Redis for this long; default 1000 (0: retry every get) */
+    size_t max_idle_connections;  /* connections kept open between gets; default 16 */
+    /* Defaults of the cache policy (an invq_read_opts field overrides each). */
+    uint64_t ttl_ms;              /* TTL of filled values; 0 (default): each get must give one */
+    int jitter_pct;               /* 0..100: TTL drawn from [ttl * (1 - pct/100), ttl]; default 10 */
+    uint64_t negative_ttl_ms;     /* TTL of "no such row" entries; 0 (default): no negative caching */
+    uint64_t lease_ttl_ms;        /* lifetime of a fill lease: longer than a load takes; default 5000 */
+    int wait_timeout_ms;          /* longest wait for another reader's fill; default 1000 (0: no wait) */
+    int wait_poll_min_ms;         /* first poll delay while waiting, doubling per poll; default 1 */
+    int wait_poll_max_ms;         /* poll delay cap; default 16 */
+    invq_wait_policy on_wait_timeout; /* default INVQ_WAIT_LOAD */
+} invq_reader_options;
+
+/* Fills o with the defaults above. */
+INVQ_API void invq_reader_options_init(invq_reader_options *o);
+
+/* Per-get overrides. invq_read_opts_init() sets every field to "inherit". */
+typedef struct invq_read_opts {
+    uint64_t ttl_ms;              /* 0: inherit */
+    int jitter_pct;               /* -1: inherit */
+    int64_t negative_ttl_ms;      /* -1: inherit; 0: no negative caching for this get */
+    uint64_t lease_ttl_ms;        /* 0: inherit */
+    int wait_timeout_ms;          /* -1: inherit */
+    int on_wait_timeout;          /* -1: inherit, else an invq_wait_policy */
+    const void *version_key;      /* NULL: not versioned. Else the family's version key
+                                     ("ver:user:42"): its integer value N (absent: 0) selects the
+                                     data key "<key>:v<N>". Borrowed for the call. */
+    size_t version_key_len;       /* bytes of version_key; 0: it is NUL-terminated */
+} invq_read_opts;
+
+INVQ_API void invq_read_opts_init(invq_read_opts *o);
+
+/* Where a loader puts the value it read; borrowed by the loader for the
+ * duration of its call. */
+typedef struct invq_loaded invq_loaded;
+
+/* Copies len bytes of data as the loaded value (binary safe; len 0 is an
+ * empty value). Call it at most once per load; a later call replaces the
+ * value. Returns 0 or INVQ_ENOMEM. */
+INVQ_API int invq_loaded_set(invq_loaded *out, const void *data, size_t len);
+
+/* Reads key (keylen bytes, borrowed; the logical key, also for versioned
+ * families) from the source of truth. Returns 0 after invq_loaded_set()
+ * (no call: an empty value), INVQ_NOTFOUND when there is no such row, or a
+ * negative code (an INVQ_* code or the service's own), which the get
+ * returns unchanged: nothing is stored and the lease is given up. `user` is
+ * the pointer given to invq_reader_get(). It runs in the calling thread,
+ * with no reader lock held and no connection borrowed. */
+typedef int (*invq_loader_cb)(void *user, const void *key, size_t keylen, invq_loaded *out);
+
+/* Counters since the reader was made; every get reaching the cache is
+ * either a hit or a miss. */
+typedef struct invq_reader_stats {
+    uint64_t hits;           /* the first read found a value or a negative entry */
+    uint64_t negative_hits;  /* ... of which negative entries */
+    uint64_t misses;         /* the first read found nothing usable (no key, a lease, an unknown marker) */
+    uint64_t loads;          /* loader calls, for any reason */
+    uint64_t lease_waits;    /* gets that found another reader's lease and waited */
+    uint64_t wait_timeouts;  /* ... whose wait ran out (then on_wait_timeout applied) */
+    uint64_t fills;          /* values and negative entries stored */
+    uint64_t fills_refused;  /* fills refused because the key was deleted or re-leased since the
+                                lease was taken: stale sets prevented */
+    uint64_t errors;         /* cache Redis failures: connect, timeout, I/O, error replies */
+    uint64_t fallbacks;      /* gets answered by the loader because the cache failed or was down */
+    uint64_t load_errors;    /* loader calls that returned a negative code */
+} invq_reader_stats;
+
+/* Creates a reader. Validates the options and the URL; it does not connect
+ * (the first get does, and an unreachable Redis is never an error for
+ * invq_reader_new()). Returns 0 and *out (free with invq_reader_free()), or
+ * INVQ_EINVAL / INVQ_EURL / INVQ_ENOMEM with a message in err (errlen bytes,
+ * may be 0) and *out = NULL. */
+INVQ_API int invq_reader_new(const invq_reader_options *o, invq_reader **out, char *err, size_t errlen);
+
+/* Closes every connection and frees r; no get may be running. NULL is fine. */
+INVQ_API void invq_reader_free(invq_reader *r);
+
+/* Get-or-load. Reads key (keylen > 0 bytes, binary safe, borrowed) from the
+ * cache; on a miss, loads it through `load` under the lease protocol (see
+ * above). `opts` may be NULL (every field inherited). Returns:
+ *   0              *val is the value (*vallen bytes, followed by a NUL not
+ *                  counted in *vallen), malloc'd: the caller frees it with
+ *                  invq_value_free();
+ *   INVQ_NOTFOUND  no such row (the loader said so, or a negative entry);
+ *   INVQ_EWAIT     another reader's lease outlived the wait under
+ *                  INVQ_WAIT_FAIL; the loader was not called;
+ *   INVQ_EINVAL    bad arguments, or no TTL from any source (nothing sent);
+ *   the loader's own negative code, unchanged.
+ * Cache failures are not returned: the loader answers and they are counted
+ * (see invq_reader_errstr()). Except on 0, *val is NULL and *vallen 0. */
+INVQ_API int invq_reader_get(invq_reader *r, const void *key, size_t keylen, const invq_read_opts *opts,
+                             invq_loader_cb load, void *user, void **val, size_t *vallen);
+
+/* Frees a value returned by invq_reader_get(); NULL is fine. */
+INVQ_API void invq_value_free(void *val);
+
+/* Fills st with a snapshot of the counters (each read atomically). */
+INVQ_API void invq_reader_stats_get(const invq_reader *r, invq_reader_stats *st);
+
+/* Copies the message of the reader's latest cache failure ("" when none)
+ * into buf (len bytes, NUL-terminated when len > 0). Thread-safe. */
+INVQ_API void invq_reader_errstr(const invq_reader *r, char *buf, size_t len);
+
+/* ------------------------------------------------------------ families */
+
+/* The families file (schemas/families-v1.md): which keys belong to which
+ * family, each family's freshness class (TTL, jitter), owner, allowed ops
+ * and rollout mode. Load it once; a loaded invq_families is immutable and
+ * may be used from any number of threads at once.
+ *
+ * Every string these functions return (names, patterns, texts) is borrowed
+ * from the invq_families and valid until invq_families_free(). Values of
+ * placeholders point into the key the caller passed. */
+typedef struct invq_families invq_families;
+
+#define INVQ_FAMILY_MAX_PARAMS 16
+
+/* Ops masks (invq_family_info.ops). */
+enum { INVQ_FAMILY_DEL = 1, INVQ_FAMILY_BUMP = 2, INVQ_FAMILY_EXPIRE = 4 };
+/* Rollout modes (invq_family_info.mode). */
+enum { INVQ_FAMILY_OFF = 0, INVQ_FAMILY_SHADOW = 1, INVQ_FAMILY_ENFORCE = 2 };
+/* What a key is to its family (invq_key_info.kind). */
+enum {
+    INVQ_KEY_PLAIN = 0,     /* matches a pattern of the family's `keys` */
+    INVQ_KEY_VERSION = 1,   /* the family's version key (only `bump` may touch it) */
+    INVQ_KEY_VERSIONED = 2, /* a data key <key>:v<N> of a versioned family */
+};
+
+/* One family. Fields are only ever added at the end; pass sizeof(info). */
+typedef struct invq_family_info {
+    const char *name;
+    const char *class_name;
+    uint64_t ttl_ms;            /* the class's TTL */
+    unsigned jitter_pct;        /* 0..100: fill TTLs are drawn from [ttl * (1 - jitter/100), ttl] */
+    uint64_t negative_ttl_ms;   /* 0: no negative caching */
+    uint64_t lease_ttl_ms;      /* the reader's fill lease */
+    const char *owner;          /* NULL when absent (so are the texts below) */
+    unsigned ops;               /* INVQ_FAMILY_DEL | INVQ_FAMILY_BUMP | INVQ_FAMILY_EXPIRE */
+    int mode;                   /* INVQ_FAMILY_OFF, _SHADOW or _ENFORCE */
+    uint64_t rate_keys;         /* 0: no rate limit; else keys per rate_period_ms */
+    uint64_t rate_period_ms;
+    size_t npatterns;           /* patterns of `keys`, see invq_families_pattern() */
+    const char *version_key;    /* the version key pattern; NULL: not versioned */
+    const char *triggers;
+    const char *source;
+    const char *audit_query;
+    const char *description;
+    int line;                   /* of the family's [family] header in the file */
+} invq_family_info;
+
+/* What invq_families_explain() says about a key. Fields are only ever
+ * added at the end; pass sizeof(info). */
+typedef struct invq_key_info {
+    invq_family_info family;
+    int kind;                   /* INVQ_KEY_* */
+    int pattern;                /* index of the matching pattern of `keys`; -1 for the version key */
+    const char *pattern_text;   /* the matching pattern (or the version key pattern) */
+    int64_t version;            /* INVQ_KEY_VERSIONED: N of <key>:v<N> */
+    size_t nparams;
+    const char *param_names[INVQ_FAMILY_MAX_PARAMS];
+    const void *param_values[INVQ_FAMILY_MAX_PARAMS]; /* into the key passed to explain */
+    size_t param_lens[INVQ_FAMILY_MAX_PARAMS];
+} invq_key_info;
+
+/* Loads a families file; ns is the queue namespace whose keys no family may
+ * claim (NULL: "invq"). Returns 0 and *out (free with invq_families_free()),
+ * or INVQ_EINVAL (the file has problems or cannot be read; err holds every
+ * problem as "FILE:LINE: message", one per line, as many as fit in errlen)
+ * or INVQ_ENOMEM, with *out = NULL. */
+INVQ_API int invq_families_load(const char *path, const char *ns, invq_families **out, char *err, size_t errlen);
+
+/* NULL is fine. */
+INVQ_API void invq_families_free(invq_families *f);
+
+/* Number of families, in file order (index 0 .. count-1). */
+INVQ_API size_t invq_families_count(const invq_families *f);
+
+/* Index of the family named name, or INVQ_EFAMILY when there is none. */
+INVQ_API int invq_families_find(const invq_families *f, const char *name);
+
+/* Fills info (info_size = sizeof(invq_family_info)) with family `index`.
+ * Returns 0, or INVQ_EINVAL for a bad index. */
+INVQ_API int invq_families_family(const invq_families *f, size_t index, invq_family_info *info, size_t info_size);
+
+/* Pattern `pattern` of family `family` (as written), or NULL. */
+INVQ_API const char *invq_families_pattern(const invq_families *f, size_t family, size_t pattern);
+
+/* Which family claims key (len bytes, binary safe) and why. Returns 1 and
+ * fills info (info_size = sizeof(invq_key_info)), 0 when no family claims
+ * it, or INVQ_EINVAL. Never allocates. */
+INVQ_API int invq_families_explain(const invq_families *f, const void *key, size_t len, invq_key_info *info,
+                                   size_t info_size);
+
+/* Builds a key of family `family` from pattern `pattern` (index into its
+ * `keys`; -1: its version key) and n named values (names[i] is a
+ * placeholder name, values[i] points to lens[i] bytes; lens NULL: values
+ * are NUL-terminated strings). Every placeholder needs exactly one value,
+ * non-empty and without ':'. Writes the key (no NUL added) into buf when it
+ * fits in cap bytes and sets *outlen to its length. Returns 0; INVQ_EFAMILY
+ * when there is no such family or pattern; INVQ_EINVAL for a missing,
+ * unknown, empty or ':'-holding value, or when buf is too small (then
+ * *outlen is the size needed); err (errlen bytes, may be 0) says which. */
+INVQ_API int invq_families_build_key(const invq_families *f, const char *family, int pattern,
+                                     const char *const *names, const void *const *values, const size_t *lens,
+                                     size_t n, void *buf, size_t cap, size_t *outlen, char *err, size_t errlen);
+
+/* The version key of key (a key of a versioned family, say user:42 ->
+ * ver:user:42), into buf as above. Returns 0, INVQ_EFAMILY when key has no
+ * family, its family is not versioned or key is a version key, or
+ * INVQ_EINVAL when buf is too small (*outlen: the size needed). */
+INVQ_API int invq_families_version_key(const invq_families *f, const void *key, size_t len, void *buf, size_t cap,
+                                       size_t *outlen);
+
+/* The data key "<key>:v<version>" under which a versioned family's value of
+ * key is stored (user:42, 17 -> user:42:v17). Returns 0, or INVQ_EINVAL
+ * when buf is too small (*outlen: the size needed). */
+INVQ_API int invq_families_data_key(const void *key, size_t len, int64_t version, void *buf, size_t cap,
+                                    size_t *outlen);
+
+/* Checks a job against the file: a job with a family (invq_job_set_family)
+ * must have every key in that family; a job without one must have every key
+ * in some family; and every op must be one the key's family allows (a
+ * version key takes only bump). Returns 0, or INVQ_EFAMILY with a message
+ * naming the key, the op and the family in err (errlen bytes, may be 0). */
+INVQ_API int invq_families_check_job(const invq_families *f, const invq_job *job, char *err, size_t errlen);
+
+/* The families file a producer loaded (invq_options.families), or NULL.
+ * Borrowed: valid until the producer is freed or closed. */
+INVQ_API const invq_families *invq_producer_families(const invq_producer *p);
+INVQ_API const invq_families *invq_async_families(const invq_async *a);
 
 #ifdef __cplusplus
 }

@@ -1,17 +1,22 @@
-/* End to end against a real invq-worker: /readyz flips to 503 with the
- * reason when the cache Redis stops and back to 200 when it returns, and
- * /healthz keeps answering 200 promptly while the worker applies the
- * backlog that piled up meanwhile. */
+/* End to end against a real invq-worker: probes are answered while slow
+ * clients hold every connection slot; /readyz flips to 503 with the reason
+ * when the cache Redis stops and back to 200 when it returns, and /healthz
+ * keeps answering 200 promptly while the worker applies the backlog that
+ * piled up meanwhile. */
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "obs_e2e.h"
 #include "wtest.h"
 
 #define LOAD_JOBS 20000
+#define SLOW_CLIENTS 72
+#define HTTP_SLOTS 64 /* the listener's default connection limit */
 
 /* Exit status of `invq-worker --probe http://127.0.0.1:port/path`. */
 static int probe_exit(int port, const char *path, const char *log)
@@ -67,6 +72,39 @@ static void push_load(redisContext *qc, int n)
     }
 }
 
+static bool enough_pushed_out(void *ctx)
+{
+    int *slow = ctx, closed = 0;
+    for (int i = 0; i < SLOW_CLIENTS; i++) {
+        struct pollfd pfd = { .fd = slow[i], .events = POLLIN };
+        closed += poll(&pfd, 1, 0) > 0;
+    }
+    return closed >= SLOW_CLIENTS - HTTP_SLOTS;
+}
+
+/* SLOW_CLIENTS clients send half a request and then nothing: more than the
+ * listener's 64 slots. Once the surplus has been pushed out (so every slot
+ * is taken), /healthz, /readyz and /metrics are still answered, and
+ * `invq-worker --probe` exits 0, long before the 10 s request deadline. */
+static void probes_while_saturated(int port, const char *log)
+{
+    int slow[SLOW_CLIENTS];
+    for (int i = 0; i < SLOW_CLIENTS; i++) {
+        slow[i] = e2e_slow_client(port);
+        WT_CHECK(slow[i] >= 0, "slow client %d could not connect", i);
+    }
+    WT_CHECK(wt_wait_for(enough_pushed_out, slow, WT_DEADLINE_MS), "the listener never filled up");
+    uint64_t t0 = wt_mono_ms();
+    WT_CHECK(probe_exit(port, "/healthz", log) == 0, "--probe /healthz with every slot held");
+    WT_CHECK(probe_exit(port, "/readyz", log) == 0, "--probe /readyz with every slot held");
+    WT_CHECK(e2e_get(port, "/healthz", NULL, 0, 5000) == 200, "/healthz with every slot held");
+    WT_CHECK(e2e_get(port, "/metrics", NULL, 0, 5000) == 200, "/metrics with every slot held");
+    wt_note("%d slow clients on %d slots: --probe /healthz and /readyz exit 0, answers in %llu ms",
+            SLOW_CLIENTS, HTTP_SLOTS, (unsigned long long)(wt_mono_ms() - t0));
+    for (int i = 0; i < SLOW_CLIENTS; i++)
+        close(slow[i]);
+}
+
 int main(void)
 {
     wt_worker_path();
@@ -85,6 +123,7 @@ int main(void)
     WT_CHECK(probe_exit(port, "/healthz", p.log) == 0, "--probe /healthz");
     WT_CHECK(probe_exit(port, "/readyz", p.log) == 0, "--probe /readyz");
     wt_note("ready with both Redis up; invq-worker --probe exits 0");
+    probes_while_saturated(port, p.log);
 
     /* Cache Redis goes away: not ready, with the reason; still healthy. */
     WT_CHECK(rfix_stop(p.cache) == 0, "stop cache");
