@@ -14,6 +14,10 @@
 #include "wtest.h"
 
 #define NJOBS 2000
+/* TLS handshakes under memcheck take seconds each (the valgrind pass runs
+ * the worker under memcheck too): one consumer (3 connections), long
+ * timeouts, a longer deadline. */
+#define TLS_DEADLINE_MS (3 * WT_DEADLINE_MS)
 
 typedef struct drain_ctx {
     redisContext *c;
@@ -55,12 +59,12 @@ int main(void)
     wt_push_dels_bulk(c, c, "tlsjob", 0, NJOBS);
     snprintf(url, sizeof url, "rediss://127.0.0.1:%d?ssl_ca_certs=%s&ssl_certfile=%s&ssl_keyfile=%s", rfix_port(srv),
              certs->ca, certs->client, certs->client_key);
-    /* TLS under valgrind on a loaded machine: handshakes take seconds */
-    const char *slow[] = { "--connect-timeout-ms", "20000", "--command-timeout-ms", "20000", NULL };
+    const char *slow[] = { "--consumers", "1", "--connect-timeout-ms", "60000", "--command-timeout-ms", "60000",
+                           NULL };
     wt_proc *w = wt_worker_start(url, NULL, log, slow);
     WT_CHECK(w != NULL, "worker start");
     drain_ctx d = { c };
-    WT_CHECK(wt_wait_for(drained, &d, WT_DEADLINE_MS), "backlog not drained over TLS");
+    WT_CHECK(wt_wait_for(drained, &d, TLS_DEADLINE_MS), "backlog not drained over TLS");
     WT_CHECK(wt_stat(c, "done") == NJOBS, "done = %lld", wt_stat(c, "done"));
     wt_worker_stop(w);
     wt_note("%d jobs applied over TLS with a client certificate", NJOBS);
@@ -72,13 +76,13 @@ int main(void)
     char log2[600];
     snprintf(log2, sizeof log2, "%s/worker-wrong-ca.log", rfix_dir(srv));
     wt_set_log(log2);
-    const char *extra[] = { "--consumers", "2", "--log-level", "debug", "--connect-timeout-ms", "20000",
-                            "--command-timeout-ms", "20000", NULL };
+    const char *extra[] = { "--consumers", "1", "--log-level", "debug", "--connect-timeout-ms", "60000",
+                            "--command-timeout-ms", "60000", NULL };
     w = wt_worker_start(url, NULL, log2, extra);
     WT_CHECK(w != NULL, "worker start");
-    /* 5 links (control + 2 x queue + 2 x cache), each retrying; retries are
-     * logged at debug level only */
-    WT_CHECK(wt_wait_for(many_retries, log2, WT_DEADLINE_MS), "the worker stopped retrying");
+    /* 3 links (control, queue, cache), each retrying; retries are logged at
+     * debug level only */
+    WT_CHECK(wt_wait_for(many_retries, log2, TLS_DEADLINE_MS), "the worker stopped retrying");
     int warn = wt_file_count(log2, warn_verify);
     wt_note("wrong CA: %d refused handshakes logged at debug level, %d warnings", wt_file_count(log2, debug_verify),
             warn);
