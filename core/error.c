@@ -1,8 +1,10 @@
 /* invq_strerror() and the error-buffer helper: one English line per status. */
 #include "error.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 INVQ_API const char *invq_strerror(int code)
 {
@@ -41,4 +43,13 @@ int err_set(char *buf, size_t len, int code, const char *fmt, ...)
         va_end(ap);
     }
     return code;
+}
+
+int err_socket(int fd)
+{
+    int e = 0;
+    socklen_t len = sizeof e;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+        return errno;
+    return e;
 }

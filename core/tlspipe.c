@@ -295,38 +295,39 @@ static int flush_wbio(tlspipe *t)
     return 0;
 }
 
+/* Sends what b holds until the socket would block: 0, or the errno of a
+ * failed send (b keeps what was not sent). */
+static int send_buffered(int fd, bytes *b)
+{
+    while (avail(b) > 0) {
+        ssize_t n = send(fd, b->p + b->off, avail(b), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0)
+            consume(b, (size_t)n);
+        else if (n < 0 && errno == EINTR)
+            continue;
+        else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        else
+            return n < 0 ? errno : EIO;
+    }
+    return 0;
+}
+
 static int send_net(tlspipe *t)
 {
-    while (avail(&t->nout) > 0 && t->state != TP_ENDED) {
-        ssize_t n = send(t->net_fd, t->nout.p + t->nout.off, avail(&t->nout), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n > 0) {
-            consume(&t->nout, (size_t)n);
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            break;
-        } else {
-            net_broke(t, errno);
-            return -1;
-        }
+    int e = t->state == TP_ENDED ? 0 : send_buffered(t->net_fd, &t->nout);
+    if (e != 0) {
+        net_broke(t, e);
+        return -1;
     }
     return 0;
 }
 
 static void send_app(tlspipe *t)
 {
-    while (avail(&t->cout) > 0 && !t->app_eof) {
-        ssize_t n = send(t->pipe_fd, t->cout.p + t->cout.off, avail(&t->cout), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n > 0) {
-            consume(&t->cout, (size_t)n);
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            break;
-        } else {
-            app_closed(t);
-            return;
-        }
+    if (!t->app_eof && send_buffered(t->pipe_fd, &t->cout) != 0) {
+        app_closed(t);
+        return;
     }
     shut_app_if_drained(t);
 }
@@ -415,15 +416,6 @@ static void pump(tlspipe *t)
         update_polls(t);
 }
 
-static int socket_error(int fd)
-{
-    int e = 0;
-    socklen_t len = sizeof e;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
-        return errno;
-    return e;
-}
-
 static void read_net(tlspipe *t)
 {
     uint8_t buf[CHUNK];
@@ -453,7 +445,7 @@ static void on_npoll(uv_poll_t *h, int status, int events)
     if (t->closing || t->state == TP_ENDED)
         return;
     if (t->state == TP_CONNECTING) {
-        int e = status < 0 ? socket_error(t->net_fd) : (events & UV_WRITABLE) ? socket_error(t->net_fd) : 0;
+        int e = status < 0 ? err_socket(t->net_fd) : (events & UV_WRITABLE) ? err_socket(t->net_fd) : 0;
         if (status < 0 && e == 0)
             e = EIO;
         if (e != 0) {
@@ -467,7 +459,7 @@ static void on_npoll(uv_poll_t *h, int status, int events)
         return;
     }
     if (status < 0) {
-        int e = socket_error(t->net_fd);
+        int e = err_socket(t->net_fd);
         net_broke(t, e ? e : EIO);
         return;
     }

@@ -225,23 +225,13 @@ static void on_flush(uv_idle_t *h)
         write_output(r);
 }
 
-/* The socket's own error (libuv reports any POLLERR as UV_EBADF). */
-static int socket_error(int fd)
-{
-    int e = 0;
-    socklen_t len = sizeof e;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
-        return errno;
-    return e;
-}
-
 static void on_poll(uv_poll_t *h, int status, int events)
 {
     uvredis *r = h->data;
     if (!r->ac || r->freeing)
         return;
     if (status < 0) {
-        int e = socket_error(r->ac->c.fd);
+        int e = err_socket(r->ac->c.fd); /* libuv reports any POLLERR as UV_EBADF */
         if (r->state == ST_CONNECTING && !r->tcp_connected)
             note_gone(r, INVQ_ECONNECT, "connect %s: %s", r->addr, e ? strerror(e) : uv_strerror(status));
         else
