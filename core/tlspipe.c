@@ -618,6 +618,11 @@ fail:
     return rc;
 }
 
+bool tlspipe_tcp_connected(const tlspipe *t)
+{
+    return t->state != TP_CONNECTING;
+}
+
 void tlspipe_close(tlspipe *t, tlspipe_close_cb cb, void *data)
 {
     if (t->closing)

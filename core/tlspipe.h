@@ -55,6 +55,9 @@ int tlspipe_splice(int fd, bool app_blocking, int *net_fd, int *pipe_fd, char *e
 int tlspipe_new(uv_loop_t *loop, const redis_url *u, int net_fd, int pipe_fd, int timeout_ms, tlspipe_cb cb,
                 void *data, tlspipe **out, char *err, size_t errlen);
 
+/* True once the TCP connect has finished (the handshake runs or ran). */
+bool tlspipe_tcp_connected(const tlspipe *t);
+
 /* Stops pumping (sending a TLS close_notify when it can), closes both fds;
  * once every handle is closed cb (may be NULL) runs and t is freed. cb of
  * tlspipe_new never runs again. Safe from any callback of t, once. */

@@ -249,7 +249,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 static void on_conn_timer(uv_timer_t *t)
 {
     uvredis *r = t->data;
-    if (r->state == ST_CONNECTING && r->tcp_connected && !r->tls_ready)
+    if (r->state == ST_CONNECTING && r->tls && tlspipe_tcp_connected(r->tls) && !r->tls_ready)
         note_gone(r, INVQ_ETIMEOUT, "TLS handshake with %s timed out after %d ms (does the server speak TLS there?)",
                   r->addr, r->o.connect_timeout_ms);
     else
