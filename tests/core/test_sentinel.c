@@ -1,5 +1,6 @@
 /* Sentinel URLs against real `redis-server --sentinel` processes: the sync
  * connect finds the master even when the first sentinel listed is dead,
+ * sentinels with their own password (sentinel_password),
  * an unknown master name is named in the error, a replica is refused by
  * the ROLE check (sync and uvredis), an rlink follows a SENTINEL FAILOVER
  * to the new master while it runs, all sentinels unreachable is a connect
@@ -221,6 +222,26 @@ int main(void)
         l_close(&l, &loop, &u, &c);
     }
     sfix_free(s);
+
+    /* Sentinels with a password of their own: sentinel_password, not the
+     * master's credentials, authenticates to them. */
+    {
+        sfix_opts po = { .sentinels = 1, .sentinel_password = "sent-pw" };
+        CHECK(sfix_start(&s, &po) == 0);
+        snprintf(url, sizeof url, "redis-sentinel://%s?sentinel_password=sent-pw#%s", sfix_hosts(s), sfix_name(s));
+        CHECK(sync_port(url, err, sizeof err) == rfix_port(sfix_node(s, 0)));
+        rlink l;
+        redis_url u;
+        lctx c;
+        l_open(&l, &loop, &u, url, &c);
+        CHECK(spin_until(&loop, &c.ups, 1, NULL));
+        l_close(&l, &loop, &u, &c);
+        snprintf(url, sizeof url, "redis-sentinel://%s#%s", sfix_hosts(s), sfix_name(s));
+        CHECK(sync_port(url, err, sizeof err) == 0);
+        printf("# sentinel without its password: %s\n", err);
+        CHECK(strstr(err, "NOAUTH") != NULL);
+        sfix_free(s);
+    }
 
     /* TLS everywhere: rediss-sentinel:// with the CA as parameter. */
     {
