@@ -35,7 +35,8 @@ int qkeys_init(qkeys *k, const char *ns, const char *queue)
     k->consumers = join(k->prefix, "consumers");
     k->reaped = join(k->prefix, "reaped");
     k->stats = join(k->prefix, "stats");
-    if (!k->pending || !k->delayed || !k->dead || !k->consumers || !k->reaped || !k->stats) {
+    k->oversized = join(k->prefix, "oversized:");
+    if (!k->pending || !k->delayed || !k->dead || !k->consumers || !k->reaped || !k->stats || !k->oversized) {
         qkeys_deinit(k);
         return -ENOMEM;
     }
@@ -51,6 +52,7 @@ void qkeys_deinit(qkeys *k)
     free(k->consumers);
     free(k->reaped);
     free(k->stats);
+    free(k->oversized);
     memset(k, 0, sizeof *k);
 }
 

@@ -13,6 +13,7 @@ typedef struct qkeys {
     char *consumers;
     char *reaped;
     char *stats;
+    char *oversized; /* "<ns>:{<q>}:oversized:": prefix of the keys holding jobs too large for a worker */
 } qkeys;
 
 /* Builds every name; returns 0 or -ENOMEM. Strings are owned by k. */

@@ -208,6 +208,7 @@ static void open_node(rlink *l, const redis_url *u)
     uvredis_opts o = {
         .connect_timeout_ms = l->o.connect_timeout_ms,
         .command_timeout_ms = l->o.command_timeout_ms,
+        .max_bulk_len = l->o.max_bulk_len,
         .on_connect = on_connect,
         .on_lost = on_lost,
         .data = l,

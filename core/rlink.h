@@ -65,6 +65,7 @@ typedef struct rlink_opts {
     uint64_t backoff_max_ms;     /* ... up to this cap (half of each delay is jitter) */
     uint64_t stable_ms;          /* 0: backoff_max_ms (at least 1000) */
     uint64_t sentinel_check_ms;  /* Sentinel URLs: ask for the master this often while up; 0: 1000 */
+    size_t max_bulk_len;         /* > 0: longer reply strings drop the connection (uvredis_opts) */
     rlink_state_cb on_state;     /* required */
     rlink_event_cb on_event;     /* may be NULL */
     void *data;                  /* passed to on_state and on_event */

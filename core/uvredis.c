@@ -225,6 +225,39 @@ static void on_flush(uv_idle_t *h)
         write_output(r);
 }
 
+/* What hiredis has read but not parsed yet starts at the first incomplete
+ * item of a reply: when that is a bulk string whose declared length is over
+ * the limit (or the unparsed bytes alone are), drop the connection before
+ * the rest arrives. Each read adds at most 16 KiB, so this bounds what a
+ * reply string costs in memory to the limit. */
+static void check_bulk_len(uvredis *r)
+{
+    const redisReader *rd = r->ac->c.reader;
+    const char *p = rd->buf + rd->pos;
+    size_t n = rd->len - rd->pos, i;
+    unsigned long long len = 0;
+
+    if (n > r->o.max_bulk_len + 64) {
+        note_gone(r, INVQ_EPROTO, "reply of more than %zu bytes refused", r->o.max_bulk_len);
+        kill_connection(r);
+        return;
+    }
+    /* hiredis consumes the '$' of a bulk string before its length */
+    if (n > 0 && p[0] == '$')
+        i = 1;
+    else if (rd->ridx >= 0 && rd->rstack[rd->ridx].type == REDIS_REPLY_STRING)
+        i = 0;
+    else
+        return;
+    for (size_t start = i; i < n && i < start + 20 && p[i] >= '0' && p[i] <= '9'; i++)
+        len = len * 10 + (unsigned long long)(p[i] - '0');
+    if (len > r->o.max_bulk_len) {
+        note_gone(r, INVQ_EPROTO, "reply string of %llu bytes over the limit of %zu refused", len,
+                  r->o.max_bulk_len);
+        kill_connection(r);
+    }
+}
+
 static void on_poll(uv_poll_t *h, int status, int events)
 {
     uvredis *r = h->data;
@@ -239,8 +272,11 @@ static void on_poll(uv_poll_t *h, int status, int events)
         kill_connection(r);
         return;
     }
-    if (events & UV_READABLE)
+    if (events & UV_READABLE) {
         redisAsyncHandleRead(r->ac);
+        if (r->ac && !r->freeing && r->o.max_bulk_len > 0)
+            check_bulk_len(r);
+    }
     if (r->ac && !r->freeing && (events & UV_WRITABLE))
         write_output(r);
 }

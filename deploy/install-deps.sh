@@ -16,6 +16,8 @@ libsystemd0
 libnettle8
 libinih1
 libssl3
+libsqlite3-0
+libpq5
 "
 
 BUILD_PACKAGES="
@@ -34,6 +36,7 @@ libsystemd-dev
 nettle-dev
 libssl-dev
 libpq-dev
+libsqlite3-dev
 python3
 "
 
@@ -54,7 +57,7 @@ curl
 prometheus
 systemd
 postgresql
-libsqlite3-dev
+python3-psycopg2
 "
 
 PACKAGES="$BUILD_PACKAGES $TEST_PACKAGES"

@@ -158,10 +158,18 @@ def main():
         if doc != rec["record"]:
             failures.append("%s: dead record differs from the manifest" % rec["name"])
 
+    for case in manifest.get("reserved_keys", []):
+        key = case["key"]
+        key = base64.b64decode(key["$bin"]) if isinstance(key, dict) else key.encode()
+        if key.startswith(case["ns"].encode() + b":") != case["reserved"]:
+            failures.append("reserved key %r under namespace %r: expected reserved=%s"
+                            % (key, case["ns"], case["reserved"]))
+
     for line in failures:
         print("FAIL " + line)
-    print("%d valid and %d invalid vectors checked, %d dead records, %d failures"
-          % (nvalid, ninvalid, len(manifest.get("dead_records", [])), len(failures)))
+    print("%d valid and %d invalid vectors checked, %d dead records, %d reserved-key cases, %d failures"
+          % (nvalid, ninvalid, len(manifest.get("dead_records", [])), len(manifest.get("reserved_keys", [])),
+             len(failures)))
     return 1 if failures else 0
 
 

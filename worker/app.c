@@ -79,6 +79,17 @@ void app_stop(app *a)
     pool_stop(&a->pool);
 }
 
+int app_reload(app *a, char *err, size_t errlen)
+{
+    (void)a;
+    if (errlen > 0)
+        err[0] = '\0';
+    /* Load and check the new settings, then swap them in only when every
+     * part is valid; none exists yet. */
+    log_msg(LOG_INFO, "reload: nothing to reload");
+    return 0;
+}
+
 void app_deinit(app *a)
 {
     if (a->pool_ready)

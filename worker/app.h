@@ -35,6 +35,12 @@ int app_init(app *a, uv_loop_t *loop, const worker_config *cfg, char *err, size_
 int app_start(app *a, app_done_cb done, void *data, char *err, size_t errlen);
 /* Graceful shutdown (first SIGTERM/SIGINT). */
 void app_stop(app *a);
+/* SIGHUP: reloads what can change while running, all or nothing. Returns
+ * 0, or a negative code with a one-line message in err (the running
+ * configuration then stays). Nothing is reloadable yet: it says so and
+ * returns 0. What becomes reloadable (a families file) is read and checked
+ * here first, then swapped in. */
+int app_reload(app *a, char *err, size_t errlen);
 /* Frees what a owns once done ran (or after a failed init/start). */
 void app_deinit(app *a);
 

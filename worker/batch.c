@@ -11,6 +11,7 @@
 
 #include "backoff.h"
 #include "dead.h"
+#include "key_policy.h"
 #include "log.h"
 #include "reserve.h"
 
@@ -93,6 +94,13 @@ static int plan_one(batch *b, batch_job *bj, const batch_policy *p, uint64_t now
             bj->reason = dup_printf("max_attempts: already attempted %" PRIu64 " times", before);
         return bj->reason != NULL ? 0 : -ENOMEM;
     }
+    char refused[JOB_KEY_DESC_MAX + 64];
+    if (job_reserved_reason(job, p->reserved_ns, p->nreserved_ns, refused, sizeof refused)) {
+        /* a job is one unit: nothing of it is applied */
+        bj->plan = PLAN_DEAD;
+        bj->reason = strdup(refused);
+        return bj->reason != NULL ? 0 : -ENOMEM;
+    }
     if (job->has_after_ms && job->ts + job->after_ms > now_ms) {
         bj->plan = PLAN_DEFER;
         return 0;
@@ -122,24 +130,6 @@ int batch_plan_all(batch *b, const batch_policy *p, uint64_t now_ms, rng *r)
             return rc;
     }
     return 0;
-}
-
-/* The key for a reason: up to 64 bytes, non-printable bytes as \xNN. */
-static void describe_key(char *buf, size_t len, const uint8_t *key, size_t klen)
-{
-    size_t o = 0;
-    size_t shown = klen < 64 ? klen : 64;
-    for (size_t i = 0; i < shown && o + 5 < len; i++) {
-        if (key[i] >= 0x21 && key[i] < 0x7f && key[i] != '\\')
-            buf[o++] = (char)key[i];
-        else
-            o += (size_t)snprintf(buf + o, len - o, "\\x%02x", key[i]);
-    }
-    if (shown < klen && o + 4 < len) {
-        memcpy(buf + o, "...", 3);
-        o += 3;
-    }
-    buf[o] = '\0';
 }
 
 static const char *reason_code(const char *reason, char *buf, size_t len)
@@ -285,9 +275,11 @@ static int settle_applied(batch *b, batch_job *bj, const cache_result *results, 
         }
         return 0;
     }
-    char key[300];
-    describe_key(key, sizeof key, entry->key, entry->len);
-    char *reason = dup_printf("%s: %s %s: %s", fail->code, job_op_name(entry->op), key,
+    char key[JOB_KEY_DESC_MAX];
+    job_describe_key(key, sizeof key, entry->key, entry->len);
+    /* Redis's message is cut so that a dead-letter record stays within its
+     * bound (job-v1.md §7) */
+    char *reason = dup_printf("%s: %s %s: %.512s", fail->code, job_op_name(entry->op), key,
                               fail->msg != NULL ? fail->msg : "");
     if (reason == NULL)
         return -ENOMEM;

@@ -17,7 +17,7 @@
 typedef enum batch_plan {
     PLAN_APPLY = 0, /* coalesced into the cache entries */
     PLAN_DEFER,     /* after_ms not reached: back to delayed, unchanged */
-    PLAN_DEAD,      /* undecodable, unsupported or out of attempts */
+    PLAN_DEAD,      /* undecodable, unsupported, a reserved key, or out of attempts */
 } batch_plan;
 
 typedef struct batch_job {
@@ -49,6 +49,10 @@ typedef struct batch_policy {
     uint64_t backoff_base_ms;
     uint64_t backoff_max_ms;
     const char *consumer; /* borrowed: written into dead-letter records */
+    /* Namespaces the worker serves (borrowed): a job naming a key under any
+     * of them is dead-lettered whole (job-v1.md §3.1). */
+    const char *const *reserved_ns;
+    size_t nreserved_ns;
 } batch_policy;
 
 typedef struct batch_outcome {

@@ -205,16 +205,18 @@ static const opt *find_opt(const char *name, size_t len)
     return NULL;
 }
 
-int config_parse(worker_config *c, int argc, char **argv, char *err, size_t errlen)
+/* One flag from argv, applied after the environment. */
+typedef struct given_flag {
+    const opt *o; /* NULL ends the list */
+    const char *val;
+} given_flag;
+
+/* Reads argv into given (argc entries, zeroed) and marks has_flag per
+ * option, applying nothing. Returns CONFIG_RUN or the action asked for
+ * (--help, --version), or -1 with the message in err. */
+static int parse_flags(int argc, char **argv, given_flag *given, bool *has_flag, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < NOPTS; i++) {
-        const char *env = opts[i].env != NULL ? getenv(opts[i].env) : NULL;
-        if (env != NULL && set_value(c, &opts[i], env, err, errlen) < 0) {
-            size_t n = strlen(err);
-            snprintf(err + n, errlen - n, " (from %s)", opts[i].env);
-            return -1;
-        }
-    }
+    size_t ngiven = 0;
     int action = CONFIG_RUN;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -246,9 +248,45 @@ int config_parse(worker_config *c, int argc, char **argv, char *err, size_t errl
             snprintf(err, errlen, "invq-worker: --%s: missing value", o->name);
             return -1;
         }
-        if (set_value(c, o, val, err, errlen) < 0)
-            return -1;
+        given[ngiven++] = (given_flag){ o, val };
+        has_flag[o - opts] = true;
     }
+    return action;
+}
+
+int config_parse(worker_config *c, int argc, char **argv, char *err, size_t errlen)
+{
+    /* The flags first, without applying them: an environment variable is
+     * read (and checked) only when its flag is not given. */
+    given_flag *given = calloc(argc > 0 ? (size_t)argc : 1, sizeof *given);
+    bool has_flag[NOPTS];
+    memset(has_flag, 0, sizeof has_flag);
+    if (given == NULL) {
+        snprintf(err, errlen, "invq-worker: out of memory");
+        return -1;
+    }
+    int rc = parse_flags(argc, argv, given, has_flag, err, errlen);
+    if (rc < 0) {
+        free(given);
+        return -1;
+    }
+    int action = rc;
+    for (size_t i = 0; i < NOPTS; i++) {
+        const char *env = opts[i].env != NULL && !has_flag[i] ? getenv(opts[i].env) : NULL;
+        if (env != NULL && set_value(c, &opts[i], env, err, errlen) < 0) {
+            size_t n = strlen(err);
+            snprintf(err + n, errlen - n, " (from %s)", opts[i].env);
+            free(given);
+            return -1;
+        }
+    }
+    for (size_t i = 0; given[i].o != NULL; i++) {
+        if (set_value(c, given[i].o, given[i].val, err, errlen) < 0) {
+            free(given);
+            return -1;
+        }
+    }
+    free(given);
     if (action != CONFIG_RUN)
         return action;
     if (c->probe_url != NULL)
@@ -292,4 +330,83 @@ int config_parse(worker_config *c, int argc, char **argv, char *err, size_t errl
         return -1;
     }
     return CONFIG_RUN;
+}
+
+bool config_env_known(const char *name)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (opts[i].env != NULL && strcmp(opts[i].env, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Levenshtein distance of a and b, stopping early above `limit`. */
+static size_t edit_distance(const char *a, const char *b, size_t limit)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return limit + 1;
+    if ((la > lb ? la - lb : lb - la) > limit)
+        return limit + 1;
+    size_t row[65];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0], best = i;
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t v = diag + (a[i - 1] != b[j - 1]);
+            if (row[j - 1] + 1 < v)
+                v = row[j - 1] + 1;
+            if (up + 1 < v)
+                v = up + 1;
+            row[j] = v;
+            diag = up;
+            if (v < best)
+                best = v;
+        }
+        if (best > limit)
+            return limit + 1;
+    }
+    return row[lb];
+}
+
+const char *config_env_nearest(const char *name)
+{
+    const char *best = NULL;
+    size_t best_d = 3;
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (opts[i].env == NULL)
+            continue;
+        size_t d = edit_distance(name, opts[i].env, 2);
+        if (d < best_d) {
+            best_d = d;
+            best = opts[i].env;
+        }
+    }
+    return best;
+}
+
+extern char **environ;
+
+void config_warn_unknown_env(void)
+{
+    for (char **e = environ; e != NULL && *e != NULL; e++) {
+        if (strncmp(*e, "INVQ_", 5) != 0)
+            continue;
+        const char *eq = strchr(*e, '=');
+        char name[128];
+        size_t n = eq != NULL ? (size_t)(eq - *e) : strlen(*e);
+        if (n >= sizeof name)
+            n = sizeof name - 1;
+        memcpy(name, *e, n);
+        name[n] = '\0';
+        if (config_env_known(name))
+            continue;
+        const char *near = config_env_nearest(name);
+        log_event(LOG_WARN, "unknown environment variable ignored", LOG_S("variable", name),
+                  LOG_S("did_you_mean", near));
+    }
 }

@@ -55,4 +55,14 @@ int config_parse(worker_config *c, int argc, char **argv, char *err, size_t errl
 /* Writes the --help text to f. */
 void config_usage(FILE *f);
 
+/* True when name (e.g. "INVQ_BATCH") is the environment mirror of a flag. */
+bool config_env_known(const char *name);
+/* The known variable closest to name when it is a likely typo of one (at
+ * most 2 edits away), else NULL. */
+const char *config_env_nearest(const char *name);
+/* Logs one warning for each INVQ_* variable of the environment that mirrors
+ * no flag (it is ignored), naming the nearest known one when there is one.
+ * Call once, after log_init(). */
+void config_warn_unknown_env(void);
+
 #endif

@@ -1,19 +1,28 @@
 /* One consumer: fetch → decode/plan → apply → finish, with the next fetch
- * pipelined behind each finish, and a batch held while its cache connection
- * is down. Invariant: the consumer's processing list holds exactly the jobs
- * of its current batch (oldest at the tail) plus, while a fetch is
- * outstanding, the next batch at the head; finish.lua trims the oldest n. */
+ * pipelined behind each finish, a batch held while its cache connection is
+ * down, and held while a queue script fails (retried on a timer). Invariant:
+ * the consumer's processing list holds exactly the jobs of its current batch
+ * (oldest at the tail) plus, while a fetch is outstanding, the next batch at
+ * the head; finish.lua trims the oldest n, and fetch.lua takes nothing
+ * unless the list holds what the consumer knows of (so a fetch pipelined
+ * behind a finish that failed changes nothing). */
 #include "consumer.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
 #include "pool.h"
+#include "qfault.h"
 
 static void send_fetch(consumer *c, size_t prefilled);
+static void send_release(consumer *c);
 static void on_blmoved(uvredis *r, int status, redisReply *reply, void *data);
+
+/* What a consumer tries again after a queue fault. */
+enum { RETRY_KICK = 0, RETRY_PREFILLED_FETCH, RETRY_RELEASE };
 
 static void reset_batch(consumer *c)
 {
@@ -37,6 +46,53 @@ static void queue_broken(consumer *c, const char *what, const redisReply *reply)
     char why[512];
     snprintf(why, sizeof why, "%s: %s", what, msg);
     rlink_reset(&c->q, why);
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    consumer *c = t->data;
+    c->retry_wait = false;
+    if (c->p->closing)
+        return;
+    switch (c->retry_what) {
+    case RETRY_RELEASE:
+        send_release(c);
+        break;
+    case RETRY_PREFILLED_FETCH:
+        if (!c->has_batch && c->b.n == 1 && c->q_ready) {
+            send_fetch(c, 1);
+            break;
+        }
+        consumer_kick(c);
+        break;
+    default:
+        consumer_kick(c);
+        break;
+    }
+}
+
+/* The queue Redis refused a script (`what`) or a command (`cmd`, else NULL)
+ * with an error reply: the script changed nothing, so keep what is held and
+ * try again later; a read-only replica means a failover, handled by
+ * reconnecting. */
+static void queue_fault(consumer *c, const char *what, const char *cmd, const redisReply *reply, int retry_what)
+{
+    if (qfault_means_reconnect(reply->str)) {
+        queue_broken(c, what, reply);
+        return;
+    }
+    char reason[QFAULT_REASON_MAX];
+    qfault_reason(reason, sizeof reason, cmd != NULL ? cmd : what, reply->str);
+    qfault_set(&c->p->faults, c->index, what, reason);
+    c->retry_what = retry_what;
+    c->retry_wait = true;
+    uv_timer_start(&c->retry, on_retry, qfault_retry_ms(++c->retries), 0);
+}
+
+static void queue_ok(consumer *c)
+{
+    c->retries = 0;
+    qfault_clear(&c->p->faults, c->index);
 }
 
 static void on_scripts_reloaded(int status, void *data)
@@ -109,10 +165,15 @@ static void on_finished(uvredis *r, int status, redisReply *reply, void *data)
         reload_scripts(c);
         return;
     }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        queue_fault(c, "finish", NULL, reply, RETRY_KICK); /* the batch stays settled and held */
+        return;
+    }
     if (reply->type != REDIS_REPLY_INTEGER) {
         queue_broken(c, "finish", reply);
         return;
     }
+    queue_ok(c);
     reset_batch(c);
     consumer_kick(c);
 }
@@ -186,13 +247,30 @@ static void on_fetched(uvredis *r, int status, redisReply *reply, void *data)
         reload_scripts(c);
         return;
     }
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-        reply->element[0]->type != REDIS_REPLY_ARRAY || reply->element[1]->type != REDIS_REPLY_ARRAY) {
+    if (reply->type == REDIS_REPLY_ERROR) {
+        /* nothing was taken; a job BLMOVEd here stays in the batch */
+        if (prefilled > 0 || !c->has_batch)
+            queue_fault(c, "fetch", NULL, reply, prefilled > 0 ? RETRY_PREFILLED_FETCH : RETRY_KICK);
+        return; /* behind a finish that failed: that failure is handled */
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4 ||
+        reply->element[0]->type != REDIS_REPLY_ARRAY || reply->element[1]->type != REDIS_REPLY_ARRAY ||
+        reply->element[2]->type != REDIS_REPLY_ARRAY || reply->element[3]->type != REDIS_REPLY_INTEGER) {
         queue_broken(c, "fetch", reply);
         return;
     }
+    if (reply->element[3]->integer != 0) {
+        /* processing held more than this consumer knows of: only a finish
+         * that failed just before explains it, and then the batch is held */
+        if (!c->has_batch)
+            queue_broken(c, "fetch (the processing list holds unknown jobs)", NULL);
+        return;
+    }
+    if (!c->has_batch)
+        queue_ok(c);
     const redisReply *jobs = reply->element[0];
     const redisReply *counts = reply->element[1];
+    pool_diverted(c->p, c->id, reply->element[2]);
     if (jobs->elements == 0 && prefilled == 0) {
         if (c->has_batch) /* a batch still waits for its finish */
             return;
@@ -253,6 +331,12 @@ static void on_blmoved(uvredis *r, int status, redisReply *reply, void *data)
         consumer_kick(c);
         return;
     }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "BLMOVE %s %s", c->p->keys.pending, c->processing);
+        queue_fault(c, "blmove", cmd, reply, RETRY_KICK);
+        return;
+    }
     if (reply->type != REDIS_REPLY_STRING) {
         queue_broken(c, "blmove", reply);
         return;
@@ -273,13 +357,23 @@ static void send_fetch(consumer *c, size_t prefilled)
     argv_buf *a = &c->fetch_argv;
     argv_reset(a);
     uint64_t want = p->cfg->batch > prefilled ? p->cfg->batch - prefilled : 0;
-    const char *head[] = { "EVALSHA", p->sc.sha[SCRIPT_FETCH], "3", p->keys.pending, c->processing,
-                           p->keys.reaped };
+    const char *head[] = { "EVALSHA", p->sc.sha[SCRIPT_FETCH], "5", p->keys.pending, c->processing,
+                           p->keys.reaped, p->keys.dead, p->keys.stats };
     int rc = 0;
-    for (size_t i = 0; i < 6 && rc >= 0; i++)
+    for (size_t i = 0; i < sizeof head / sizeof head[0] && rc >= 0; i++)
         rc = argv_push_str(a, head[i]);
     if (rc >= 0)
         rc = argv_push_u64(a, want);
+    if (rc >= 0)
+        rc = argv_push_u64(a, prefilled);
+    if (rc >= 0)
+        rc = argv_push_u64(a, p->cfg->limits.max_payload);
+    if (rc >= 0)
+        rc = argv_push_str(a, c->id);
+    if (rc >= 0)
+        rc = argv_push_u64(a, pool_now_ms());
+    if (rc >= 0)
+        rc = argv_push_str(a, p->keys.oversized);
     if (rc >= 0 && prefilled > 0)
         rc = argv_push(a, c->b.bytes + c->b.jobs[0].off, c->b.jobs[0].len);
     if (rc < 0) {
@@ -307,7 +401,7 @@ void consumer_kick(consumer *c)
     pool *p = c->p;
     if (p->releasing || p->closing)
         return;
-    if (c->fetching || c->applying || c->finishing)
+    if (c->fetching || c->applying || c->finishing || c->retry_wait)
         return;
     if (c->has_batch && c->batch_epoch != c->q_epoch)
         reset_batch(c); /* its jobs went back to pending when we reconnected */
@@ -346,15 +440,54 @@ static void on_released(uvredis *r, int status, redisReply *reply, void *data)
         reload_scripts(c);
         return;
     }
-    if (reply->type != REDIS_REPLY_INTEGER) {
+    if (reply->type == REDIS_REPLY_ERROR) {
+        queue_fault(c, "release", NULL, reply, RETRY_RELEASE);
+        return;
+    }
+    long long n = 0;
+    if (!consumer_release_reply(reply, &n)) {
         queue_broken(c, "release", reply);
         return;
     }
-    if (reply->integer > 0)
+    queue_ok(c);
+    pool_diverted(c->p, c->id, reply->element[1]);
+    if (n > 0)
         log_event(LOG_INFO, "returned jobs to pending after reconnecting", LOG_S("consumer", c->id),
-                  LOG_N("jobs", reply->integer));
+                  LOG_N("jobs", n));
     c->q_ready = true;
     consumer_kick(c);
+}
+
+/* Returns this consumer's whole list to pending (after a reconnect). */
+static void send_release(consumer *c)
+{
+    release_argv a;
+    consumer_release_args(c, false, &a);
+    rlink_command(&c->q, RELEASE_ARGC, a.argv, a.lens, on_released, c);
+}
+
+void consumer_release_args(const consumer *c, bool deregister, release_argv *a)
+{
+    const pool *p = c->p;
+    snprintf(a->limit, sizeof a->limit, "%zu", p->cfg->limits.max_payload);
+    snprintf(a->now, sizeof a->now, "%" PRIu64, pool_now_ms());
+    const char *argv[RELEASE_ARGC] = { "EVALSHA",       p->sc.sha[SCRIPT_RELEASE], "5", c->processing,
+                                       p->keys.pending, p->keys.consumers,          p->keys.dead,
+                                       p->keys.stats,   c->id,                      deregister ? "1" : "0",
+                                       a->limit,        a->now,                     p->keys.oversized };
+    for (int i = 0; i < RELEASE_ARGC; i++) {
+        a->argv[i] = argv[i];
+        a->lens[i] = strlen(argv[i]);
+    }
+}
+
+bool consumer_release_reply(const redisReply *reply, long long *n)
+{
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 || reply->element[0]->type != REDIS_REPLY_INTEGER ||
+        reply->element[1]->type != REDIS_REPLY_ARRAY)
+        return false;
+    *n = reply->element[0]->integer;
+    return true;
 }
 
 static void on_q_scripts(int status, void *data)
@@ -365,13 +498,7 @@ static void on_q_scripts(int status, void *data)
         rlink_reset(&c->q, c->p->sc.error);
         return;
     }
-    pool *p = c->p;
-    const char *argv[] = { "EVALSHA", p->sc.sha[SCRIPT_RELEASE], "3", c->processing, p->keys.pending,
-                           p->keys.consumers, c->id, "0" };
-    size_t lens[8];
-    for (int i = 0; i < 8; i++)
-        lens[i] = strlen(argv[i]);
-    rlink_command(&c->q, 8, argv, lens, on_released, c);
+    send_release(c);
 }
 
 static void on_q_state(rlink *l, bool up, void *data)
@@ -386,6 +513,9 @@ static void on_q_state(rlink *l, bool up, void *data)
     } else {
         c->q_ready = false;
         c->q_epoch++;
+        /* what the retry was for is released after reconnecting */
+        c->retry_wait = false;
+        uv_timer_stop(&c->retry);
     }
     pool_consumer_link(c->p, c, l, up);
 }
@@ -429,6 +559,9 @@ int consumer_init(consumer *c, pool *p, unsigned index)
         .command_timeout_ms = (int)cfg->command_timeout_ms + 1000,
         .backoff_base_ms = 100,
         .backoff_max_ms = 5000,
+        /* fetch.lua never hands out a job over the limit; a BLMOVE reply
+         * that is one is refused (release.lua then moves it aside) */
+        .max_bulk_len = cfg->limits.max_payload,
         .on_state = on_q_state,
         .on_event = on_link_event,
         .data = c,
@@ -439,12 +572,15 @@ int consumer_init(consumer *c, pool *p, unsigned index)
     k.url_text = p->cdesc;
     k.command_timeout_ms = (int)cfg->command_timeout_ms;
     k.on_state = on_c_state;
+    k.max_bulk_len = 0;
     if ((rc = rlink_init(&c->q, p->loop, &q)) < 0)
         return rc;
     if ((rc = rlink_init(&c->c, p->loop, &k)) < 0) {
         rlink_close(&c->q, NULL, NULL);
         return rc;
     }
+    uv_timer_init(p->loop, &c->retry);
+    c->retry.data = c;
     cache_target_init(&c->ct, &c->c, cfg->unlink);
     return 0;
 }
@@ -455,17 +591,27 @@ void consumer_start(consumer *c)
     rlink_start(&c->c);
 }
 
+static void closed_one(consumer *c)
+{
+    if (++c->closed == 3 && c->close_cb != NULL)
+        c->close_cb(c);
+}
+
 static void on_link_closed(rlink *l, void *data)
 {
-    consumer *c = data;
-    if (++c->closed == 2 && c->close_cb != NULL)
-        c->close_cb(c);
+    closed_one(data);
+}
+
+static void on_retry_closed(uv_handle_t *h)
+{
+    closed_one(h->data);
 }
 
 void consumer_close(consumer *c, void (*cb)(consumer *c))
 {
     c->close_cb = cb;
     c->closed = 0;
+    uv_close((uv_handle_t *)&c->retry, on_retry_closed);
     rlink_close(&c->q, on_link_closed, c);
     rlink_close(&c->c, on_link_closed, c);
 }

@@ -1,7 +1,9 @@
 /* One consumer of the pool: its own queue and cache connections and its own
  * processing list. It fetches a batch, applies it through the cache target,
- * settles it with finish.lua (pipelining the next fetch behind it), and holds
- * a batch whose cache connection broke until the cache is back. */
+ * settles it with finish.lua (pipelining the next fetch behind it), holds a
+ * batch whose cache connection broke until the cache is back, and holds it
+ * too while the queue Redis refuses a script (a queue fault), trying again
+ * until it succeeds. */
 #ifndef INVQ_WORKER_CONSUMER_H
 #define INVQ_WORKER_CONSUMER_H
 
@@ -40,6 +42,10 @@ typedef struct consumer {
     bool settled;         /* finish_argv holds the settlement */
     bool reloading;       /* SCRIPT LOAD outstanding */
     size_t prefilled;     /* jobs already in the batch when the fetch was sent */
+    uv_timer_t retry;     /* after a queue fault: when to try again */
+    bool retry_wait;      /* the retry timer runs: take no other step */
+    int retry_what;       /* what to try again (consumer.c) */
+    unsigned retries;     /* consecutive queue faults */
     int closed;
     void (*close_cb)(struct consumer *c);
     uint64_t apply_start_ns;
@@ -56,9 +62,22 @@ void consumer_kick(consumer *c);
 /* True when nothing is in flight and no started batch is unfinished: safe to
  * release its list during shutdown. */
 bool consumer_idle(const consumer *c);
-/* Closes both connections; cb once both are closed. */
+/* Closes both connections and the retry timer; cb once all are closed. */
 void consumer_close(consumer *c, void (*cb)(consumer *c));
 /* Frees what c owns (after consumer_close completed or if never started). */
 void consumer_deinit(consumer *c);
+
+/* release.lua for consumer c: its list back to pending (jobs over the
+ * payload limit moved aside), and deregistered when asked. */
+#define RELEASE_ARGC 13
+typedef struct release_argv {
+    const char *argv[RELEASE_ARGC]; /* borrowed from c, the pool and the numbers below */
+    size_t lens[RELEASE_ARGC];
+    char limit[24], now[24];
+} release_argv;
+void consumer_release_args(const consumer *c, bool deregister, release_argv *a);
+/* True when reply has release.lua's shape { jobs returned, { key, size, ... } };
+ * *n is the number of jobs returned. */
+bool consumer_release_reply(const redisReply *reply, long long *n);
 
 #endif

@@ -17,7 +17,7 @@
 
 typedef struct main_state {
     app app;
-    uv_signal_t sigterm, sigint;
+    uv_signal_t sigterm, sigint, sighup;
     int signals;
     int exit_code;
 } main_state;
@@ -34,12 +34,28 @@ static void on_signal(uv_signal_t *h, int signum)
     app_stop(&s->app);
 }
 
+/* SIGHUP never stops the worker: it asks the app to reload. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    main_state *s = h->data;
+    char err[512] = "";
+    log_event(LOG_INFO, "signal received: reloading", LOG_N("signal", signum));
+    if (app_reload(&s->app, err, sizeof err) < 0)
+        log_event(LOG_ERROR, "reload failed: the running configuration stays", LOG_S("error", err));
+}
+
+static void close_signals(main_state *s)
+{
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->sighup, NULL);
+}
+
 static void on_done(app *a, int exit_code)
 {
     main_state *s = a->data;
     s->exit_code = exit_code;
-    uv_close((uv_handle_t *)&s->sigterm, NULL);
-    uv_close((uv_handle_t *)&s->sigint, NULL);
+    close_signals(s);
 }
 
 int main(int argc, char **argv)
@@ -63,6 +79,7 @@ int main(int argc, char **argv)
     if (rc == CONFIG_PROBE)
         return http_probe(cfg.probe_url, (int)cfg.connect_timeout_ms);
     log_init(cfg.log_level, cfg.log_format);
+    config_warn_unknown_env();
     signal(SIGPIPE, SIG_IGN);
 
     uv_loop_t loop;
@@ -73,18 +90,20 @@ int main(int argc, char **argv)
     static main_state s;
     int exit_code = 1;
     /* Signals first: a SIGTERM that arrives while connecting must drain,
-     * not kill. */
+     * not kill, and a SIGHUP must never kill. */
     uv_signal_init(&loop, &s.sigterm);
     uv_signal_init(&loop, &s.sigint);
+    uv_signal_init(&loop, &s.sighup);
     s.sigterm.data = &s;
     s.sigint.data = &s;
+    s.sighup.data = &s;
     uv_signal_start(&s.sigterm, on_signal, SIGTERM);
     uv_signal_start(&s.sigint, on_signal, SIGINT);
+    uv_signal_start(&s.sighup, on_sighup, SIGHUP);
     if (app_init(&s.app, &loop, &cfg, err, sizeof err, &exit_code) < 0 ||
         app_start(&s.app, on_done, &s, err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
-        uv_close((uv_handle_t *)&s.sigterm, NULL);
-        uv_close((uv_handle_t *)&s.sigint, NULL);
+        close_signals(&s);
         app_deinit(&s.app);
         uv_run(&loop, UV_RUN_DEFAULT); /* let closed handles finish */
         uv_loop_close(&loop);

@@ -19,6 +19,7 @@
 #define PROMOTE_EVERY_MS 100
 #define PROMOTE_PAGE 1000
 #define SAMPLE_EVERY_MS 5000
+#define SAMPLE_RETRY_MS 250
 #define CLOSE_DEADLINE_MS 2000
 
 uint64_t pool_now_ms(void)
@@ -176,7 +177,17 @@ static int control_cmd(pool *p, int argc, const char **argv, uvredis_reply_cb cb
 
 static void control_reload(pool *p);
 
-static bool control_reply_ok(pool *p, const char *what, int status, const redisReply *reply)
+static size_t control_site(const pool *p, int site)
+{
+    return p->n + (size_t)site;
+}
+
+/* A reply of the control connection's periodic task `site` (`what`: its
+ * script, for logs and metrics; `cmd`: the command for the reason when it
+ * is not a script, else NULL). An error reply is a queue fault of that
+ * site, cleared by its next success; the task runs again on its timer. */
+static bool control_reply_ok(pool *p, int site, const char *what, const char *cmd, int status,
+                             const redisReply *reply)
 {
     if (status < 0 || reply == NULL)
         return false;
@@ -185,16 +196,42 @@ static bool control_reply_ok(pool *p, const char *what, int status, const redisR
         return false;
     }
     if (reply->type == REDIS_REPLY_ERROR) {
-        log_event(LOG_ERROR, "queue command failed", LOG_S("command", what), LOG_S("error", reply->str));
+        if (qfault_means_reconnect(reply->str)) {
+            log_event(LOG_ERROR, "queue command failed", LOG_S("command", what), LOG_S("error", reply->str));
+            rlink_reset(&p->control, reply->str);
+            return false;
+        }
+        char reason[QFAULT_REASON_MAX];
+        qfault_reason(reason, sizeof reason, cmd != NULL ? cmd : what, reply->str);
+        qfault_set(&p->faults, control_site(p, site), what, reason);
         return false;
     }
+    qfault_clear(&p->faults, control_site(p, site));
     return true;
+}
+
+void pool_diverted(pool *p, const char *who, const redisReply *diverted)
+{
+    for (size_t i = 0; i + 1 < diverted->elements; i += 2) {
+        const redisReply *key = diverted->element[i], *size = diverted->element[i + 1];
+        if (key->type != REDIS_REPLY_STRING || size->type != REDIS_REPLY_INTEGER)
+            continue;
+        char reason[160];
+        snprintf(reason, sizeof reason, "too_large: (payload): payload is %lld bytes, limit %zu", size->integer,
+                 p->cfg->limits.max_payload);
+        log_event(LOG_WARN, "job dead-lettered", LOG_N("attempt", 1), LOG_S("reason", reason),
+                  LOG_S("job_key", key->str), LOG_S("consumer", who));
+        if (p->m != NULL) {
+            metrics_dead_letter(p->m, "too_large");
+            metrics_jobs_finished(p->m, "dead", 1);
+        }
+    }
 }
 
 static void on_heartbeat(uvredis *r, int status, redisReply *reply, void *data)
 {
     pool *p = data;
-    if (!control_reply_ok(p, "heartbeat", status, reply))
+    if (!control_reply_ok(p, POOL_SITE_HEARTBEAT, "heartbeat", p->heartbeat_cmd, status, reply))
         return;
     if (!p->registered) {
         p->registered = true;
@@ -247,7 +284,7 @@ static void on_promoted(uvredis *r, int status, redisReply *reply, void *data)
 {
     pool *p = data;
     p->promoting = false;
-    if (!control_reply_ok(p, "promote", status, reply))
+    if (!control_reply_ok(p, POOL_SITE_PROMOTE, "promote", NULL, status, reply))
         return;
     if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= PROMOTE_PAGE)
         send_promote(p); /* a full page: there may be more due */
@@ -281,9 +318,12 @@ static void on_reaped(uvredis *r, int status, redisReply *reply, void *data)
     pool *p = req->p;
     if (--p->reap_outstanding == 0)
         p->reaping = false;
-    if (control_reply_ok(p, "reap", status, reply) && reply->type == REDIS_REPLY_INTEGER && reply->integer >= 0)
+    long long n = 0;
+    if (control_reply_ok(p, POOL_SITE_REAP, "reap", NULL, status, reply) && consumer_release_reply(reply, &n)) {
+        pool_diverted(p, p->start_tag, reply->element[1]);
         log_event(LOG_WARN, "dead consumer reaped: its jobs are back in pending", LOG_S("consumer", req->id),
-                  LOG_N("jobs", reply->integer));
+                  LOG_N("jobs", n));
+    }
     free(req);
 }
 
@@ -291,9 +331,12 @@ static void on_dead_listed(uvredis *r, int status, redisReply *reply, void *data
 {
     pool *p = data;
     p->reap_outstanding = 1;
-    if (control_reply_ok(p, "reap", status, reply) && reply->type == REDIS_REPLY_ARRAY) {
-        char cutoff[24];
+    if (control_reply_ok(p, POOL_SITE_REAP_LIST, "reap", p->reap_list_cmd, status, reply) &&
+        reply->type == REDIS_REPLY_ARRAY) {
+        char cutoff[24], limit[24], now[24];
         snprintf(cutoff, sizeof cutoff, "%" PRIu64, pool_now_ms() - p->cfg->reap_after_ms);
+        snprintf(limit, sizeof limit, "%zu", p->cfg->limits.max_payload);
+        snprintf(now, sizeof now, "%" PRIu64, pool_now_ms());
         size_t tag = strlen(p->start_tag);
         for (size_t i = 0; i < reply->elements; i++) {
             const redisReply *e = reply->element[i];
@@ -309,9 +352,11 @@ static void on_dead_listed(uvredis *r, int status, redisReply *reply, void *data
             }
             req->p = p;
             memcpy(req->id, e->str, e->len);
-            const char *argv[] = { "EVALSHA", p->sc.sha[SCRIPT_REAP], "5", p->keys.consumers, processing,
-                                   p->keys.pending, p->keys.reaped, p->keys.stats, req->id, cutoff };
-            if (control_cmd(p, 10, argv, on_reaped, req) == 0)
+            const char *argv[] = { "EVALSHA",     p->sc.sha[SCRIPT_REAP], "6",          p->keys.consumers,
+                                   processing,    p->keys.pending,        p->keys.reaped, p->keys.stats,
+                                   p->keys.dead,  req->id,                cutoff,         limit,
+                                   p->start_tag,  now,                    p->keys.oversized };
+            if (control_cmd(p, 15, argv, on_reaped, req) == 0)
                 p->reap_outstanding++;
             else
                 free(req);
@@ -342,12 +387,18 @@ static uint64_t reply_u64(const redisReply *r)
     return 0;
 }
 
+static void on_sample_timer(uv_timer_t *t);
+
 static void on_sampled(uvredis *r, int status, redisReply *reply, void *data)
 {
     pool *p = data;
     p->sampling = false;
-    if (!control_reply_ok(p, "sample", status, reply))
+    if (!control_reply_ok(p, POOL_SITE_SAMPLE, "sample", NULL, status, reply)) {
+        /* a queue fault: look again soon, to see it fixed soon */
+        if (reply != NULL && reply->type == REDIS_REPLY_ERROR && !p->closing)
+            uv_timer_start(&p->sample, on_sample_timer, SAMPLE_RETRY_MS, SAMPLE_EVERY_MS);
         return;
+    }
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 5 || p->m == NULL)
         return;
     redisReply **e = reply->element;
@@ -487,15 +538,16 @@ static void on_release_reply(uvredis *r, int status, redisReply *reply, void *da
 {
     consumer *c = data;
     pool *p = c->p;
-    if (status < 0 || reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+    long long n = 0;
+    if (status < 0 || reply == NULL || !consumer_release_reply(reply, &n)) {
         p->release_failed++;
         log_event(LOG_WARN, "could not return the processing list; the reaper will", LOG_S("consumer", c->id),
                   LOG_S("error", reply != NULL && reply->type == REDIS_REPLY_ERROR ? reply->str : "connection lost"));
     } else {
         c->released = true;
-        if (reply->integer > 0)
-            log_event(LOG_INFO, "returned unstarted jobs to pending", LOG_S("consumer", c->id),
-                      LOG_N("jobs", reply->integer));
+        pool_diverted(p, c->id, reply->element[1]);
+        if (n > 0)
+            log_event(LOG_INFO, "returned unstarted jobs to pending", LOG_S("consumer", c->id), LOG_N("jobs", n));
     }
     release_done(p);
 }
@@ -513,13 +565,10 @@ static void release_all(pool *p)
             continue;
         }
         rlink *l = p->control_ready ? &p->control : c->q_ready ? &c->q : NULL;
-        const char *argv[] = { "EVALSHA", p->sc.sha[SCRIPT_RELEASE], "3", c->processing, p->keys.pending,
-                               p->keys.consumers, c->id, "1" };
-        size_t lens[8];
-        for (int k = 0; k < 8; k++)
-            lens[k] = strlen(argv[k]);
+        release_argv a;
+        consumer_release_args(c, true, &a);
         if (l != NULL && p->sc.sha[SCRIPT_RELEASE][0] != '\0' &&
-            rlink_command(l, 8, argv, lens, on_release_reply, c) == 0)
+            rlink_command(l, RELEASE_ARGC, a.argv, a.lens, on_release_reply, c) == 0)
             p->release_outstanding++;
         else
             p->release_failed++;
@@ -598,6 +647,8 @@ int pool_init(pool *p, uv_loop_t *loop, const worker_config *cfg, metrics *m, ch
         snprintf(err, errlen, "invq-worker: %s", strerror(-rc));
         return rc;
     }
+    snprintf(p->heartbeat_cmd, sizeof p->heartbeat_cmd, "ZADD %s", p->keys.consumers);
+    snprintf(p->reap_list_cmd, sizeof p->reap_list_cmd, "ZRANGEBYSCORE %s", p->keys.consumers);
     rng_init(&p->rng);
     p->policy = (batch_policy){
         .limits = cfg->limits,
@@ -605,11 +656,13 @@ int pool_init(pool *p, uv_loop_t *loop, const worker_config *cfg, metrics *m, ch
         .backoff_base_ms = cfg->backoff_base_ms,
         .backoff_max_ms = cfg->backoff_max_ms,
         .consumer = NULL,
+        .reserved_ns = &cfg->ns,
+        .nreserved_ns = 1,
     };
     p->policy.consumer = p->start_tag;
     p->n = cfg->consumers;
     p->consumers = calloc(p->n, sizeof *p->consumers);
-    if (p->consumers == NULL) {
+    if (p->consumers == NULL || qfault_init(&p->faults, p->n + POOL_CONTROL_SITES, m) < 0) {
         snprintf(err, errlen, "invq-worker: out of memory");
         return -ENOMEM;
     }
@@ -662,6 +715,7 @@ void pool_deinit(pool *p)
     for (unsigned i = 0; i < p->n && p->consumers != NULL; i++)
         consumer_deinit(&p->consumers[i]);
     free(p->consumers);
+    qfault_deinit(&p->faults);
     qkeys_deinit(&p->keys);
     redis_url_deinit(&p->qurl);
     redis_url_deinit(&p->curl);

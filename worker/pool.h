@@ -15,10 +15,15 @@
 #include "consumer.h"
 #include "rlink.h"
 #include "metrics.h"
+#include "qfault.h"
 #include "qkeys.h"
 #include "redis_url.h"
 #include "rng.h"
 #include "scripts.h"
+
+/* Queue-fault sites of the control connection; consumer i is site i. */
+enum { POOL_SITE_HEARTBEAT, POOL_SITE_PROMOTE, POOL_SITE_REAP_LIST, POOL_SITE_REAP, POOL_SITE_SAMPLE,
+       POOL_CONTROL_SITES };
 
 typedef struct pool {
     uv_loop_t *loop;
@@ -31,6 +36,8 @@ typedef struct pool {
     rng rng;
     batch_policy policy;
     scripts sc;
+    qfault faults; /* sites: the consumers, then POOL_SITE_* after them */
+    char heartbeat_cmd[300], reap_list_cmd[300]; /* commands named in their faults */
     rlink control;
     bool control_ready; /* connected and scripts loaded */
     bool registered;    /* consumers ZADDed on the current control connection */
@@ -79,5 +86,8 @@ void pool_consumer_link(pool *p, consumer *c, rlink *l, bool up);
 void pool_link_event(pool *p, rlink *l, const rlink_event *ev);
 void pool_consumer_idle(pool *p);
 uint64_t pool_now_ms(void);
+/* Logs and counts the jobs a queue script moved aside as too large
+ * (`diverted` is its flat { key, size, ... } reply); `who` moved them. */
+void pool_diverted(pool *p, const char *who, const redisReply *diverted);
 
 #endif

@@ -2,59 +2,13 @@
  * prefill tool writes exactly the keyspace and jobs the scenarios rely on,
  * and the load generator pushes at its rate and its checker sees keys go. */
 #include <inttypes.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
+#include "btest.h"
 #include "job.h"
 #include "redis_fixture.h"
-
-extern char **environ;
-
-static int failures;
-
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fprintf(stderr, "\n");                                    \
-            failures++;                                               \
-        }                                                             \
-    } while (0)
-
-/* Runs argv, capturing stdout into out (NUL-terminated); returns the exit code. */
-static int run(const char *const argv[], char *out, size_t outlen)
-{
-    char path[] = "/tmp/invq-bench-test-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0)
-        return -1;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fd, 1);
-    pid_t pid;
-    /* posix_spawn does not modify argv; its prototype predates const. */
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    int status = 0;
-    if (rc == 0)
-        waitpid(pid, &status, 0);
-    FILE *f = fdopen(fd, "r");
-    size_t n = 0;
-    if (f != NULL) {
-        rewind(f);
-        n = fread(out, 1, outlen - 1, f);
-        fclose(f);
-    }
-    out[n] = '\0';
-    unlink(path);
-    if (rc != 0)
-        return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 static long long integer(rfix *f, const char *fmt, const char *arg)
 {
@@ -74,7 +28,7 @@ static void test_prefill_keys(rfix *f, const char *prefill, const char *port)
     char out[256];
     const char *argv[] = { prefill, "--port", port, "keys", "--prefix", "bk:",
                      "--count", "2500", "--start", "10", NULL };
-    CHECK(run(argv, out, sizeof out) == 0, "prefill keys failed");
+    CHECK(btest_run(argv, out, sizeof out) == 0, "prefill keys failed");
     CHECK(integer(f, "DBSIZE", NULL) == 2500, "expected 2500 keys");
     CHECK(integer(f, "EXISTS %s", "bk:000000000010") == 1, "first key missing");
     CHECK(integer(f, "EXISTS %s", "bk:000000002509") == 1, "last key missing");
@@ -83,7 +37,7 @@ static void test_prefill_keys(rfix *f, const char *prefill, const char *port)
 
     const char *argv_db[] = { prefill, "--port", port, "keys", "--prefix", "x:",
                         "--count", "7", "--db", "1", NULL };
-    CHECK(run(argv_db, out, sizeof out) == 0, "prefill keys --db failed");
+    CHECK(btest_run(argv_db, out, sizeof out) == 0, "prefill keys --db failed");
     CHECK(integer(f, "DBSIZE", NULL) == 2500, "--db 1 wrote into db 0");
     redisContext *c = rfix_connect(f);
     redisReply *r = c ? redisCommand(c, "SELECT 1") : NULL;
@@ -131,7 +85,7 @@ static void test_prefill_jobs(rfix *f, const char *prefill, const char *port)
     flushall(f);
     const char *argv[] = { prefill, "--port", port, "jobs", "--kind", "del", "--prefix", "bk:",
                      "--count", "2345", "--keys-per-job", "3", NULL };
-    CHECK(run(argv, out, sizeof out) == 0, "prefill jobs failed");
+    CHECK(btest_run(argv, out, sizeof out) == 0, "prefill jobs failed");
     CHECK(integer(f, "LLEN %s", "invq:{default}:pending") == 2345, "expected 2345 jobs");
     redisReply *r = rfix_command(f, "HGET invq:{default}:stats enqueued");
     CHECK(r != NULL && r->type == REDIS_REPLY_STRING && strcmp(r->str, "2345") == 0, "stats enqueued");
@@ -144,7 +98,7 @@ static void test_prefill_jobs(rfix *f, const char *prefill, const char *port)
     flushall(f);
     const char *argv_hot[] = { prefill, "--port", port, "jobs", "--kind", "bump", "--prefix", "hk:",
                          "--count", "1500", "--keyspace", "1000", NULL };
-    CHECK(run(argv_hot, out, sizeof out) == 0, "prefill bump jobs failed");
+    CHECK(btest_run(argv_hot, out, sizeof out) == 0, "prefill bump jobs failed");
     const char *wrap[] = { "hk:000000000499" };
     check_job(f, 1499, JOB_OP_BUMP, wrap, 1);
 }
@@ -156,7 +110,7 @@ static void test_loadgen(rfix *f, const char *loadgen, const char *port)
     /* No key exists, so the checker must see every sampled key gone. */
     const char *argv[] = { loadgen, "--port", port, "--rate", "4000", "--seconds", "0.5",
                      "--grace-ms", "2000", NULL };
-    CHECK(run(argv, out, sizeof out) == 0, "loadgen failed: %s", out);
+    CHECK(btest_run(argv, out, sizeof out) == 0, "loadgen failed: %s", out);
     CHECK(strstr(out, "\"pushed\":2000,") != NULL, "expected 2000 pushed: %s", out);
     CHECK(strstr(out, "\"samples\":20,") != NULL, "expected 20 samples: %s", out);
     CHECK(strstr(out, "\"push_to_gone\":{\"seen\":20,") != NULL, "expected all 20 seen gone: %s", out);
@@ -180,7 +134,7 @@ static void test_loadgen(rfix *f, const char *loadgen, const char *port)
         redisFree(c);
     const char *argv2[] = { loadgen, "--port", port, "--rate", "400", "--seconds", "0.5",
                       "--grace-ms", "200", NULL };
-    CHECK(run(argv2, out, sizeof out) == 0, "loadgen failed: %s", out);
+    CHECK(btest_run(argv2, out, sizeof out) == 0, "loadgen failed: %s", out);
     CHECK(strstr(out, "\"push_to_gone\":{\"seen\":0,") != NULL, "no key was deleted, yet: %s", out);
 }
 
@@ -201,7 +155,7 @@ int main(int argc, char **argv)
     test_prefill_jobs(f, argv[1], port);
     test_loadgen(f, argv[2], port);
     rfix_free(f);
-    if (failures == 0)
+    if (btest_failures == 0)
         printf("ok\n");
-    return failures ? 1 : 0;
+    return btest_failures ? 1 : 0;
 }

@@ -449,7 +449,7 @@ INVQ_API int invq_async_send(invq_async *a, const invq_job *job, invq_send_cb cb
         return rc;
     if (!(s = calloc(1, sizeof(*s))))
         return err_set(a->errstr, sizeof(a->errstr), INVQ_ENOMEM, "out of memory");
-    rc = job_encode_checked(job, &a->cfg.lim, &s->buf, &s->len, a->errstr, sizeof(a->errstr));
+    rc = job_encode_checked(job, &a->cfg.lim, a->cfg.ns, &s->buf, &s->len, a->errstr, sizeof(a->errstr));
     if (rc < 0) {
         free(s);
         return rc;

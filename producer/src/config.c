@@ -50,6 +50,7 @@ int prod_config_init(prod_config *c, const invq_options *o, char *err, size_t er
         redis_url_deinit(&c->url);
         return rc;
     }
+    snprintf(c->ns, sizeof(c->ns), "%s", ns);
     int krc = qkeys_init(&c->keys, ns, queue);
     c->spool_dir = o->spool_dir ? strdup(o->spool_dir) : NULL;
     if (krc < 0 || (o->spool_dir && !c->spool_dir)) {

@@ -16,7 +16,8 @@
 /* Every pointer is owned and freed by prod_config_deinit(). */
 typedef struct prod_config {
     redis_url url;
-    qkeys keys; /* the queue's key names */
+    char ns[129]; /* the namespace: no job may name a key under "<ns>:" */
+    qkeys keys;   /* the queue's key names */
     int connect_timeout_ms;
     int command_timeout_ms;
     job_limits lim;

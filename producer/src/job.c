@@ -11,6 +11,7 @@
 #include "error.h"
 #include "job.h"
 #include "job_limits.h"
+#include "key_policy.h"
 #include "ulid.h"
 #include "utf8.h"
 
@@ -135,15 +136,17 @@ int job_status_from_codec(int rc)
     }
 }
 
-int job_encode_checked(const invq_job *job, const job_limits *lim, uint8_t **out, size_t *outlen,
-                       char *err, size_t errlen)
+int job_encode_checked(const invq_job *job, const job_limits *lim, const char *ns, uint8_t **out,
+                       size_t *outlen, char *err, size_t errlen)
 {
     job_error je;
-    char msg[320];
+    char msg[400];
     int rc;
     memset(&je, 0, sizeof(je));
     if (!job)
         return err_set(err, errlen, INVQ_EINVAL, "job is NULL");
+    if (job_reserved_reason(job, &ns, 1, msg, sizeof(msg)))
+        return err_set(err, errlen, INVQ_EJOB, "job %s: %s", job->id ? job->id : "?", msg);
     rc = job_encode(job, lim, out, outlen, &je);
     if (rc == 0)
         return 0;
@@ -170,7 +173,7 @@ INVQ_API int invq_job_validate(const invq_job *job, const invq_options *o, char 
     int rc;
     job_limits_from_options(o, &lim);
     /* Encoding is the only way to check the payload-size limit exactly. */
-    rc = job_encode_checked(job, &lim, &buf, &len, err, errlen);
+    rc = job_encode_checked(job, &lim, o && o->ns ? o->ns : "invq", &buf, &len, err, errlen);
     free(buf);
     return rc;
 }

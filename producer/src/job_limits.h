@@ -16,9 +16,12 @@ void job_limits_from_options(const invq_options *o, job_limits *lim);
 /* JOB_E* → INVQ_ELIMIT (size/count/length limits), INVQ_ENOMEM or INVQ_EJOB. */
 int job_status_from_codec(int rc);
 
-/* Validates and encodes job; *out is malloc'd (caller frees with free()).
- * On failure err reads "job <id>: <code> <field>: <reason>". */
-int job_encode_checked(const invq_job *job, const job_limits *lim, uint8_t **out, size_t *outlen,
-                       char *err, size_t errlen);
+/* Validates job, refuses it (INVQ_EJOB) when it names a key reserved for
+ * the queue under namespace ns (job-v1.md §3.1), and encodes it; *out is
+ * malloc'd (caller frees with free()). On failure err reads
+ * "job <id>: <code> <field>: <reason>" or
+ * "job <id>: key_not_allowed: <op> <key>: reserved for the queue". */
+int job_encode_checked(const invq_job *job, const job_limits *lim, const char *ns, uint8_t **out,
+                       size_t *outlen, char *err, size_t errlen);
 
 #endif

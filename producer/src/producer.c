@@ -244,7 +244,7 @@ INVQ_API int invq_send_many(invq_producer *p, const invq_job *const *jobs, size_
     }
     rc = prod_config_check_jobs(&p->cfg, jobs, n, p->errstr, sizeof(p->errstr));
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = job_encode_checked(jobs[i], &p->cfg.lim, &bufs[i], &lens[i], p->errstr, sizeof(p->errstr));
+        rc = job_encode_checked(jobs[i], &p->cfg.lim, p->cfg.ns, &bufs[i], &lens[i], p->errstr, sizeof(p->errstr));
     if (rc == 0)
         rc = deliver(p, (const uint8_t *const *)bufs, lens, n);
     for (size_t i = 0; i < n; i++)

@@ -9,13 +9,12 @@
 #include "codec_internal.h"
 #include "dead.h"
 
-enum { D_JOB, D_REASON, D_ATTEMPTS, D_FIRST, D_LAST, D_CONSUMER, D_ID, D_ERRS, D_N };
+enum { D_JOB, D_REASON, D_ATTEMPTS, D_FIRST, D_LAST, D_CONSUMER, D_ID, D_ERRS, D_SIZE, D_KEY, D_N };
 
 static const char *const dead_names[D_N] = {
     "job", "reason", "attempts", "first_failed_ms", "last_failed_ms", "consumer", "id", "errs",
+    "job_size", "job_key",
 };
-
-#define DEAD_EXTRA (64u * 1024u)
 
 void dead_free(dead_record *rec)
 {
@@ -30,6 +29,7 @@ void dead_free(dead_record *rec)
     for (i = 0; i < rec->nerrs; i++)
         free(rec->errs[i]);
     free(rec->errs);
+    free(rec->job_key);
     free(rec);
 }
 
@@ -54,7 +54,7 @@ static int pack_record(msgpack_packer *pk, const dead_record *rec)
 {
     size_t i;
 
-    if (msgpack_pack_map(pk, rec->id != NULL ? 8 : 7))
+    if (msgpack_pack_map(pk, 7 + (rec->id != NULL) + (rec->job_key != NULL ? 2 : 0)))
         return -1;
     if (pack_key(pk, "job") || msgpack_pack_bin(pk, rec->job_len) ||
         msgpack_pack_bin_body(pk, rec->job, rec->job_len))
@@ -70,6 +70,9 @@ static int pack_record(msgpack_packer *pk, const dead_record *rec)
     for (i = 0; i < rec->nerrs; i++)
         if (pack_key(pk, rec->errs[i] != NULL ? rec->errs[i] : ""))
             return -1;
+    if (rec->job_key != NULL &&
+        (pack_uint(pk, "job_size", rec->job_size) || pack_str(pk, "job_key", rec->job_key)))
+        return -1;
     return 0;
 }
 
@@ -187,6 +190,22 @@ static int read_record(dead_record *rec, const uint8_t **pos, const uint8_t *end
         return rc;
     if (pos[D_ERRS] != NULL && (rc = read_errs(rec, pos[D_ERRS], end, err)) < 0)
         return rc;
+    /* An oversized job: both fields, a non-empty key, and no bytes in `job`. */
+    if (pos[D_SIZE] != NULL || pos[D_KEY] != NULL) {
+        const char *missing = pos[D_SIZE] == NULL ? "job_size" : pos[D_KEY] == NULL ? "job_key" : NULL;
+        if (missing != NULL)
+            return codec_err(err, JOB_EMISSING, missing, "job_size and job_key go together");
+        if ((rc = read_obj(pos[D_SIZE], end, &o, MP_UINT, "job_size", err)) < 0)
+            return rc;
+        rec->job_size = o.u;
+        if ((rc = read_obj(pos[D_KEY], end, &o, MP_STR, "job_key", err)) < 0 ||
+            (rc = dup_str(&o, "job_key", &rec->job_key, err)) < 0)
+            return rc;
+        if (rec->job_key[0] == '\0')
+            return codec_err(err, JOB_EEMPTY, "job_key", "job_key is empty");
+        if (rec->job_len != 0)
+            return codec_err(err, JOB_EBADVALUE, "job", "a record with job_key keeps no job bytes");
+    }
     return 0;
 }
 

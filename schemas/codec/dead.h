@@ -20,7 +20,15 @@ typedef struct dead_record {
     char *id;       /* job id, NULL when the job could not be decoded */
     char **errs;    /* reasons of every failed attempt, oldest first (at most JOB_MAX_ERRS) */
     size_t nerrs;
+    /* A job too large to keep in the record (job-v1.md §7): `job` is empty,
+     * job_key names the STRING key that holds its exact bytes and job_size
+     * is their length. job_key is NULL for every other record. */
+    char *job_key;
+    uint64_t job_size;
 } dead_record;
+
+/* Bytes a record may take beyond max_payload (reasons, ids, times). */
+#define DEAD_EXTRA (64u * 1024u)
 
 /* Encodes a record. *out is malloc'd (caller frees with free()). */
 int dead_encode(const dead_record *rec, uint8_t **out, size_t *outlen);

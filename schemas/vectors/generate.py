@@ -258,6 +258,36 @@ def build_dead():
                               "attempts": 3, "first_failed_ms": TS, "last_failed_ms": TS + 9000,
                               "consumer": "cache-worker-1:4242:1", "id": "job-1",
                               "errs": ["timeout: cache", "LOADING: cache", "timeout: cache did not answer in 1000 ms"]})
+    big = "too_large: (payload): payload is 52428800 bytes, limit 1048576"
+    dead("dead_oversized", {"job": b"", "reason": big, "attempts": 1, "first_failed_ms": TS,
+                            "last_failed_ms": TS, "consumer": "cache-worker-1-4242-9f0c11aa-0", "errs": [big],
+                            "job_size": 52428800,
+                            "job_key": "invq:{default}:oversized:cache-worker-1-4242-9f0c11aa-0:1700000000000:1"})
+
+
+def reserved_keys():
+    """Cases of the reserved-key rule (job-v1.md 3.1): a key is reserved when
+    it starts with "<ns>:", byte for byte."""
+    cases = [
+        ("invq", "invq:{default}:pending", True),
+        ("invq", "invq:{default}:dead", True),
+        ("invq", "invq:{other}:stats", True),
+        ("invq", "invq:{default}:processing:host-1-2-3-0", True),
+        ("invq", "invq:anything", True),
+        ("invq", "invq:", True),
+        ("invq", b"invq:\xff\x00", True),
+        ("invq", "invq", False),
+        ("invq", "invqx:{default}:pending", False),
+        ("invq", "INVQ:{default}:pending", False),
+        ("invq", "user:invq:{default}:pending", False),
+        ("invq", " invq:{default}:pending", False),
+        ("invq", "invq;{default}:pending", False),
+        ("app1", "app1:{jobs}:dead", True),
+        ("app1", "invq:{default}:pending", False),
+        ("a:b", "a:b:c", True),
+        ("a:b", "a:bc", False),
+    ]
+    return [{"ns": ns, "key": to_json(key), "reserved": want} for ns, key, want in cases]
 
 
 def main():
@@ -296,6 +326,7 @@ def main():
         "limits": {"max_payload": MAX_PAYLOAD, "max_keys": MAX_KEYS, "max_key_len": MAX_KEY_LEN},
         "vectors": manifest,
         "dead_records": dead_manifest,
+        "reserved_keys": reserved_keys(),
     }
     with open(os.path.join(HERE, "manifest.json"), "w") as f:
         json.dump(doc, f, indent=1, ensure_ascii=False)

@@ -7,6 +7,7 @@ dependency of one it installs. Also checks install-deps.sh's runtime list.
 usage: check_runtime_libs.py DOCKERFILE INSTALL_DEPS BUILD_ROOT BINARY...
 A library inside BUILD_ROOT is one of ours, shipped by `meson install`.
 """
+import functools
 import os
 import re
 import subprocess
@@ -55,6 +56,7 @@ def depends_closure(roots):
     return seen
 
 
+@functools.lru_cache(maxsize=None)
 def libs_of(binary):
     out = subprocess.run(["ldd", binary], capture_output=True, text=True)
     if out.returncode != 0:
@@ -66,9 +68,10 @@ def libs_of(binary):
         m = re.search(r"=>\s*(/\S+)", line) or re.match(r"\s*(/\S+)", line)
         if m:
             libs.append(m.group(1))
-    return libs
+    return tuple(libs)
 
 
+@functools.lru_cache(maxsize=None)
 def package_of(lib):
     for path in (lib, os.path.realpath(lib)):
         out = subprocess.run(["dpkg", "-S", path], capture_output=True, text=True)

@@ -1,22 +1,33 @@
 #!/bin/sh
-# Verifies deploy/invq-worker.service with `systemd-analyze verify`, any
-# warning counting as a failure. The unit's ExecStart names the installed
-# path (/usr/local/bin/invq-worker); the check runs on a temporary copy whose
-# ExecStart points at the built binary instead, the only line changed.
-# usage: check_systemd.sh UNIT BUILT_INVQ_WORKER
+# Verifies systemd units with `systemd-analyze verify`, any warning counting
+# as a failure. The service's ExecStart names the installed path
+# (/usr/local/bin/PROGRAM, PROGRAM being the built binary's name); the check
+# runs on temporary copies where ExecStart points at the built binary
+# instead, the only line changed. Further units (a timer) are verified
+# beside it, unchanged.
+# usage: check_systemd.sh SERVICE BUILT_BINARY [UNIT...]
 set -u
 unit=$1
-worker=$(realpath "$2") || exit 1
+bin=$(realpath "$2") || exit 1
+shift 2
+name=$(basename "$bin")
 command -v systemd-analyze >/dev/null 2>&1 || { echo "systemd-analyze not installed: skipped"; exit 77; }
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
-grep -q '^ExecStart=/usr/local/bin/invq-worker$' "$unit" || { echo "FAIL: ExecStart is not /usr/local/bin/invq-worker"; exit 1; }
-sed "s|^ExecStart=/usr/local/bin/invq-worker|ExecStart=$worker|" "$unit" > "$tmp/invq-worker.service"
-systemd-analyze verify "$tmp/invq-worker.service" > "$tmp/out" 2>&1
+grep -Eq "^ExecStart=/usr/local/bin/$name( |\$)" "$unit" || { echo "FAIL: ExecStart is not /usr/local/bin/$name"; exit 1; }
+sed -E "s|^ExecStart=/usr/local/bin/$name( \|\$)|ExecStart=$bin\\1|" "$unit" > "$tmp/$(basename "$unit")"
+set -- "$tmp/$(basename "$unit")" "$@"
+for extra in "$@"; do
+    [ "$extra" = "$1" ] || cp "$extra" "$tmp/"
+done
+units=""
+for u in "$tmp"/*; do units="$units $u"; done
+# shellcheck disable=SC2086
+systemd-analyze verify $units > "$tmp/out" 2>&1
 rc=$?
 cat "$tmp/out"
 if [ $rc -ne 0 ] || [ -s "$tmp/out" ]; then
     echo "FAIL: systemd-analyze verify reported problems (exit $rc)"
     exit 1
 fi
-echo "systemd-analyze verify: clean"
+echo "systemd-analyze verify: clean:$(for u in $units; do printf ' %s' "$(basename "$u")"; done)"

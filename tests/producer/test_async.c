@@ -207,6 +207,13 @@ static void close_while_down(void)
     o.url = "unix:///nonexistent/invq-test.sock";
     o.async_queue_max = 1;
     CHECK_RC(invq_async_new(&loop, &o, &a, err, sizeof(err)), 0);
+    /* a key of the queue itself is refused at once; its callback never runs */
+    invq_job *bad = invq_job_new();
+    const void *queue_key[] = { "invq:{default}:delayed" };
+    CHECK(bad && invq_job_del(bad, queue_key, NULL, 1) == 0);
+    CHECK_RC(invq_async_send(a, bad, on_sent, &st2), INVQ_EJOB);
+    CHECK(strstr(invq_async_errstr(a), "key_not_allowed: del invq:{default}:delayed: reserved for the queue"));
+    invq_job_free(bad);
     CHECK_RC(invq_async_send(a, j, on_sent, &st1), 0);
     CHECK_RC(invq_async_send(a, j, on_sent, &st2), INVQ_EQUEUEFULL);
     uv_run(&loop, UV_RUN_NOWAIT);

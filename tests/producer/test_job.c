@@ -17,7 +17,7 @@ static invq_job *roundtrip(const invq_job *job)
     invq_job *out = NULL;
     job_error je;
     job_limits_default(&lim);
-    CHECK_RC(job_encode_checked(job, &lim, &buf, &len, NULL, 0), 0);
+    CHECK_RC(job_encode_checked(job, &lim, "invq", &buf, &len, NULL, 0), 0);
     CHECK_RC(job_decode(buf, len, &lim, &out, &je), 0);
     free(buf);
     return out;
@@ -136,6 +136,33 @@ static void test_limits(void)
     invq_job_free(empty);
 }
 
+/* A key under "<ns>:" is reserved for the queue: refused before anything
+ * is encoded, with the op and the key in the message. */
+static void test_reserved(void)
+{
+    invq_options o;
+    char err[512];
+    invq_job *j = invq_job_new();
+    const char *ok[] = { "user:1", "invqx:1" };
+    const char *bad[] = { "invq:{default}:dead" };
+    CHECK(j);
+    CHECK_RC(invq_job_del(j, (const void *const *)ok, NULL, 2), 0);
+    CHECK_RC(invq_job_validate(j, NULL, err, sizeof(err)), 0);
+    CHECK_RC(invq_job_bump(j, (const void *const *)bad, NULL, 1), 0);
+    CHECK_RC(invq_job_validate(j, NULL, err, sizeof(err)), INVQ_EJOB);
+    CHECK(strstr(err, "key_not_allowed: bump invq:{default}:dead: reserved for the queue") != NULL);
+    CHECK(strstr(err, invq_job_id(j)) != NULL);
+    /* the producer's own namespace decides */
+    invq_options_init(&o);
+    o.ns = "app";
+    CHECK_RC(invq_job_validate(j, &o, err, sizeof(err)), 0);
+    const char *app[] = { "app:{q}:pending" };
+    CHECK_RC(invq_job_expire(j, (const void *const *)app, NULL, 1, 100, -1), 0);
+    CHECK_RC(invq_job_validate(j, &o, err, sizeof(err)), INVQ_EJOB);
+    CHECK(strstr(err, "key_not_allowed: expire app:{q}:pending: reserved for the queue") != NULL);
+    invq_job_free(j);
+}
+
 static void test_misc(void)
 {
     CHECK(crc32c("123456789", 9) == 0xe3069283u);
@@ -153,6 +180,7 @@ int main(void)
     test_ids();
     test_builder();
     test_limits();
+    test_reserved();
     test_misc();
     printf("job ok\n");
     return 0;

@@ -66,7 +66,7 @@ static uint8_t *encode(const invq_job *j, size_t *len)
     uint8_t *buf;
     char err[256];
     job_limits_default(&lim);
-    CHECK(job_encode_checked(j, &lim, &buf, len, err, sizeof(err)) == 0);
+    CHECK(job_encode_checked(j, &lim, "invq", &buf, len, err, sizeof(err)) == 0);
     return buf;
 }
 

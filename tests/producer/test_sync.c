@@ -122,6 +122,28 @@ static void test_many(rfix *f)
     invq_producer_free(p);
 }
 
+/* A job naming one of the queue's own keys is refused (INVQ_EJOB) and
+ * nothing of the batch it is in reaches Redis. */
+static void test_reserved_key(rfix *f)
+{
+    invq_producer *p = open_producer(rfix_url(f), "guard");
+    invq_job *good = make_job(1);
+    invq_job *bad = make_job(2);
+    const char *keys[] = { "invq:{guard}:pending" };
+    CHECK_RC(invq_job_del(bad, (const void *const *)keys, NULL, 1), 0);
+    const invq_job *both[] = { good, bad };
+    CHECK_RC(invq_send_many(p, both, 2), INVQ_EJOB);
+    CHECK(strstr(invq_producer_errstr(p), "key_not_allowed: del invq:{guard}:pending: reserved for the queue"));
+    CHECK_RC(invq_send(p, bad), INVQ_EJOB);
+    CHECK(queue_len(f, "invq:{guard}:pending") == 0);
+    CHECK(stats_get(f, "invq:{guard}:stats", "enqueued") == 0);
+    CHECK_RC(invq_send(p, good), INVQ_SENT);
+    CHECK(queue_len(f, "invq:{guard}:pending") == 1);
+    invq_job_free(good);
+    invq_job_free(bad);
+    invq_producer_free(p);
+}
+
 static void test_reconnect(rfix *f)
 {
     invq_producer *p = open_producer(rfix_url(f), "rc");
@@ -220,6 +242,7 @@ int main(void)
     rfix *f = ptest_server(NULL);
     test_single_and_pipelined(f);
     test_many(f);
+    test_reserved_key(f);
     test_reconnect(f);
     test_select(f);
     test_unreachable(f);

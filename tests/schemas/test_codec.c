@@ -11,6 +11,7 @@
 
 #include "dead.h"
 #include "job.h"
+#include "key_policy.h"
 
 static invq_job *sample_job(void)
 {
@@ -376,6 +377,89 @@ static void test_dead_missing_field(void **state)
     assert_null(back);
 }
 
+static void test_dead_oversized(void **state)
+{
+    char reason[] = "too_large: (payload): payload is 9 bytes, limit 8";
+    char consumer[] = "c-1", key[] = "invq:{default}:oversized:c-1:5:1";
+    char *errs[] = {reason};
+    dead_record rec = {
+        .job = NULL, .job_len = 0, .reason = reason, .attempts = 1, .first_failed_ms = 5, .last_failed_ms = 5,
+        .consumer = consumer, .errs = errs, .nerrs = 1, .job_key = key, .job_size = 9,
+    };
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    dead_record *back = NULL;
+    job_error err;
+
+    assert_int_equal(dead_encode(&rec, &buf, &len), 0);
+    assert_int_equal(dead_decode(buf, len, NULL, &back, &err), 0);
+    assert_int_equal(back->job_len, 0);
+    assert_string_equal(back->job_key, rec.job_key);
+    assert_int_equal(back->job_size, 9);
+    dead_free(back);
+    free(buf);
+
+    /* job_size without job_key, and the reverse, are refused. */
+    static const uint8_t half[] = {0x87, 0xa3, 'j', 'o', 'b', 0xc4, 0x00, 0xa6, 'r', 'e', 'a', 's', 'o', 'n', 0xa1,
+                                   'x', 0xa8, 'a', 't', 't', 'e', 'm', 'p', 't', 's', 0x01, 0xaf, 'f', 'i', 'r',
+                                   's', 't', '_', 'f', 'a', 'i', 'l', 'e', 'd', '_', 'm', 's', 0x01, 0xae, 'l',
+                                   'a', 's', 't', '_', 'f', 'a', 'i', 'l', 'e', 'd', '_', 'm', 's', 0x01, 0xa8,
+                                   'c', 'o', 'n', 's', 'u', 'm', 'e', 'r', 0xa1, 'c', 0xa8, 'j', 'o', 'b', '_',
+                                   's', 'i', 'z', 'e', 0x09};
+    assert_int_equal(dead_decode(half, sizeof(half), NULL, &back, &err), JOB_EMISSING);
+    assert_string_equal(err.field, "job_key");
+    /* An oversized record keeps no bytes in `job`. */
+    static const uint8_t job1[] = {0x01};
+    rec.job = (uint8_t *)job1;
+    rec.job_len = 1;
+    assert_int_equal(dead_encode(&rec, &buf, &len), 0);
+    assert_int_equal(dead_decode(buf, len, NULL, &back, &err), JOB_EBADVALUE);
+    assert_string_equal(err.field, "job");
+    free(buf);
+}
+
+static void test_reserved_keys(void **state)
+{
+    static const uint8_t bin[] = {'i', 'n', 'v', 'q', ':', 0xff, 0x00, '\\'};
+    const char *ns[] = {"other", "invq"};
+    invq_job *job = job_new();
+    job_key_ref at = {99, 99};
+    char reason[512];
+
+    assert_true(job_key_reserved("invq:{default}:pending", 22, "invq"));
+    assert_true(job_key_reserved("invq:", 5, "invq"));
+    assert_false(job_key_reserved("invq", 4, "invq"));
+    assert_false(job_key_reserved("invqx:1", 7, "invq"));
+    assert_false(job_key_reserved("invq:1", 6, ""));
+    assert_false(job_key_reserved("invq:1", 6, NULL));
+    /* only the first len bytes count */
+    assert_false(job_key_reserved("invq:1", 4, "invq"));
+
+    assert_non_null(job);
+    assert_int_equal(job_add_op(job, JOB_OP_DEL, 0, false, 0), 0);
+    assert_int_equal(job_op_add_key(job, 0, "user:1", 6, false), 0);
+    assert_false(job_find_reserved(job, ns, 2, &at));
+    assert_false(job_reserved_reason(job, ns, 2, reason, sizeof(reason)));
+    assert_int_equal(job_add_op(job, JOB_OP_BUMP, 0, false, 0), 1);
+    assert_int_equal(job_op_add_key(job, 1, "v:1", 3, false), 0);
+    assert_int_equal(job_op_add_key(job, 1, bin, sizeof(bin), true), 0);
+    assert_true(job_find_reserved(job, ns, 2, &at));
+    assert_int_equal(at.op, 1);
+    assert_int_equal(at.key, 1);
+    assert_false(job_find_reserved(job, ns, 1, &at));
+    assert_true(job_reserved_reason(job, ns, 2, reason, sizeof(reason)));
+    assert_string_equal(reason, "key_not_allowed: bump invq:\\xff\\x00\\x5c: reserved for the queue");
+    job_free(job);
+
+    /* Without a detail (keys outside every family), and a cut key. */
+    char key[100];
+    memset(key, 'k', sizeof(key));
+    job_reason_key_not_allowed(reason, sizeof(reason), JOB_OP_EXPIRE, key, sizeof(key), NULL);
+    assert_string_equal(reason, "key_not_allowed: expire kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk...");
+    job_describe_key(reason, 8, "abcdefgh", 8);
+    assert_string_equal(reason, "abc"); /* room is kept for one \\xNN */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,6 +474,8 @@ int main(void)
         cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_dead_round_trip),
         cmocka_unit_test(test_dead_missing_field),
+        cmocka_unit_test(test_dead_oversized),
+        cmocka_unit_test(test_reserved_keys),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

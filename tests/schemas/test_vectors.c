@@ -15,6 +15,7 @@
 
 #include "dead.h"
 #include "job.h"
+#include "key_policy.h"
 
 static const char *vectors_dir;
 static json_t *manifest;
@@ -213,7 +214,7 @@ static void check_dead(json_t *entry)
     buf = read_file(json_string_value(json_object_get(entry, "file")), &len);
     if (dead_decode(buf, len, NULL, &rec, &err) != 0)
         fail_msg("%s: dead_decode failed: %s %s", name, err.field, err.reason);
-    jobbytes = malloc(strlen(b64));
+    jobbytes = malloc(strlen(b64) + 1);
     assert_non_null(jobbytes);
     n = b64_decode(b64, jobbytes);
     assert_int_equal(rec->job_len, n);
@@ -228,6 +229,8 @@ static void check_dead(json_t *entry)
     assert_int_equal(rec->nerrs, json_array_size(errs));
     for (i = 0; i < rec->nerrs; i++)
         assert_string_equal(rec->errs[i], json_string_value(json_array_get(errs, i)));
+    check_str(name, "job_key", rec->job_key, want);
+    assert_int_equal(rec->job_size, json_integer_value(json_object_get(want, "job_size")));
     /* The C encoder writes the same bytes. */
     assert_int_equal(dead_encode(rec, &enc, &enclen), 0);
     if (enclen != len || memcmp(enc, buf, len) != 0)
@@ -247,6 +250,30 @@ static void test_dead_records(void **state)
         check_dead(json_array_get(recs, i));
 }
 
+/* The reserved-key rule (job-v1.md 3.1) on the manifest's cases. */
+static void test_reserved_keys(void **state)
+{
+    json_t *cases = json_object_get(manifest, "reserved_keys");
+    size_t i;
+
+    assert_true(json_array_size(cases) >= 10);
+    for (i = 0; i < json_array_size(cases); i++) {
+        json_t *c = json_array_get(cases, i), *key = json_object_get(c, "key");
+        const char *ns = json_string_value(json_object_get(c, "ns"));
+        uint8_t buf[256];
+        size_t len;
+        if (json_is_string(key)) {
+            len = strlen(json_string_value(key));
+            memcpy(buf, json_string_value(key), len);
+        } else {
+            len = b64_decode(json_string_value(json_object_get(key, "$bin")), buf);
+        }
+        if (job_key_reserved(buf, len, ns) != json_is_true(json_object_get(c, "reserved")))
+            fail_msg("reserved-key case %zu (ns \"%s\"): job_key_reserved() disagrees with the manifest", i, ns);
+    }
+    printf("# %zu reserved-key cases checked\n", json_array_size(cases));
+}
+
 static void test_limits_match_header(void **state)
 {
     json_t *lim = json_object_get(manifest, "limits");
@@ -261,6 +288,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_vectors),
         cmocka_unit_test(test_dead_records),
+        cmocka_unit_test(test_reserved_keys),
         cmocka_unit_test(test_limits_match_header),
     };
     char path[4096];

@@ -1,7 +1,10 @@
 /* The command line: --help and --version exit 0; a bad value gets one line
  * naming the flag and exit 64; a missing queue address is a usage error;
- * INVQ_QUEUE_URL works like --queue-url; a queue Redis that is not there at
- * start-up is retried and logged, and used once it appears. */
+ * INVQ_QUEUE_URL works like --queue-url; a flag beats its variable, which is
+ * then not even checked (INVQ_BATCH=0 with --batch 5 runs); an INVQ_*
+ * variable the worker does not know is warned about once, with the nearest
+ * known name; a queue Redis that is not there at start-up is retried and
+ * logged, and used once it appears. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +41,18 @@ static size_t count_lines(const char *s)
         n += *s == '\n';
     }
     return n;
+}
+
+/* The line of text that contains needle (malloc'd), or NULL. */
+static char *line_with(const char *text, const char *needle)
+{
+    const char *hit = strstr(text, needle);
+    if (hit == NULL)
+        return NULL;
+    const char *start = hit;
+    while (start > text && start[-1] != '\n')
+        start--;
+    return strndup(start, strcspn(start, "\n"));
 }
 
 typedef struct log_wait {
@@ -120,6 +135,45 @@ int main(void)
         push_del(c, "env:1");
         WT_CHECK(wt_wait_gone(c, "env:1", WT_DEADLINE_MS), "worker configured by INVQ_QUEUE_URL did nothing");
         wt_worker_stop(w);
+    }
+
+    /* A flag beats its variable, unchecked: INVQ_BATCH=0 --batch 5 runs.
+     * Unknown INVQ_* variables: one warning each, with the nearest name. */
+    {
+        char log[512];
+        const char *argv[] = {exe, "--queue-url", rfix_url(srv), "--batch", "5", "--http-addr", "off",
+                              "--log-format", "json", NULL};
+        const char *env[] = {"INVQ_BATCH=0", "INVQ_BATCHES=7", "INVQ_QUEUEURL=x", "INVQ_ZZZ_NOTHING_LIKE=1",
+                             NULL};
+        wt_proc *w;
+        snprintf(log, sizeof(log), "%s/flagwins.log", dir);
+        wt_set_log(log);
+        wt_cmd(c, "SET flag:1 v");
+        w = wt_proc_start(exe, argv, env, log);
+        WT_CHECK(w != NULL, "start");
+        push_del(c, "flag:1");
+        WT_CHECK(wt_wait_gone(c, "flag:1", WT_DEADLINE_MS), "INVQ_BATCH=0 --batch 5 did not run");
+        wt_worker_stop(w);
+        out = read_file(log);
+        wt_note("unknown variables: %.*s", (int)strcspn(out, "\n"), out);
+        WT_CHECK(strstr(out, "\"batch\":5") != NULL, "--batch 5 not in effect: %s", out);
+        WT_CHECK(strstr(out, "\"variable\":\"INVQ_BATCHES\",\"did_you_mean\":\"INVQ_BATCH\"") != NULL,
+                 "no warning about INVQ_BATCHES: %s", out);
+        WT_CHECK(strstr(out, "\"variable\":\"INVQ_QUEUEURL\",\"did_you_mean\":\"INVQ_QUEUE_URL\"") != NULL,
+                 "no warning about INVQ_QUEUEURL: %s", out);
+        char *far = line_with(out, "\"variable\":\"INVQ_ZZZ_NOTHING_LIKE\"");
+        WT_CHECK(far != NULL && strstr(far, "did_you_mean") == NULL, "INVQ_ZZZ_NOTHING_LIKE: %s", out);
+        free(far);
+        WT_CHECK(strstr(strstr(out, "INVQ_BATCHES") + 1, "INVQ_BATCHES") == NULL, "INVQ_BATCHES warned twice");
+        WT_CHECK(strstr(out, "\"variable\":\"INVQ_BATCH\"") == NULL, "INVQ_BATCH itself warned about");
+        free(out);
+    }
+    {
+        const char *argv[] = {exe, "--queue-url", rfix_url(srv), "--namespace", "", NULL};
+        code = run(dir, "emptyns", argv, NULL, &out);
+        WT_CHECK(code == 64, "--namespace '': exit %d", code);
+        WT_CHECK(strcmp(out, "invq-worker: --namespace: expected a non-empty value\n") == 0, "said: %s", out);
+        free(out);
     }
 
     /* The queue Redis is down at start-up: retried, logged, then used. */

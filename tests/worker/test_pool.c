@@ -23,6 +23,13 @@ static bool all_applied(void *ctx)
            wt_count_keys(d->qc, "invq:{default}:processing:*") == 0 && wt_count_keys(d->cc, "k:*") == 0;
 }
 
+/* Every worker has registered its consumers: all of them take part. */
+static bool all_registered(void *ctx)
+{
+    char key[128];
+    return wt_zcard(ctx, wt_qkey(key, sizeof(key), "consumers")) == NWORKERS * 2;
+}
+
 int main(void)
 {
     rfix *queue, *cache;
@@ -44,6 +51,10 @@ int main(void)
         WT_CHECK(w[i] != NULL, "worker %d did not start", i);
     }
     wt_set_log(logs[0]);
+    /* under memcheck a worker can take seconds to start: wait for all three,
+     * or the others may finish everything (and SIGTERM meet one not yet
+     * running) */
+    WT_CHECK(wt_wait_for(all_registered, qc, WT_DEADLINE_MS), "not every worker registered its consumers");
     for (int i = 0; i < NJOBS; i++) {
         char key[32], ver[32], id[32];
         invq_job *job = job_new();

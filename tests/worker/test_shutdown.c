@@ -1,6 +1,7 @@
-/* SIGTERM while busy: the worker finishes what is in flight, returns what it
- * took but did not start, deregisters, and exits 0 within the grace period;
- * no job is lost or left in a processing list. */
+/* SIGHUP never stops the worker: it reloads (nothing yet) and goes on
+ * applying jobs. SIGTERM while busy: the worker finishes what is in flight,
+ * returns what it took but did not start, deregisters, and exits 0 within
+ * the grace period; no job is lost or left in a processing list. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,52 @@
 #include "wtest.h"
 
 enum { NJOBS = 5000, GRACE_MS = 5000 };
+
+typedef struct log_count {
+    const char *path;
+    const char *needle;
+    size_t want;
+} log_count;
+
+static bool logged_times(void *ctx)
+{
+    const log_count *l = ctx;
+    FILE *f = fopen(l->path, "r");
+    char line[4096];
+    size_t n = 0;
+    if (f == NULL)
+        return false;
+    while (fgets(line, sizeof line, f) != NULL)
+        n += strstr(line, l->needle) != NULL;
+    fclose(f);
+    return n >= l->want;
+}
+
+static void test_sighup(rfix *srv, redisContext *c)
+{
+    char log[512], consumers[128];
+    snprintf(log, sizeof(log), "%s/sighup.log", rfix_dir(srv));
+    wt_set_log(log);
+    wt_qkey(consumers, sizeof(consumers), "consumers");
+    wt_proc *w = wt_worker_start(rfix_url(srv), NULL, log, NULL);
+    WT_CHECK(w != NULL, "worker did not start");
+    wt_push_dels(c, c, "hup", 0, 10);
+    WT_CHECK(wt_wait_stat(c, "done", 10, WT_DEADLINE_MS), "the worker applied nothing");
+    for (size_t i = 1; i <= 3; i++) {
+        WT_CHECK(wt_proc_signal(w, SIGHUP) == 0, "SIGHUP");
+        log_count lc = { log, "reload: nothing to reload", i };
+        WT_CHECK(wt_wait_for(logged_times, &lc, WT_DEADLINE_MS), "SIGHUP %zu: no reload logged", i);
+        WT_CHECK(wt_proc_running(w), "the worker died of SIGHUP %zu", i);
+    }
+    /* still registered and still applying */
+    WT_CHECK(wt_zcard(c, consumers) == 4, "consumers registered: %lld", wt_zcard(c, consumers));
+    wt_push_dels(c, c, "hup2", 0, 10);
+    WT_CHECK(wt_wait_stat(c, "done", 20, WT_DEADLINE_MS), "nothing applied after SIGHUP");
+    WT_CHECK(wt_count_keys(c, "hup*") == 0, "keys left after SIGHUP");
+    wt_worker_stop(w); /* SIGTERM: exit 0 */
+    wt_note("ok SIGHUP x3: reloaded, still applying; SIGTERM then exits 0");
+    wt_cmd(c, "FLUSHALL");
+}
 
 int main(void)
 {
@@ -27,6 +74,7 @@ int main(void)
     wt_worker_path();
     srv = wt_server(NULL);
     c = wt_connect(srv);
+    test_sighup(srv, c);
     wt_qkey(pending, sizeof(pending), "pending");
     wt_qkey(delayed, sizeof(delayed), "delayed");
     wt_qkey(consumers, sizeof(consumers), "consumers");

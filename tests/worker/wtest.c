@@ -474,6 +474,48 @@ uint8_t *wt_job1(const char *id, job_op_kind kind, const char *const *keys, size
     return out;
 }
 
+uint8_t *wt_big_job(const char *id, size_t size)
+{
+    const char *keys[1] = {id};
+    size_t len;
+    uint8_t *small = wt_job1(id, JOB_OP_DEL, keys, 1, 0, &len);
+    /* small is a fixmap of 4 entries; add "pad": bin 32 with the rest */
+    size_t head = len + 4 + 5;
+    WT_CHECK(small[0] == 0x84 && size >= head, "wt_big_job: %zu bytes is too small", size);
+    uint8_t *b = malloc(size);
+    WT_CHECK(b != NULL, "wt_big_job: out of memory");
+    memcpy(b, small, len);
+    b[0] = 0x85;
+    uint8_t *p = b + len;
+    size_t pad = size - head;
+    memcpy(p, "\xa3pad\xc6", 5);
+    p[5] = (uint8_t)(pad >> 24);
+    p[6] = (uint8_t)(pad >> 16);
+    p[7] = (uint8_t)(pad >> 8);
+    p[8] = (uint8_t)pad;
+    memset(p + 9, 'x', pad);
+    free(small);
+    return b;
+}
+
+long wt_vmhwm_kb(pid_t pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+    snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "VmHWM:", 6) == 0) {
+            kb = strtol(line + 6, NULL, 10);
+        }
+    }
+    fclose(f);
+    return kb;
+}
+
 void wt_push1(redisContext *c, const char *id, job_op_kind kind, const char *const *keys, size_t nkeys,
               uint64_t ttl_ms)
 {
@@ -632,6 +674,24 @@ long long wt_count_keys(redisContext *c, const char *pattern)
         freeReplyObject(r);
     } while (strcmp(cursor, "0") != 0);
     return n;
+}
+
+typedef struct llen_wait {
+    redisContext *c;
+    const char *key;
+    long long want;
+} llen_wait;
+
+static bool llen_reached(void *ctx)
+{
+    const llen_wait *w = ctx;
+    return wt_llen(w->c, w->key) >= w->want;
+}
+
+bool wt_wait_llen(redisContext *c, const char *key, long long want, int timeout_ms)
+{
+    llen_wait w = {c, key, want};
+    return wt_wait_for(llen_reached, &w, timeout_ms);
 }
 
 typedef struct stat_wait {

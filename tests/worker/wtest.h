@@ -135,6 +135,14 @@ void wt_push_dels_bulk(redisContext *qc, redisContext *cc, const char *prefix, i
 /* Lines of the file that contain every one of the NULL-terminated needles. */
 int wt_file_count(const char *path, const char *const *needles);
 
+/* A valid one-key DEL job ("<id>" on key "<id>") padded by an unknown
+ * field to exactly `size` bytes (size >= 64), for payload limits; malloc'd
+ * (caller frees). */
+uint8_t *wt_big_job(const char *id, size_t size);
+
+/* Peak resident set (VmHWM of /proc/<pid>/status) in KiB, -1 when unknown. */
+long wt_vmhwm_kb(pid_t pid);
+
 /* A job built by the caller, encoded (caller frees the buffer and the job). */
 uint8_t *wt_encode(const invq_job *job, size_t *len);
 
@@ -156,6 +164,8 @@ long long wt_count_keys(redisContext *c, const char *pattern);
 
 /* Polls until HGET stats <field> >= want; returns whether it got there. */
 bool wt_wait_stat(redisContext *c, const char *field, long long want, int timeout_ms);
+/* Polls until LLEN key >= want; returns whether it got there. */
+bool wt_wait_llen(redisContext *c, const char *key, long long want, int timeout_ms);
 /* Polls until key no longer exists on c; returns whether it went. */
 bool wt_wait_gone(redisContext *c, const char *key, int timeout_ms);
 

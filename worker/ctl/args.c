@@ -77,10 +77,14 @@ int args_common_init(ctl_common *c)
     const char *e;
     if ((e = getenv("INVQ_QUEUE_URL")) && *e)
         c->queue_url = e;
-    if ((e = getenv("INVQ_NAMESPACE")) && *e)
+    if ((e = getenv("INVQ_NAMESPACE"))) {
         c->ns = e;
-    if ((e = getenv("INVQ_QUEUE")) && *e)
+        c->ns_from_env = true;
+    }
+    if ((e = getenv("INVQ_QUEUE"))) {
         c->queue = e;
+        c->queue_from_env = true;
+    }
     if ((e = getenv("INVQ_CONNECT_TIMEOUT_MS")) && *e &&
         args_uint("INVQ_CONNECT_TIMEOUT_MS", e, 1, 3600000, &c->connect_timeout_ms))
         return CTL_USAGE;
@@ -98,9 +102,11 @@ static int common_opt(int id, const char *arg, ctl_common *c)
         return 0;
     case OPT_NAMESPACE:
         c->ns = arg;
+        c->ns_from_env = false;
         return 0;
     case OPT_QUEUE:
         c->queue = arg;
+        c->queue_from_env = false;
         return 0;
     case OPT_CONNECT_TIMEOUT:
         return args_uint("--connect-timeout-ms", arg, 1, 3600000, &c->connect_timeout_ms);
@@ -112,6 +118,29 @@ static int common_opt(int id, const char *arg, ctl_common *c)
     default:
         return CTL_USAGE;
     }
+}
+
+/* An empty namespace or queue name is refused with invq-worker's words:
+ * "--namespace: expected a non-empty value" (an empty queue URL is a missing
+ * one: conn_open() says so for the commands that connect). */
+static int check_names(const ctl_common *c)
+{
+    const struct {
+        const char *flag, *env, *val;
+        bool from_env;
+    } names[] = {
+        {"namespace", "INVQ_NAMESPACE", c->ns, c->ns_from_env},
+        {"queue", "INVQ_QUEUE", c->queue, c->queue_from_env},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (names[i].val == NULL || *names[i].val != '\0')
+            continue;
+        fprintf(stderr, "invqctl: --%s: expected a non-empty value%s%s%s\n", names[i].flag,
+                names[i].from_env ? " (from " : "", names[i].from_env ? names[i].env : "",
+                names[i].from_env ? ")" : "");
+        return CTL_USAGE;
+    }
+    return 0;
 }
 
 int args_parse(int argc, char **argv, const char *cmd, const struct option *extra, args_opt_cb cb,
@@ -158,6 +187,8 @@ int args_parse(int argc, char **argv, const char *cmd, const struct option *extr
     }
     free(all);
     *first_pos = optind;
+    if (rc == ARGS_OK)
+        rc = check_names(common);
     return rc;
 }
 

@@ -13,11 +13,13 @@ enum ctl_exit {
     CTL_OK = 0,
     CTL_NOMATCH = 1,      /* nothing matched */
     CTL_PARTIAL = 2,      /* partial failure, or corrupt entries where it matters */
+    CTL_STALE = 3,        /* audit: stale or orphaned cache keys found */
     CTL_USAGE = 64,       /* bad command line */
     CTL_DATAERR = 65,     /* bad input data (import, a families file with problems) */
     CTL_NOINPUT = 66,     /* an input file cannot be read (families) */
-    CTL_UNAVAILABLE = 69, /* queue Redis unreachable */
+    CTL_UNAVAILABLE = 69, /* a Redis or a database unreachable */
     CTL_SOFTWARE = 70,    /* internal error (including unexpected Redis replies) */
+    CTL_CANTCREAT = 73,   /* an output file cannot be written (audit --prom) */
     CTL_INTERRUPTED = 130,
 };
 
@@ -28,10 +30,14 @@ typedef struct ctl_common {
     uint64_t connect_timeout_ms; /* --connect-timeout-ms / INVQ_CONNECT_TIMEOUT_MS, 2000 */
     uint64_t command_timeout_ms; /* --command-timeout-ms / INVQ_COMMAND_TIMEOUT_MS, 30000 */
     bool json;             /* --json */
+    /* Whether ns and queue came from the environment (for messages). */
+    bool ns_from_env, queue_from_env;
 } ctl_common;
 
 /* Fills defaults, then the INVQ_* environment. Returns 0 or CTL_USAGE
- * (message printed) for a bad environment value. */
+ * (message printed) for a bad environment value. Empty names are checked
+ * once the flags are parsed (args_parse), as invq-worker does: a flag given
+ * replaces its variable unchecked. */
 int args_common_init(ctl_common *c);
 
 /* Called for every subcommand-specific option: `id` is the option's `val`.

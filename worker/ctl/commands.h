@@ -12,6 +12,7 @@ int cmd_dlq_requeue(int argc, char **argv, ctl_common *common);
 int cmd_dlq_purge(int argc, char **argv, ctl_common *common);
 int cmd_dlq_export(int argc, char **argv, ctl_common *common);
 int cmd_dlq_import(int argc, char **argv, ctl_common *common);
+int cmd_dlq_job(int argc, char **argv, ctl_common *common);
 int cmd_stats(int argc, char **argv, ctl_common *common);
 int cmd_consumers(int argc, char **argv, ctl_common *common);
 int cmd_enqueue(int argc, char **argv, ctl_common *common);
@@ -19,5 +20,6 @@ int cmd_families_lint(int argc, char **argv, ctl_common *common);
 int cmd_families_show(int argc, char **argv, ctl_common *common);
 int cmd_families_explain(int argc, char **argv, ctl_common *common);
 int cmd_families_acl(int argc, char **argv, ctl_common *common);
+int cmd_audit(int argc, char **argv, ctl_common *common);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,40 @@ int conn_script_load(conn *c, const char *src, char *sha)
     snprintf(sha, 41, "%s", r->str);
     freeReplyObject(r);
     return 0;
+}
+
+static int check_types(conn *c, const char *const *keys, const char *const *types, size_t n, bool lenient)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *argv[] = {"TYPE", keys[i]};
+        redisReply *t = redisCommandArgv(c->rc, 2, argv, NULL);
+        if (lenient && t && t->type == REDIS_REPLY_ERROR && strncmp(t->str, "NOPERM", 6) == 0) {
+            freeReplyObject(t); /* this user may not look: the write itself will tell */
+            return 0;
+        }
+        t = check(c, t, "TYPE", REDIS_REPLY_STATUS);
+        if (!t)
+            return c->failure;
+        bool ok = strcmp(t->str, types[i]) == 0 || strcmp(t->str, "none") == 0;
+        if (!ok)
+            fprintf(stderr,
+                    "invqctl: queue key %s has type %s, expected %s; refusing to write: fix or remove that key\n",
+                    keys[i], t->str, types[i]);
+        freeReplyObject(t);
+        if (!ok)
+            return CTL_SOFTWARE;
+    }
+    return 0;
+}
+
+int conn_check_types(conn *c, const char *const *keys, const char *const *types, size_t n)
+{
+    return check_types(c, keys, types, n, false);
+}
+
+int conn_check_types_if_allowed(conn *c, const char *const *keys, const char *const *types, size_t n)
+{
+    return check_types(c, keys, types, n, true);
 }
 
 long long conn_int(const redisReply *r)

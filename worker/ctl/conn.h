@@ -48,6 +48,15 @@ redisReply *conn_reply(conn *c, const char *what, int want_type);
  * failure exit code (message printed). */
 int conn_script_load(conn *c, const char *src, char *sha);
 
+/* Checks that each of the n keys has its type (types[i], as TYPE names it)
+ * or does not exist. Returns 0, or CTL_SOFTWARE after printing
+ * "invqctl: queue key K has type T, expected E; refusing to write: fix or
+ * remove that key", or the failure code of the TYPE command. */
+int conn_check_types(conn *c, const char *const *keys, const char *const *types, size_t n);
+/* The same, except that a user whose ACL refuses TYPE (NOPERM) passes
+ * unchecked (invqctl enqueue run as the producer user). */
+int conn_check_types_if_allowed(conn *c, const char *const *keys, const char *const *types, size_t n);
+
 /* Reads an integer reply element or string holding an integer; 0 otherwise. */
 long long conn_int(const redisReply *r);
 

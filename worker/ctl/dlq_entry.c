@@ -43,6 +43,13 @@ int dlq_entry_init(dlq_entry *e, const void *raw, size_t raw_len)
         e->rec = NULL;
         return 0;
     }
+    if (e->rec->job_key) {
+        /* an oversized job: its bytes are in a key of their own (dlq job) */
+        snprintf(e->job_err.reason, sizeof e->job_err.reason, "the job's %llu bytes are kept in %s",
+                 (unsigned long long)e->rec->job_size, e->rec->job_key);
+        e->job_err.code = JOB_ETOOLARGE;
+        return 0;
+    }
     rc = job_decode(e->rec->job, e->rec->job_len, &lim, &e->job, &e->job_err);
     if (rc == JOB_ENOMEM) {
         dlq_entry_deinit(e);

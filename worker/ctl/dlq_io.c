@@ -408,6 +408,9 @@ int cmd_dlq_import(int argc, char **argv, ctl_common *common)
     if (rc == 0 && !st.dry_run) {
         rc = conn_open(&c, common);
         connected = rc == 0;
+        const char *key[] = {c.keys.dead}, *type[] = {"list"};
+        if (connected)
+            rc = conn_check_types(&c, key, type, 1);
     }
     size_t pushed = 0;
     if (rc == 0 && !st.dry_run)

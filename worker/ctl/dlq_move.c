@@ -36,7 +36,8 @@ typedef struct move_run {
     uint8_t *anchor; /* copy of the newest entry examined and left in place */
     size_t anchor_len;
     long kept; /* entries examined and left in place, at the oldest end */
-    uint64_t examined, matched, moved, gone, failed, corrupt, undecodable, resyncs;
+    uint64_t examined, matched, moved, gone, failed, corrupt, undecodable, oversized, resyncs;
+    bool keyfault; /* a script refused a queue key of the wrong type */
 } move_run;
 
 enum { ST_KEPT, ST_SENT, ST_DONE, ST_NOSCRIPT };
@@ -62,16 +63,21 @@ static int append_script(move_run *m, const dlq_entry *e, bool by_sha)
 {
     const char *cmd = by_sha ? "EVALSHA" : "EVAL";
     const char *body = by_sha ? m->sha : m->src;
+    const qkeys *k = &m->c->keys;
+    /* an oversized job's bytes stay in their key; the script moves them */
+    const char *okey = e->rec && e->rec->job_key ? e->rec->job_key : "";
     if (m->purge) {
-        const char *argv[] = {cmd, body, "2", m->c->keys.dead, m->c->keys.stats, (const char *)e->raw};
-        size_t lens[] = {strlen(cmd), strlen(body), 1, strlen(m->c->keys.dead), strlen(m->c->keys.stats), e->raw_len};
-        return conn_append(m->c, 6, argv, lens);
+        const char *argv[] = {cmd, body, "2", k->dead, k->stats, (const char *)e->raw, okey, k->oversized};
+        size_t lens[] = {strlen(cmd), strlen(body), 1, strlen(k->dead), strlen(k->stats), e->raw_len,
+                         strlen(okey), strlen(k->oversized)};
+        return conn_append(m->c, 8, argv, lens);
     }
-    const char *argv[] = {cmd, body, "4", m->c->keys.dead, m->c->keys.pending, m->c->keys.stats, m->c->keys.reaped,
-                          (const char *)e->raw, (const char *)e->rec->job};
-    size_t lens[] = {strlen(cmd), strlen(body), 1, strlen(m->c->keys.dead), strlen(m->c->keys.pending),
-                     strlen(m->c->keys.stats), strlen(m->c->keys.reaped), e->raw_len, e->rec->job_len};
-    return conn_append(m->c, 9, argv, lens);
+    const char *argv[] = {cmd,       body,     "4", k->dead, k->pending, k->stats, k->reaped, (const char *)e->raw,
+                          (const char *)e->rec->job, okey, k->oversized};
+    size_t lens[] = {strlen(cmd),      strlen(body),     1,          strlen(k->dead), strlen(k->pending),
+                     strlen(k->stats), strlen(k->reaped), e->raw_len, e->rec->job_len, strlen(okey),
+                     strlen(k->oversized)};
+    return conn_append(m->c, 11, argv, lens);
 }
 
 /* Reads one script reply into *state and the counters. Returns 0, or
@@ -92,6 +98,13 @@ static int read_script_reply(move_run *m, const dlq_entry *e, int *state)
         *state = ST_DONE;
     } else if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         *state = ST_NOSCRIPT;
+    } else if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "QUEUEKEY ", 9) == 0) {
+        /* the script checks its keys before writing: nothing changed */
+        fprintf(stderr, "invqctl: %s %s: %s; nothing was changed: fix or remove that key, then run it again\n",
+                verb(m), e->ref, r->str + 9);
+        m->failed++;
+        m->keyfault = true;
+        *state = ST_KEPT;
     } else {
         fprintf(stderr, "invqctl: %s %s: redis: %s\n", verb(m), e->ref,
                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
@@ -111,6 +124,12 @@ static void warn_entry(move_run *m, const dlq_entry *e)
             fprintf(stderr, "invqctl: %s: corrupt record (%s), not requeued; purge it by its ref\n", e->ref,
                     msg);
         }
+    } else if (e->rec->job_key) {
+        if (++m->oversized <= WARN_MAX)
+            fprintf(stderr,
+                    "invqctl: warning: %s: oversized job (%llu bytes) goes back from %s; a worker whose "
+                    "--max-payload is smaller moves it aside again\n",
+                    e->ref, (unsigned long long)e->rec->job_size, e->rec->job_key);
     } else if (!e->job) {
         if (++m->undecodable <= WARN_MAX) {
             job_error_format(&e->job_err, msg, sizeof msg);
@@ -245,8 +264,8 @@ static int move_walk(move_run *m)
         progress(m, false);
         if (rc)
             return rc;
-        if (m->failed)
-            return CTL_PARTIAL; /* a script failed: stop rather than repeat it */
+        if (m->failed) /* a script failed: stop rather than repeat it */
+            return m->keyfault ? CTL_SOFTWARE : CTL_PARTIAL;
         if (n < DLQ_PAGE)
             return 0;
     }
@@ -359,14 +378,11 @@ static int move_main(int argc, char **argv, ctl_common *common, bool purge)
     }
     m.c = &c;
     if (!m.dry_run) {
-        redisReply *t = conn_runf(&c, REDIS_REPLY_STATUS, "TYPE %s", c.keys.pending);
-        if (!t)
-            rc = c.failure;
-        else if (strcmp(t->str, "list") != 0 && strcmp(t->str, "none") != 0) {
-            fprintf(stderr, "invqctl: %s is a %s, not a list; refusing to touch it\n", c.keys.pending, t->str);
-            rc = CTL_SOFTWARE;
-        }
-        freeReplyObject(t);
+        /* every key the script writes, checked up front (the script checks
+         * again, atomically, before each entry) */
+        const char *keys[] = {c.keys.dead, c.keys.stats, c.keys.pending, c.keys.reaped};
+        const char *types[] = {"list", "hash", "list", "hash"};
+        rc = conn_check_types(&c, keys, types, purge ? 2 : 4);
         if (!rc)
             rc = conn_script_load(&c, m.src, m.sha);
     }
@@ -381,6 +397,8 @@ static int move_main(int argc, char **argv, ctl_common *common, bool purge)
     if (m.undecodable > WARN_MAX)
         fprintf(stderr, "invqctl: ... and %llu more undecodable jobs\n",
                 (unsigned long long)(m.undecodable - WARN_MAX));
+    if (m.oversized > WARN_MAX)
+        fprintf(stderr, "invqctl: ... and %llu more oversized jobs\n", (unsigned long long)(m.oversized - WARN_MAX));
     bool missing = false;
     for (int i = 0; i < m.nids && (rc == 0 || rc == CTL_PARTIAL); i++)
         if (!m.found[i]) {

@@ -24,6 +24,7 @@ typedef struct show_state {
     size_t shown;
     bool json;
     uint64_t now;
+    conn *c;
 } show_state;
 
 static int show_visit(dlq_entry *e, long index, void *data)
@@ -36,13 +37,21 @@ static int show_visit(dlq_entry *e, long index, void *data)
             hit = st->found[i] = true;
     if (!hit)
         return 0;
+    dlq_oversized ov;
+    const dlq_oversized *pov = NULL;
+    if (e->rec && e->rec->job_key) {
+        int rc = dlq_oversized_probe(st->c, e->rec->job_key, &ov);
+        if (rc)
+            return rc;
+        pov = &ov;
+    }
     if (st->json) {
-        if (output_json_line(dlq_view_full_json(e, st->now)) < 0)
+        if (output_json_line(dlq_view_full_json(e, st->now, pov)) < 0)
             return CTL_SOFTWARE;
     } else {
         if (st->shown)
             printf("\n");
-        dlq_view_print(e, st->now);
+        dlq_view_print(e, st->now, pov);
     }
     st->shown++;
     return 0;
@@ -67,6 +76,7 @@ int cmd_dlq_show(int argc, char **argv, ctl_common *common)
         free(st.found);
         return rc;
     }
+    st.c = &c;
     rc = dlq_scan_newest(&c, show_visit, &st);
     conn_close(&c);
     bool missing = false;

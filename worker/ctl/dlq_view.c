@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base64.h"
 #include "output.h"
@@ -97,7 +98,7 @@ static json_t *job_json(const invq_job *j)
     return o;
 }
 
-json_t *dlq_view_full_json(const dlq_entry *e, uint64_t now)
+json_t *dlq_view_full_json(const dlq_entry *e, uint64_t now, const dlq_oversized *ov)
 {
     json_t *o = dlq_view_summary_json(e, now);
     if (!o)
@@ -113,6 +114,16 @@ json_t *dlq_view_full_json(const dlq_entry *e, uint64_t now)
     for (size_t i = 0; i < e->rec->nerrs; i++)
         json_array_append_new(errs, output_json_text(e->rec->errs[i] ? e->rec->errs[i] : ""));
     json_object_set_new(o, "errs", errs);
+    if (e->rec->job_key) {
+        set_uint(o, "job_size", e->rec->job_size);
+        set_str(o, "job_key", e->rec->job_key);
+        json_object_set_new(o, "job_key_present", json_boolean(ov && ov->present));
+        if (ov && ov->present) {
+            output_hex_head(ov->head, ov->head_len, 32, hex, sizeof hex);
+            set_str(o, "job_hex_head", hex);
+        }
+        return o;
+    }
     set_uint(o, "job_size", e->rec->job_len);
     if (e->job) {
         json_object_set_new(o, "job", job_json(e->job));
@@ -174,7 +185,7 @@ static void print_job(const invq_job *j, uint64_t now)
     }
 }
 
-void dlq_view_print(const dlq_entry *e, uint64_t now)
+void dlq_view_print(const dlq_entry *e, uint64_t now, const dlq_oversized *ov)
 {
     char hex[200], msg[320];
     printf("%-15s %s\n", "entry", e->ref);
@@ -198,6 +209,21 @@ void dlq_view_print(const dlq_entry *e, uint64_t now)
         char num[24];
         snprintf(num, sizeof num, "%zu.", i + 1);
         print_text("  ", 0, num, r->errs[i] ? r->errs[i] : "");
+    }
+    if (r->job_key) {
+        printf("%-15s %llu bytes, too large to keep in the record\n", "job size",
+               (unsigned long long)r->job_size);
+        print_text("", 15, "job key", r->job_key);
+        if (ov && ov->present) {
+            output_hex_head(ov->head, ov->head_len, 32, hex, sizeof hex);
+            printf("%-15s %s\n", "hex head", hex);
+            printf("(`invqctl dlq job %s > FILE` writes the job's bytes; requeue pushes them back from the key)\n",
+                   e->ref);
+        } else {
+            printf("%-15s the key is %s: the job's bytes are not kept any more\n", "status",
+                   ov && strcmp(ov->type, "none") != 0 ? "not a string" : "gone");
+        }
+        return;
     }
     printf("%-15s %zu bytes\n", "job size", r->job_len);
     if (e->job) {

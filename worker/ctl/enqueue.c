@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "commands.h"
+#include "conn.h"
 #include "output.h"
 
 enum { OPT_TTL = 1, OPT_JITTER, OPT_FAMILY, OPT_SOURCE, OPT_AFTER, OPT_REDO };
@@ -163,6 +164,20 @@ int cmd_enqueue(int argc, char **argv, ctl_common *common)
         fprintf(stderr, "invqctl: enqueue: %s\n", err);
         invq_job_free(job);
         return exit_for(rc);
+    }
+    /* The push (LPUSH pending, HINCRBY stats in one MULTI) would fail half
+     * way on a wrong-typed key: check both first, write nothing if not. */
+    conn c;
+    if ((rc = conn_open(&c, common))) {
+        invq_job_free(job);
+        return rc;
+    }
+    const char *keys[] = {c.keys.pending, c.keys.stats}, *types[] = {"list", "hash"};
+    rc = conn_check_types_if_allowed(&c, keys, types, 2);
+    conn_close(&c);
+    if (rc) {
+        invq_job_free(job);
+        return rc;
     }
     invq_producer *p = NULL;
     rc = invq_producer_new(&opt, &p, err, sizeof err);

@@ -109,12 +109,8 @@ static int prune(glob_list *l)
     if (!covered)
         return -1;
     for (size_t i = 0; i < l->n; i++)
-        for (size_t k = 0; k < l->n && !covered[i]; k++) {
-            const char *p = l->v[k];
-            size_t pl = strlen(p);
-            covered[i] = k != i && pl >= 2 && p[pl - 1] == '*' && !memchr(p, '*', pl - 1) &&
-                         strncmp(l->v[i], p, pl - 1) == 0;
-        }
+        for (size_t k = 0; k < l->n && !covered[i]; k++)
+            covered[i] = k != i && families_cli_glob_covers(l->v[k] + 1, l->v[i] + 1);
     size_t o = 0;
     for (size_t i = 0; i < l->n; i++) {
         if (covered[i])

@@ -3,6 +3,7 @@
 #include "families_cli.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "output.h"
 
@@ -113,4 +114,10 @@ json_t *families_cli_family_json(const fam_family *f)
     json_object_set_new(o, "audit_params", params ? params : json_null());
     json_object_set_new(o, "description", opt_text(f->description));
     return o;
+}
+
+bool families_cli_glob_covers(const char *a, const char *b)
+{
+    size_t n = strlen(a);
+    return n >= 1 && a[n - 1] == '*' && !memchr(a, '*', n - 1) && strncmp(b, a, n - 1) == 0;
 }

@@ -23,4 +23,8 @@ json_t *families_cli_family_json(const fam_family *f);
 /* ["del", "bump"] for an ops mask. */
 json_t *families_cli_ops_json(unsigned ops);
 
+/* True when glob a, a literal prefix and one final '*', covers every key
+ * glob b covers (b starts with that prefix): "user:*" covers "user:*:profile". */
+bool families_cli_glob_covers(const char *a, const char *b);
+
 #endif

@@ -28,6 +28,7 @@ static const command commands[] = {
 #endif
     {"dlq", "list", cmd_dlq_list, "dead-letter entries, newest first"},
     {"dlq", "show", cmd_dlq_show, "one entry in full"},
+    {"dlq", "job", cmd_dlq_job, "the exact bytes of one entry's job, on stdout"},
     {"dlq", "requeue", cmd_dlq_requeue, "back to pending, attempts reset"},
     {"dlq", "purge", cmd_dlq_purge, "delete entries"},
     {"dlq", "export", cmd_dlq_export, "entries as JSON lines with the exact bytes"},
@@ -36,6 +37,7 @@ static const command commands[] = {
     {"families", "show", cmd_families_show, "classes and families of a families file"},
     {"families", "explain", cmd_families_explain, "which family a key belongs to, and its policy"},
     {"families", "acl", cmd_families_acl, "Redis ACL rules of the worker's cache user"},
+    {NULL, "audit", cmd_audit, "compare cached values with the source of truth"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -51,8 +53,9 @@ static void usage(FILE *f)
     fprintf(f,
             "\n'invqctl COMMAND --help' describes each command.\n\n%s\n"
             "Exit codes: 0 ok, 1 nothing matched, 2 partial failure or corrupt entries,\n"
-            "64 usage, 65 bad input data, 66 input file unreadable, 69 server unreachable,\n"
-            "70 internal error, 130 interrupted.\n",
+            "3 stale cache keys found (audit), 64 usage, 65 bad input data, 66 input file\n"
+            "unreadable, 69 server unreachable, 70 internal error, 73 output file not\n"
+            "written, 130 interrupted.\n",
             args_common_help);
 }
 

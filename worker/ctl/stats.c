@@ -151,7 +151,7 @@ static json_t *sample_json(const conn *c, const stats_sample *s, const stats_sam
 }
 
 static const char *const known_counters[] = {"enqueued", "done", "retried", "dead", "reaped",
-                                              "requeued", "deferred", "purged", NULL};
+                                              "requeued", "deferred", "purged", "oversized", NULL};
 
 static void sample_print(const conn *c, const stats_sample *s, const stats_sample *prev, uint64_t stale_ms)
 {

@@ -2,7 +2,9 @@
 # The invq demo: starts a private redis-server on a unix socket in a temp dir,
 # fills some cache keys, runs invq-worker with 2 consumers, sends a burst of
 # invalidations (including a poison payload and a permanent failure), prints
-# what happened, then stops everything and removes the temp dir.
+# what happened, then stops everything and removes the temp dir. It ends with
+# a few seconds of bench/freshness (TTL only against invq, on a real SQLite
+# database) when that benchmark is built.
 # Usage: worker/demo/run-demo.sh BUILD_DIR
 set -eu
 
@@ -14,6 +16,7 @@ build=$1
 worker="$build/worker/invq-worker"
 producer="$build/worker/demo/demo_producer"
 ctl="$build/worker/ctl/invqctl"
+freshness="$build/bench/freshness"
 for bin in "$worker" "$producer"; do
     if [ ! -x "$bin" ]; then
         echo "run-demo: $bin not found; build first: meson setup $build && ninja -C $build" >&2
@@ -43,6 +46,10 @@ cleanup() {
     if [ "$status" -ne 0 ] && [ -f "$dir/worker.log" ]; then
         echo "run-demo: failed; the worker's log:" >&2
         tail -n 40 "$dir/worker.log" >&2
+    fi
+    if [ "$status" -ne 0 ] && [ -f "$dir/freshness.log" ]; then
+        echo "run-demo: the freshness benchmark's log:" >&2
+        tail -n 40 "$dir/freshness.log" >&2
     fi
     rm -rf "$dir"
     exit "$status"
@@ -108,3 +115,17 @@ else
     exit 1
 fi
 worker_pid=
+
+# Why invalidate at all: the same workload with TTL only and with invq. The
+# benchmark starts its own redis-server, worker and SQLite database.
+if [ -x "$freshness" ]; then
+    echo
+    echo "Freshness: how often does a reader see a row older than what was committed?"
+    if ! "$freshness" --demo --worker "$worker" 2> "$dir/freshness.log"; then
+        echo "run-demo: bench/freshness --demo failed" >&2
+        exit 1
+    fi
+else
+    echo
+    echo "(bench/freshness is not built, so the freshness comparison is skipped: it needs libsqlite3-dev)"
+fi

@@ -1,6 +1,12 @@
+#!lua
 -- promote.lua: move up to ARGV[2] due members of delayed (score <= ARGV[1])
 -- to the tail of pending, the end consumers take next, earliest due first.
--- KEYS: delayed, pending.  Returns the number moved.
+-- KEYS: delayed, pending.  Returns the number moved. Both keys are checked
+-- first, and each chunk is pushed before it is removed from delayed.
+local bad = queue_check_types(KEYS, { 'zset', 'list' })
+if bad then
+  return bad
+end
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local n = #due
 if n == 0 then
@@ -8,7 +14,6 @@ if n == 0 then
 end
 for i = 1, n, 1000 do
   local last = math.min(i + 999, n)
-  redis.call('ZREM', KEYS[1], unpack(due, i, last))
   -- RPUSH puts each argument after the previous one; the last ends at the
   -- tail and is taken first, so push the latest-due first
   local chunk = {}
@@ -16,5 +21,6 @@ for i = 1, n, 1000 do
     chunk[#chunk + 1] = due[j]
   end
   redis.call('RPUSH', KEYS[2], unpack(chunk))
+  redis.call('ZREM', KEYS[1], unpack(due, i, last))
 end
 return n

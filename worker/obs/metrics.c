@@ -22,11 +22,15 @@ enum { RESULT_DONE, RESULT_RETRIED, RESULT_DEAD, RESULT_N };
 enum { OP_DEL, OP_BUMP, OP_EXPIRE, OP_N };
 enum { TARGET_QUEUE, TARGET_CACHE, TARGET_N };
 enum { LIST_PENDING, LIST_DELAYED, LIST_DEAD, LIST_PROCESSING, LIST_N };
+enum { SCRIPT_FETCH, SCRIPT_FINISH, SCRIPT_RELEASE, SCRIPT_PROMOTE, SCRIPT_REAP, SCRIPT_SAMPLE, SCRIPT_HEARTBEAT,
+       SCRIPT_BLMOVE, SCRIPT_N };
 
 static const char *const result_names[RESULT_N] = { "done", "retried", "dead" };
 static const char *const op_names[OP_N] = { "del", "bump", "expire" };
 static const char *const target_names[TARGET_N] = { "queue", "cache" };
 static const char *const list_names[LIST_N] = { "pending", "delayed", "dead", "processing" };
+static const char *const script_names[SCRIPT_N] = { "fetch",  "finish", "release",   "promote",
+                                                    "reap",   "sample", "heartbeat", "blmove" };
 
 static const double batch_size_bounds[] = { 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000 };
 static const double lag_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -70,6 +74,9 @@ struct metrics {
     unsigned consumers;
     bool draining;
     double loop_lag;
+    bool queue_blocked;
+    char blocked_reason[320];
+    uint64_t script_errors[SCRIPT_N];
 };
 
 static int name_index(const char *const *names, size_t n, const char *s)
@@ -239,6 +246,19 @@ void metrics_set_loop_lag(metrics *m, double seconds)
     m->loop_lag = seconds > 0 ? seconds : 0;
 }
 
+void metrics_set_queue_blocked(metrics *m, const char *reason)
+{
+    m->queue_blocked = reason != NULL;
+    snprintf(m->blocked_reason, sizeof m->blocked_reason, "%s", reason != NULL ? reason : "");
+}
+
+void metrics_queue_script_error(metrics *m, const char *script)
+{
+    int i = name_index(script_names, SCRIPT_N, script);
+    if (i >= 0)
+        m->script_errors[i]++;
+}
+
 int metrics_ready(const metrics *m, char *reason, size_t len)
 {
     const char *why = NULL;
@@ -250,6 +270,8 @@ int metrics_ready(const metrics *m, char *reason, size_t len)
         why = "queue redis not connected";
     else if (!m->connected[TARGET_CACHE])
         why = "cache redis not connected";
+    else if (m->queue_blocked)
+        why = m->blocked_reason;
     if (reason && len > 0) {
         const char *qe = m->conn_error[TARGET_QUEUE], *ce = m->conn_error[TARGET_CACHE];
         bool qd = !m->connected[TARGET_QUEUE] && !m->draining, cd = !m->connected[TARGET_CACHE] && !m->draining;
@@ -319,6 +341,12 @@ static int render_counters(const metrics *m, expo_buf *b)
                          "Reconnections to Redis after a lost connection, by target (queue, cache).");
     if (rc == 0)
         rc = render_labelled(b, "invq_redis_reconnects_total", "target", target_names, m->reconnects, TARGET_N);
+    if (rc == 0)
+        rc = expo_header(b, "invq_queue_script_errors_total", "counter",
+                         "Runs of a queue script or command the queue Redis refused, by script.");
+    if (rc == 0)
+        rc = render_labelled(b, "invq_queue_script_errors_total", "script", script_names, m->script_errors,
+                             SCRIPT_N);
     return rc;
 }
 
@@ -365,10 +393,15 @@ static int render_state(const metrics *m, expo_buf *b)
                           "1 while the cache circuit breaker is open and the worker takes no jobs.",
                           m->breaker_open);
     if (rc == 0)
+        rc = render_gauge(b, "invq_queue_blocked",
+                          "1 while a queue script keeps failing (a queue key of the wrong type, the queue Redis "
+                          "out of memory): batches are held and retried, /readyz gives the reason.",
+                          m->queue_blocked);
+    if (rc == 0)
         rc = render_gauge(b, "invq_consumers", "Consumers running in this worker.", m->consumers);
     if (rc == 0)
         rc = render_gauge(b, "invq_ready",
-                          "1 while the worker is ready (both Redis targets connected, not draining), as GET /readyz.",
+                          "1 while the worker is ready (both Redis targets connected, queue scripts succeeding, not draining), as GET /readyz.",
                           (uint64_t)metrics_ready(m, NULL, 0));
     if (rc == 0)
         rc = render_gauge(b, "invq_draining", "1 once the worker is shutting down and takes no new jobs.",

@@ -47,8 +47,17 @@ void metrics_set_queue_total(metrics *m, const char *counter, uint64_t value);
  * ticks ran (the worst of the recent ones), in seconds. */
 void metrics_set_loop_lag(metrics *m, double seconds);
 
-/* Readiness: 1 when both targets are connected and not draining; otherwise 0
- * and a one-line reason in buf (with the connection error when known). */
+/* A queue script keeps failing (reason copied, e.g. "queue key
+ * invq:{default}:dead has type string, expected list"), or NULL once every
+ * queue script succeeds again. */
+void metrics_set_queue_blocked(metrics *m, const char *reason);
+/* One failed run of a queue script or command: "fetch", "finish",
+ * "release", "promote", "reap", "sample", "heartbeat", "blmove". */
+void metrics_queue_script_error(metrics *m, const char *script);
+
+/* Readiness: 1 when both targets are connected, no queue script keeps
+ * failing and the worker is not draining; otherwise 0 and a one-line reason
+ * in buf (with the connection error when known). */
 int metrics_ready(const metrics *m, char *reason, size_t len);
 
 /* Renders the exposition into a malloc'd, NUL-terminated buffer (caller frees). */

@@ -170,10 +170,49 @@ static void test_plan_and_settle(void **state)
     batch_deinit(&b);
 }
 
+static void second_op_reserved(invq_job *j)
+{
+    int o = job_add_op(j, JOB_OP_BUMP, 0, false, 0);
+    assert_true(o >= 0);
+    assert_int_equal(job_op_add_key(j, (size_t)o, "app:{q}:dead", 12, false), 0);
+}
+
+/* A job naming a key of a namespace the worker serves is dead whole: none of
+ * its keys (not even the harmless ones) reaches the cache entries. */
+static void test_reserved_key(void **state)
+{
+    log_init(LOG_ERROR, LOG_TEXT);
+    static const char *const ns[] = { "invq", "app" };
+    batch b;
+    batch_init(&b);
+    add_job(&b, "ok", JOB_OP_DEL, "invqx:1", NOW, 0, NULL);
+    add_job(&b, "queue", JOB_OP_DEL, "invq:{default}:pending", NOW, 0, NULL);
+    add_job(&b, "mixed", JOB_OP_DEL, "user:1", NOW, 0, second_op_reserved);
+    add_job(&b, "later", JOB_OP_EXPIRE, "invq:{other}:delayed", NOW, 0, later);
+    batch_policy p = policy();
+    p.reserved_ns = ns;
+    p.nreserved_ns = 2;
+    rng r;
+    rng_seed(&r, 3);
+    assert_int_equal(batch_plan_all(&b, &p, NOW, &r), 0);
+    assert_int_equal(b.jobs[0].plan, PLAN_APPLY);
+    assert_int_equal(b.jobs[1].plan, PLAN_DEAD);
+    assert_string_equal(b.jobs[1].reason, "key_not_allowed: del invq:{default}:pending: reserved for the queue");
+    assert_int_equal(b.jobs[2].plan, PLAN_DEAD);
+    assert_string_equal(b.jobs[2].reason, "key_not_allowed: bump app:{q}:dead: reserved for the queue");
+    /* refused before it is deferred: it would never become applicable */
+    assert_int_equal(b.jobs[3].plan, PLAN_DEAD);
+    assert_int_equal(b.napply, 1);
+    assert_int_equal(b.co.nentries, 1);
+    assert_memory_equal(b.co.entries[0].key, "invqx:1", 7);
+    batch_deinit(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan_and_settle),
+        cmocka_unit_test(test_reserved_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

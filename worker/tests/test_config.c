@@ -72,6 +72,38 @@ static void test_flag_beats_env(void **state)
     clear_env(state);
 }
 
+/* A variable whose flag is given is not read, so not checked either. */
+static void test_flag_hides_bad_env(void **state)
+{
+    clear_env(state);
+    setenv("INVQ_BATCH", "0", 1);
+    worker_config c;
+    char err[256];
+    assert_int_equal(parse(&c, err, sizeof err, 5, "--queue-url", "redis://h", "--batch", "5"), CONFIG_RUN);
+    assert_int_equal(c.batch, 5);
+    assert_int_equal(parse(&c, err, sizeof err, 3, "--queue-url", "redis://h"), -1);
+    assert_string_equal(err, "invq-worker: --batch: expected an integer 1..100000, got \"0\" (from INVQ_BATCH)");
+    /* the last of a repeated flag wins */
+    assert_int_equal(parse(&c, err, sizeof err, 6, "--queue-url", "redis://h", "--batch", "5", "--batch=9"),
+                     CONFIG_RUN);
+    assert_int_equal(c.batch, 9);
+    clear_env(state);
+}
+
+static void test_env_names(void **state)
+{
+    assert_true(config_env_known("INVQ_BATCH"));
+    assert_true(config_env_known("INVQ_MAX_PAYLOAD"));
+    assert_false(config_env_known("INVQ_BATCHES"));
+    assert_false(config_env_known("INVQ_PROBE")); /* --probe has no variable */
+    assert_string_equal(config_env_nearest("INVQ_BATCHES"), "INVQ_BATCH");
+    assert_string_equal(config_env_nearest("INVQ_QUEUEURL"), "INVQ_QUEUE_URL");
+    assert_string_equal(config_env_nearest("INVQ_CONSUMER"), "INVQ_CONSUMERS");
+    assert_string_equal(config_env_nearest("INVQ_LOG_LEVLE"), "INVQ_LOG_LEVEL");
+    assert_null(config_env_nearest("INVQ_SOMETHING_ELSE"));
+    assert_null(config_env_nearest("INVQ_TEST_WORKER"));
+}
+
 static void test_bad_values(void **state)
 {
     clear_env(state);
@@ -120,6 +152,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_flag_beats_env),
+        cmocka_unit_test(test_flag_hides_bad_env),
+        cmocka_unit_test(test_env_names),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_actions),
     };

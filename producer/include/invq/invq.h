@@ -48,7 +48,7 @@ enum {
     INVQ_EREPLY = -7,         /* Redis answered with an error (NOPERM, OOM, READONLY, ...) */
     INVQ_EIO = -8,            /* the connection broke; the job(s) are NOT confirmed (they may or may not be queued) */
     INVQ_ELIMIT = -9,         /* the job exceeds a limit (payload size, keys per job, key length) */
-    INVQ_EJOB = -10,          /* the job is invalid (no ops, empty key list, bad field value) */
+    INVQ_EJOB = -10,          /* the job is invalid (no ops, empty key list, bad field value, a key reserved for the queue) */
     INVQ_ESPOOL = -11,        /* spool file I/O failed */
     INVQ_ESPOOLFULL = -12,    /* the spool reached spool_max_bytes; the job was NOT stored */
     INVQ_ECLOSED = -13,       /* the async producer is closing or closed */
@@ -146,9 +146,11 @@ typedef struct invq_options {
 /* Fills o with the defaults above. */
 INVQ_API void invq_options_init(invq_options *o);
 
-/* Checks a job against the limits in o (NULL: spec defaults). On failure
- * returns INVQ_ELIMIT or INVQ_EJOB and writes a message naming the limit or
- * field into err (errlen bytes, may be 0). */
+/* Checks a job against the limits in o (NULL: spec defaults) and refuses a
+ * job that names a key reserved for the queue (any key under "<o->ns>:",
+ * default "invq:"; the sends refuse it the same way). On failure returns
+ * INVQ_ELIMIT or INVQ_EJOB and writes a message naming the limit, field or
+ * key into err (errlen bytes, may be 0). */
 INVQ_API int invq_job_validate(const invq_job *job, const invq_options *o, char *err, size_t errlen);
 
 /* ------------------------------------------------------- sync producer */

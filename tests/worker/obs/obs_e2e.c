@@ -170,3 +170,21 @@ void e2e_wait_status(int port, const char *path, int want, char *body, size_t ca
     if (body)
         snprintf(body, cap, "%s", h.body);
 }
+
+typedef struct metric_wait {
+    int port;
+    const char *series;
+    double at_least;
+} metric_wait;
+
+static bool metric_reached(void *ctx)
+{
+    const metric_wait *m = ctx;
+    return e2e_metric(m->port, m->series) >= m->at_least;
+}
+
+void e2e_wait_metric(int port, const char *series, double at_least)
+{
+    metric_wait m = { port, series, at_least };
+    WT_CHECK(wt_wait_for(metric_reached, &m, WT_DEADLINE_MS), "%s stayed below %g", series, at_least);
+}

@@ -28,6 +28,10 @@ double e2e_sample(const char *scrape, const char *series);
 /* Scrapes /metrics and returns one sample (-1 on failure or absence). */
 double e2e_metric(int port, const char *series);
 
+/* Polls /metrics until the sample `series` is at least at_least (fails the
+ * test after WT_DEADLINE_MS). */
+void e2e_wait_metric(int port, const char *series, double at_least);
+
 /* Polls GET path until it answers `want` (fails the test after
  * WT_DEADLINE_MS); that answer's body into body when body is not NULL. */
 void e2e_wait_status(int port, const char *path, int want, char *body, size_t cap);

@@ -29,24 +29,6 @@ static int probe_exit(int port, const char *path, const char *log)
     return WEXITSTATUS(st);
 }
 
-typedef struct metric_ctx {
-    int port;
-    const char *series;
-    double at_least;
-} metric_ctx;
-
-static bool metric_at_least(void *ctx)
-{
-    metric_ctx *m = ctx;
-    return e2e_metric(m->port, m->series) >= m->at_least;
-}
-
-static void wait_metric_at_least(int port, const char *series, double v)
-{
-    metric_ctx m = { port, series, v };
-    WT_CHECK(wt_wait_for(metric_at_least, &m, WT_DEADLINE_MS), "%s stayed below %g", series, v);
-}
-
 /* LPUSHes n one-key delete jobs in one pipelined round trip per 1000. */
 static void push_load(redisContext *qc, int n)
 {
@@ -169,9 +151,9 @@ int main(void)
             (unsigned long long)worst);
 
     e2e_wait_status(port, "/readyz", 200, NULL, 0);
-    wait_metric_at_least(port, "invq_redis_reconnects_total{target=\"cache\"}", 1);
+    e2e_wait_metric(port, "invq_redis_reconnects_total{target=\"cache\"}", 1);
     WT_CHECK(e2e_metric(port, "invq_redis_connected{target=\"cache\"}") == 1, "cache connected again");
-    wait_metric_at_least(port, "invq_jobs_finished_total{result=\"done\"}", LOAD_JOBS);
+    e2e_wait_metric(port, "invq_jobs_finished_total{result=\"done\"}", LOAD_JOBS);
     wt_note("cache back: /readyz 200, reconnect counted, backlog counted");
 
     wt_worker_stop(w);

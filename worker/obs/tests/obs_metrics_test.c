@@ -170,10 +170,27 @@ static void test_readiness(void **state)
     metrics_set_connected(m, "queue", false);
     assert_int_equal(metrics_ready(m, reason, sizeof reason), 0);
     assert_string_equal(reason, "queue redis not connected");
+    /* a queue script that keeps failing: not ready, with its reason */
     metrics_set_connected(m, "queue", true);
+    metrics_set_queue_blocked(m, "queue key invq:{default}:dead has type string, expected list");
+    metrics_queue_script_error(m, "finish");
+    metrics_queue_script_error(m, "finish");
+    metrics_queue_script_error(m, "nonsense");
+    assert_int_equal(metrics_ready(m, reason, sizeof reason), 0);
+    assert_string_equal(reason, "queue key invq:{default}:dead has type string, expected list");
+    char *blocked = render(m);
+    assert_sample(blocked, "invq_queue_blocked", "1");
+    assert_sample(blocked, "invq_ready", "0");
+    assert_sample(blocked, "invq_queue_script_errors_total{script=\"finish\"}", "2");
+    assert_sample(blocked, "invq_queue_script_errors_total{script=\"fetch\"}", "0");
+    free(blocked);
+    metrics_set_queue_blocked(m, NULL);
+    assert_int_equal(metrics_ready(m, reason, sizeof reason), 1);
+    metrics_set_queue_blocked(m, "queue redis out of memory: OOM");
     metrics_set_draining(m, true);
     assert_int_equal(metrics_ready(m, reason, sizeof reason), 0);
     assert_string_equal(reason, "draining");
+    metrics_set_queue_blocked(m, NULL);
     char *text = render(m);
     assert_sample(text, "invq_draining", "1");
     assert_sample(text, "invq_ready", "0");
@@ -207,6 +224,8 @@ static void test_promtool_accepts_exposition(void **state)
     metrics_set_queue_total(m, "enqueued", 10);
     metrics_set_queue_total(m, "done", 9);
     metrics_set_loop_lag(m, 0.002);
+    metrics_set_queue_blocked(m, "queue key invq:{default}:dead has type string, expected list");
+    metrics_queue_script_error(m, "fetch");
     char *text = render(m);
     int rc = promtool_check(text);
     free(text);
