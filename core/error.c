@@ -1,8 +1,10 @@
 /* invq_strerror() and the error-buffer helper: one English line per status. */
 #include "error.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 INVQ_API const char *invq_strerror(int code)
 {
@@ -24,6 +26,7 @@ INVQ_API const char *invq_strerror(int code)
     case INVQ_ECLOSED: return "producer is closing or closed";
     case INVQ_EQUEUEFULL: return "too many jobs waiting in memory for a connection";
     case INVQ_EPROTO: return "unexpected reply from Redis";
+    case INVQ_ETLS: return "TLS failed (certificate verification, handshake or TLS files)";
     case INVQ_EFAMILY: return "key outside its family";
     case INVQ_NOTFOUND: return "not found: the source of truth has no such row";
     case INVQ_EWAIT: return "another reader's fill lease outlived the wait (loader not called)";
@@ -40,4 +43,13 @@ int err_set(char *buf, size_t len, int code, const char *fmt, ...)
         va_end(ap);
     }
     return code;
+}
+
+int err_socket(int fd)
+{
+    int e = 0;
+    socklen_t len = sizeof e;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+        return errno;
+    return e;
 }

@@ -12,4 +12,8 @@
 int err_set(char *buf, size_t len, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* The pending error of a socket (SO_ERROR: why a connect or a poll failed),
+ * 0 when none; the errno of getsockopt() when that fails. */
+int err_socket(int fd);
+
 #endif

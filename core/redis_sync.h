@@ -11,12 +11,29 @@
 #include "redis_url.h"
 
 /* Connects to u (borrowed), sets the command timeout (0: none), sends AUTH
- * when u has a password and SELECT when u->db != 0. On 0 *out is a ready
- * context the caller frees with redisFree(). On failure *out is NULL and the
- * code is INVQ_ECONNECT, INVQ_ETIMEOUT, INVQ_EAUTH, INVQ_EREPLY, INVQ_EIO or
+ * when u has a password and SELECT when u->db != 0. Over TLS (rediss://)
+ * the handshake runs first (tlsthread.h) and at least one round trip is
+ * made; for a Sentinel URL the master is discovered (sentinel.h) and must
+ * answer ROLE master. On 0 *out is a ready context the caller frees with
+ * redisFree(). On failure *out is NULL and the code is INVQ_ECONNECT,
+ * INVQ_ETIMEOUT, INVQ_EAUTH, INVQ_ETLS, INVQ_EREPLY, INVQ_EIO or
  * INVQ_ENOMEM, with a message in err. */
 int redis_sync_connect(const redis_url *u, int connect_timeout_ms, int command_timeout_ms,
                        redisContext **out, char *err, size_t errlen);
+
+struct tlsthread;
+
+/* As redis_sync_connect(), and over TLS *tls is the handle of the thread
+ * that pumps the connection (NULL for a plain one). Free the pair with
+ * redis_sync_free(), which also waits for that thread to end, so a
+ * program that exits right after holds no TLS state on another thread.
+ * (redis_sync_connect() lets the thread end by itself after redisFree().) */
+int redis_sync_connect_tls(const redis_url *u, int connect_timeout_ms, int command_timeout_ms,
+                           redisContext **out, struct tlsthread **tls, char *err, size_t errlen);
+
+/* redisFree(c) (c may be NULL), then waits for tls's thread to end and
+ * drops the handle (tls may be NULL). */
+void redis_sync_free(redisContext *c, struct tlsthread *tls);
 
 /* Translates the error recorded in a context (c->err != 0) after a failed
  * command into INVQ_ETIMEOUT, INVQ_EIO, INVQ_EPROTO or INVQ_ENOMEM, with a
@@ -29,7 +46,8 @@ int redis_sync_ctx_error(const redisContext *c, const char *what, char *err, siz
 int redis_reply_error(const redisReply *r, const char *what, char *err, size_t errlen);
 
 /* True when an error reply means "try again later" (LOADING, BUSY, TRYAGAIN,
- * MASTERDOWN, READONLY, OOM, CLUSTERDOWN) rather than a permanent refusal. */
+ * MASTERDOWN, READONLY, OOM, CLUSTERDOWN, NOREPLICAS: a demoted master with
+ * min-replicas-to-write) rather than a permanent refusal. */
 int redis_reply_is_transient(const redisReply *r);
 
 #endif

@@ -31,7 +31,8 @@ typedef struct uvredis_opts {
     int connect_timeout_ms;    /* > 0: connect + AUTH + SELECT must finish in time */
     int command_timeout_ms;    /* > 0: while commands are outstanding, a gap this long without a
                                   reply kills the connection (INVQ_ETIMEOUT); must exceed any
-                                  blocking command's own timeout */
+                                  blocking command's own timeout. Counted once the connection is
+                                  ready: until then connect_timeout_ms covers what was queued */
     size_t max_bulk_len;       /* > 0: a reply string longer than this is never read whole: the
                                   connection is dropped (INVQ_EPROTO) as soon as its length is seen */
     uvredis_event_cb on_connect; /* required: runs once, 0 = ready, < 0 = connect failed */

@@ -15,6 +15,7 @@ libhttp-parser2.9
 libsystemd0
 libnettle8
 libinih1
+libssl3
 libsqlite3-0
 libpq5
 "
@@ -33,6 +34,7 @@ libinih-dev
 libcmocka-dev
 libsystemd-dev
 nettle-dev
+libssl-dev
 libpq-dev
 libsqlite3-dev
 python3
@@ -47,6 +49,7 @@ python3-cffi
 TEST_PACKAGES="
 redis-server
 redis-tools
+openssl
 clang
 libclang-rt-14-dev
 valgrind

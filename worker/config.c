@@ -10,6 +10,7 @@
 
 #include "http.h"
 #include "redis_url.h"
+#include "tls.h"
 
 typedef enum opt_kind {
     OPT_STR,
@@ -35,7 +36,7 @@ typedef struct opt {
 
 static const opt opts[] = {
     { "queue-url", "INVQ_QUEUE_URL", OPT_STR, OFF(queue_url), 0, 0,
-      "queue Redis: redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N] (required)" },
+      "queue Redis: redis://[[user]:password@]host[:port][/db], rediss://... (TLS), unix:///path[?db=N] or redis-sentinel://host:port[,host:port...][/db]#MASTER (required)" },
     { "cache-url", "INVQ_CACHE_URL", OPT_STR, OFF(cache_url), 0, 0,
       "cache Redis to invalidate (default: the queue's)" },
     { "namespace", "INVQ_NAMESPACE", OPT_STR, OFF(ns), 0, 0, "key namespace (default invq)" },
@@ -302,12 +303,16 @@ int config_parse(worker_config *c, int argc, char **argv, char *err, size_t errl
     const char *urls[2][2] = { { "queue-url", c->queue_url }, { "cache-url", c->cache_url } };
     for (int i = 0; i < 2; i++) {
         redis_url u;
-        char msg[256];
-        if (redis_url_parse(urls[i][1], &u, msg, sizeof msg) != 0) {
+        char msg[512];
+        int bad = redis_url_parse(urls[i][1], &u, msg, sizeof msg) != 0;
+        if (!bad) {
+            bad = tls_check_files(&u, msg, sizeof msg) != 0; /* an unreadable CA fails now, not at each connect */
+            redis_url_deinit(&u);
+        }
+        if (bad) {
             snprintf(err, errlen, "invq-worker: --%s: %s", urls[i][0], msg);
             return -1;
         }
-        redis_url_deinit(&u);
     }
     struct sockaddr_storage addr;
     char msg[256] = "";

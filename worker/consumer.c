@@ -43,15 +43,16 @@ static void reset_batch(consumer *c)
 }
 
 /* Anything unexpected on the queue connection: drop it; after reconnecting,
- * release.lua returns the list to pending (at least once, no attempt used). */
+ * release.lua returns the list to pending (at least once, no attempt used).
+ * The reset's reason is logged by the pool, once per change. */
 static void queue_broken(consumer *c, const char *what, const redisReply *reply)
 {
     const char *msg = reply == NULL ? "unexpected reply"
                       : reply->type == REDIS_REPLY_ERROR ? reply->str
                                                          : "unexpected reply type";
-    log_event(LOG_ERROR, "queue command failed", LOG_S("consumer", c->id), LOG_S("command", what),
-              LOG_S("error", msg));
-    rlink_reset(&c->q, msg);
+    char why[512];
+    snprintf(why, sizeof why, "%s: %s", what, msg);
+    rlink_reset(&c->q, why);
 }
 
 static void on_retry(uv_timer_t *t)
@@ -106,7 +107,7 @@ static void on_scripts_reloaded(int status, void *data)
     consumer *c = data;
     c->reloading = false;
     if (status < 0) {
-        rlink_reset(&c->q, "SCRIPT LOAD failed");
+        rlink_reset(&c->q, c->p->sc.error);
         return;
     }
     c->q_ready = true;
@@ -559,7 +560,7 @@ static void on_q_scripts(int status, void *data)
     consumer *c = data;
     c->reloading = false;
     if (status < 0) {
-        rlink_reset(&c->q, "SCRIPT LOAD failed");
+        rlink_reset(&c->q, c->p->sc.error);
         return;
     }
     send_release(c);
@@ -572,7 +573,7 @@ static void on_q_state(rlink *l, bool up, void *data)
         c->reloading = true;
         if (scripts_load(&c->p->sc, &c->q, on_q_scripts, c) < 0) {
             c->reloading = false;
-            rlink_reset(&c->q, "cannot send SCRIPT LOAD");
+            rlink_reset(&c->q, c->p->sc.error);
         }
     } else {
         c->q_ready = false;
@@ -590,6 +591,12 @@ static void on_c_state(rlink *l, bool up, void *data)
     pool_consumer_link(c->p, c, l, up);
     if (up)
         consumer_kick(c);
+}
+
+static void on_link_event(rlink *l, const rlink_event *ev, void *data)
+{
+    consumer *c = data;
+    pool_link_event(c->p, l, ev);
 }
 
 int consumer_init(consumer *c, pool *p, unsigned index)
@@ -622,6 +629,7 @@ int consumer_init(consumer *c, pool *p, unsigned index)
          * that is one is refused (release.lua then moves it aside) */
         .max_bulk_len = cfg->limits.max_payload,
         .on_state = on_q_state,
+        .on_event = on_link_event,
         .data = c,
     };
     rlink_opts k = q;
@@ -634,7 +642,7 @@ int consumer_init(consumer *c, pool *p, unsigned index)
     if ((rc = rlink_init(&c->q, p->loop, &q)) < 0)
         return rc;
     if ((rc = rlink_init(&c->c, p->loop, &k)) < 0) {
-        uv_close((uv_handle_t *)&c->q.timer, NULL);
+        rlink_close(&c->q, NULL, NULL);
         return rc;
     }
     uv_timer_init(p->loop, &c->retry);

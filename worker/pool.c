@@ -53,7 +53,9 @@ static void set_connected(pool *p)
 {
     if (p->m == NULL)
         return;
-    metrics_set_connected(p->m, "queue", p->queue_down == 0);
+    /* the queue counts as connected once its control link could load the
+     * scripts: a link that connects and fails at once (NOAUTH) is not */
+    metrics_set_connected(p->m, "queue", p->queue_down == 0 && p->control_ready);
     metrics_set_connected(p->m, "cache", p->cache_down == 0);
 }
 
@@ -90,6 +92,77 @@ void pool_consumer_link(pool *p, consumer *c, rlink *l, bool up)
             metrics_reconnect(p->m, "queue");
     }
     set_connected(p);
+}
+
+/* Sentinel named another master on one link: every link to that same
+ * Sentinel master goes there now, so no batch is fetched on the new master
+ * and applied on the old one. */
+static void follow_one(rlink *l, rlink *from, const char *from_desc, const char *why)
+{
+    char d[1024];
+    if (l == from || !l->up || !redis_url_is_sentinel(l->o.url))
+        return;
+    redis_url_describe(l->o.url, d, sizeof d);
+    if (strcmp(d, from_desc) == 0)
+        rlink_reset(l, why);
+}
+
+static void follow_master_switch(pool *p, rlink *from, const char *why)
+{
+    char a[1024];
+    redis_url_describe(from->o.url, a, sizeof a);
+    follow_one(&p->control, from, a, why);
+    for (unsigned i = 0; i < p->n; i++) {
+        follow_one(&p->consumers[i].q, from, a, why);
+        follow_one(&p->consumers[i].c, from, a, why);
+    }
+}
+
+void pool_link_event(pool *p, rlink *l, const rlink_event *ev)
+{
+    int t = strcmp(l->o.target, "cache") == 0;
+    const char *url = t ? p->cdesc : p->qdesc;
+    char msg[64];
+    /* After an error of the link itself, "connected" is news at once; after
+     * a reset by its owner (an error right after connecting) only once the
+     * connection stayed up (STABLE). */
+    if ((ev->kind == RLINK_EV_UP && !p->link_reset[t]) || ev->kind == RLINK_EV_STABLE) {
+        if (p->link_err[t][0] && !p->link_back[t]) {
+            p->link_back[t] = true;
+            snprintf(msg, sizeof msg, "%s redis connected", l->o.target);
+            log_event(LOG_INFO, msg, LOG_S("url", url), LOG_S("node", ev->addr), LOG_N("failures", ev->failures));
+        }
+        if (ev->kind == RLINK_EV_STABLE) {
+            p->link_err[t][0] = '\0';
+            p->link_back[t] = false;
+            if (p->m != NULL)
+                metrics_set_conn_error(p->m, l->o.target, NULL);
+        }
+        return;
+    }
+    if (ev->kind == RLINK_EV_UP) {
+        log_event(LOG_DEBUG, "redis connected", LOG_S("target", l->o.target), LOG_S("node", ev->addr));
+        return;
+    }
+    const char *what = ev->kind == RLINK_EV_CONNECT_FAILED ? "unreachable"
+                       : ev->kind == RLINK_EV_LOST         ? "connection lost"
+                                                           : "connection reset";
+    if (p->m != NULL)
+        metrics_set_conn_error(p->m, l->o.target, ev->error);
+    if (ev->master_switch)
+        follow_master_switch(p, l, ev->error);
+    snprintf(msg, sizeof msg, "%s redis %s", l->o.target, what);
+    if (strcmp(p->link_err[t], ev->error) == 0) {
+        /* the same error again: retries are not news */
+        log_event(LOG_DEBUG, msg, LOG_S("url", url), LOG_S("error", ev->error), LOG_N("failures", ev->failures),
+                  LOG_N("retry_ms", ev->retry_ms));
+        return;
+    }
+    snprintf(p->link_err[t], sizeof p->link_err[t], "%s", ev->error);
+    p->link_back[t] = false;
+    p->link_reset[t] = ev->kind == RLINK_EV_RESET;
+    log_event(LOG_WARN, msg, LOG_S("url", url), LOG_S("error", ev->error), LOG_N("failures", ev->failures),
+              LOG_N("retry_ms", ev->retry_ms));
 }
 
 /* ---- control connection: heartbeat, promote, reap, sample ---- */
@@ -367,10 +440,11 @@ static void on_control_scripts(int status, void *data)
 {
     pool *p = data;
     if (status < 0) {
-        rlink_reset(&p->control, "SCRIPT LOAD failed");
+        rlink_reset(&p->control, p->sc.error);
         return;
     }
     p->control_ready = true;
+    set_connected(p);
     send_heartbeat(p); /* registers the consumers before their first fetch */
     send_promote(p);
     start_timers(p);
@@ -384,7 +458,7 @@ static void control_reload(pool *p)
         return;
     p->control_ready = false;
     if (scripts_load(&p->sc, &p->control, on_control_scripts, p) < 0)
-        rlink_reset(&p->control, "cannot send SCRIPT LOAD");
+        rlink_reset(&p->control, p->sc.error);
 }
 
 static void on_control_state(rlink *l, bool up, void *data)
@@ -393,7 +467,7 @@ static void on_control_state(rlink *l, bool up, void *data)
     if (up) {
         p->queue_down--;
         if (scripts_load(&p->sc, &p->control, on_control_scripts, p) < 0)
-            rlink_reset(&p->control, "cannot send SCRIPT LOAD");
+            rlink_reset(&p->control, p->sc.error);
     } else {
         p->queue_down++;
         p->control_ready = false;
@@ -404,6 +478,11 @@ static void on_control_state(rlink *l, bool up, void *data)
         p->sampling = false;
     }
     set_connected(p);
+}
+
+static void on_control_event(rlink *l, const rlink_event *ev, void *data)
+{
+    pool_link_event(data, l, ev);
 }
 
 /* ---- shutdown ---- */
@@ -602,6 +681,7 @@ int pool_init(pool *p, uv_loop_t *loop, const worker_config *cfg, metrics *m, ch
         .backoff_base_ms = 100,
         .backoff_max_ms = 5000,
         .on_state = on_control_state,
+        .on_event = on_control_event,
         .data = p,
     };
     if ((rc = rlink_init(&p->control, loop, &o)) < 0)

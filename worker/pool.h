@@ -54,6 +54,9 @@ typedef struct pool {
     bool breaker_open;
     unsigned queue_down;
     bool draining;
+    char link_err[2][512]; /* per target (queue, cache): the connection error last logged */
+    bool link_back[2];     /* "connected" logged since that error */
+    bool link_reset[2];    /* that error came from a reset after connecting (NOAUTH, ...) */
     bool releasing;
     bool closing;
     unsigned release_outstanding;
@@ -86,6 +89,9 @@ void pool_set_families(pool *p, fampolicy *fam);
 /* For consumers. */
 bool pool_may_fetch(const pool *p);
 void pool_consumer_link(pool *p, consumer *c, rlink *l, bool up);
+/* Logs what a link reports, once per change of error per target (not per
+ * retry), and keeps the error for /readyz. */
+void pool_link_event(pool *p, rlink *l, const rlink_event *ev);
 void pool_consumer_idle(pool *p);
 uint64_t pool_now_ms(void);
 /* Logs and counts the jobs a queue script moved aside as too large

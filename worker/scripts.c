@@ -2,10 +2,10 @@
 #include "scripts.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
 #include "lua_scripts.h"
 
 static const char *const sources[SCRIPT_COUNT] = {
@@ -33,10 +33,13 @@ static void on_loaded(uvredis *r, int status, redisReply *reply, void *data)
     load_slot *slot = data;
     load_req *req = slot->req;
     if (status < 0 || reply == NULL) {
+        if (req->status == 0)
+            snprintf(req->s->error, sizeof req->s->error, "SCRIPT LOAD: connection lost");
         req->status = status < 0 ? status : -EIO;
     } else if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
         if (req->status == 0)
-            log_event(LOG_ERROR, "SCRIPT LOAD failed", LOG_S("error", reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply"));
+            snprintf(req->s->error, sizeof req->s->error, "SCRIPT LOAD: %s",
+                     reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
         req->status = -EPROTO;
     } else {
         memcpy(req->s->sha[slot->id], reply->str, 40);
@@ -62,6 +65,7 @@ int scripts_load(scripts *s, rlink *l, scripts_cb cb, void *data)
         const char *argv[3] = { "SCRIPT", "LOAD", sources[i] };
         size_t lens[3] = { 6, 4, strlen(sources[i]) };
         if (rlink_command(l, 3, argv, lens, on_loaded, &req->slots[i]) < 0) {
+            snprintf(s->error, sizeof s->error, "SCRIPT LOAD: cannot send (not connected)");
             req->status = -EIO;
             break;
         }

@@ -22,9 +22,12 @@ typedef enum script_id {
 
 typedef struct scripts {
     char sha[SCRIPT_COUNT][41]; /* "" until loaded once */
+    char error[300];            /* why the last load failed ("SCRIPT LOAD: NOAUTH ...") */
 } scripts;
 
-/* status 0: every script is loaded on the server and s holds the SHA1s. */
+/* status 0: every script is loaded on the server and s holds the SHA1s;
+ * otherwise s->error says why (the caller resets its link with it, which
+ * logs it once). */
 typedef void (*scripts_cb)(int status, void *data);
 
 /* Sends SCRIPT LOAD for every script on l. On 0, cb runs once from a reply

@@ -85,14 +85,36 @@ def free_port():
             s.close()
 
 
+def make_certs(workdir):
+    """A CA and a server certificate for 127.0.0.1 (openssl CLI, EC keys)
+    for bench/run --tls; returns their paths."""
+    d = os.path.join(workdir, "tls")
+    os.makedirs(d, exist_ok=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run = lambda argv: subprocess.run(["openssl"] + argv, cwd=d, check=True, capture_output=True)
+    run(["req", "-x509"] + ec + ["-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=bench-ca"])
+    run(["req"] + ec + ["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"])
+    with open(os.path.join(d, "server.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    run(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+         "-out", "server.crt", "-days", "2", "-extfile", "server.ext"])
+    return {"ca": os.path.join(d, "ca.crt"), "cert": os.path.join(d, "server.crt"),
+            "key": os.path.join(d, "server.key")}
+
+
 class RedisServer:
-    """A redis-server on 127.0.0.1:<port> without persistence, in `workdir`."""
+    """A redis-server on 127.0.0.1:<port> without persistence, in `workdir`.
+    With TLS set (bench/run --tls) it also listens on a TLS port, which the
+    workers use; the benchmark's own tools keep the plain port."""
+
+    TLS = None  # {"ca", "cert", "key"} paths from make_certs()
 
     def __init__(self, workdir, name="redis"):
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.proc = None
         self.port = None
+        self.tls_port = None
 
     def start(self, attempts=20):
         for _ in range(attempts):
@@ -101,12 +123,24 @@ class RedisServer:
                     "--save", "", "--appendonly", "no", "--dir", self.dir,
                     "--protected-mode", "yes", "--daemonize", "no",
                     "--logfile", os.path.join(self.dir, "redis.log")]
+            tls_port = None
+            if RedisServer.TLS:
+                tls_port = free_port()
+                t = RedisServer.TLS
+                argv += ["--tls-port", str(tls_port), "--tls-cert-file", t["cert"], "--tls-key-file", t["key"],
+                         "--tls-ca-cert-file", t["ca"], "--tls-auth-clients", "no"]
             proc = spawn(argv, os.path.join(self.dir, "stdout.log"))
             if self._wait_ready(proc, port):
-                self.proc, self.port = proc, port
+                self.proc, self.port, self.tls_port = proc, port, tls_port
                 return self
             stop_process(proc, 2.0)  # lost the port race: try another one
         raise RuntimeError("redis-server did not start (see %s)" % self.dir)
+
+    def url(self, db=0):
+        """The URL a worker uses: over TLS when the server has a TLS port."""
+        if self.tls_port:
+            return "rediss://127.0.0.1:%d/%d?ssl_ca_certs=%s" % (self.tls_port, db, RedisServer.TLS["ca"])
+        return "redis://127.0.0.1:%d/%d" % (self.port, db)
 
     @staticmethod
     def _wait_ready(proc, port, timeout=10.0):
@@ -147,8 +181,7 @@ class Worker:
 
     def __init__(self, exe, server, workdir, consumers=2, http_port=None, extra=(), tag="worker"):
         self.log = os.path.join(workdir, "%s.log" % tag)
-        url = "redis://127.0.0.1:%d" % server.port
-        argv = [exe, "--queue-url", url, "--cache-url", url + "/1",
+        argv = [exe, "--queue-url", server.url(0), "--cache-url", server.url(1),
                 "--consumers", str(consumers), "--log-level", "warn",
                 "--http-addr", "127.0.0.1:%d" % http_port if http_port else "off"]
         argv.extend(extra)

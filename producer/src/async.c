@@ -1,7 +1,8 @@
 /* The asynchronous producer: jobs sent during one loop iteration are flushed
- * together (a uv_idle handle) as one MULTI/LPUSH/EXEC round trip over
- * uvredis; disconnected, they are spooled or held in memory; the spool is
- * replayed chunk by chunk once connected; reconnects back off. */
+ * together (a uv_idle handle, see uvredis.c) as one MULTI/LPUSH/EXEC round trip over an
+ * rlink (core's self-reconnecting link: backoff, TLS, Sentinel);
+ * disconnected, they are spooled or held in memory; the spool is replayed
+ * chunk by chunk once connected. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +16,8 @@
 #include "enqueue.h"
 #include "error.h"
 #include "job_limits.h"
+#include "rlink.h"
 #include "spool.h"
-#include "uvredis.h"
 
 #define BATCH_MAX_JOBS 10000u
 #define BATCH_MAX_BYTES (8u * 1024u * 1024u)
@@ -58,12 +59,10 @@ struct invq_async {
     uv_loop_t *loop;
     prod_config cfg;
     spool *spool;
-    uvredis *conn;
-    uv_timer_t retry_timer;
-    uv_idle_t flusher;   /* idle, not prepare: it runs before uvredis's own prepare
-                            flush in the same turn, so nothing waits for the next poll */
-    int open_handles;    /* handles and connections still closing */
-    int retry_attempt;
+    rlink link;
+    char url_text[300];
+    uv_idle_t flusher;
+    int open_handles;    /* handles and the link still closing */
     send_list waiting;
     size_t inflight;     /* batches sent, not yet completed */
     bool replaying;
@@ -107,19 +106,17 @@ static void complete(invq_async *a, asend *s, int status)
 
 static bool spoolable(int rc, int transient)
 {
-    return rc == INVQ_ECONNECT || rc == INVQ_ETIMEOUT || rc == INVQ_EIO || rc == INVQ_EPROTO ||
+    return rc == INVQ_ECONNECT || rc == INVQ_ETIMEOUT || rc == INVQ_EIO || rc == INVQ_EPROTO || rc == INVQ_ETLS ||
            rc == INVQ_ECLOSED || (rc == INVQ_EREPLY && transient);
 }
 
 static bool is_ready(const invq_async *a)
 {
-    return a->conn && uvredis_is_ready(a->conn);
+    return a->link.up && !a->finishing;
 }
 
 static void kick(invq_async *a);
 static void maybe_finish(invq_async *a);
-static void drop_conn(invq_async *a);
-static void schedule_retry(invq_async *a);
 
 /* Spools every job of l (all in one append when it fits, else one by one)
  * and completes each with its definite status. */
@@ -171,10 +168,18 @@ static void batch_done(abatch *b)
         while ((s = list_pop(&b->jobs)) != NULL)
             complete(a, s, b->status);
     }
+    /* A node that cannot take writes now (READONLY, NOREPLICAS, LOADING,
+     * ...) is a connection problem: reconnect (rediscover, for Sentinel)
+     * after the backoff, rather than send again at once. */
+    bool reset = b->status == INVQ_EREPLY && b->transient;
+    char why[256];
+    snprintf(why, sizeof(why), "%s", b->err);
     enq_plan_deinit(&b->plan);
     free(b->payloads);
     free(b->lens);
     free(b);
+    if (reset)
+        rlink_reset(&a->link, why);
     kick(a);
     maybe_finish(a);
 }
@@ -211,20 +216,18 @@ static void batch_send(invq_async *a, abatch *b, size_t n)
         return;
     }
     for (size_t i = 0; i < b->plan.ncmds; i++) {
-        rc = uvredis_command_argv(a->conn, b->plan.argc[i], b->plan.argv + b->plan.start[i],
-                                  b->plan.lens + b->plan.start[i], on_batch_reply, b);
+        rc = rlink_command(&a->link, b->plan.argc[i], b->plan.argv + b->plan.start[i],
+                           b->plan.lens + b->plan.start[i], on_batch_reply, b);
         if (rc < 0) {
             /* Commands 0..i-1 complete through the connection's teardown;
              * account for the ones never queued. */
             b->status = rc;
             snprintf(b->err, sizeof(b->err), "enqueue: %s", invq_strerror(rc));
             b->plan.ncmds = i;
-            if (i == 0) {
+            if (i == 0)
                 batch_done(b);
-            } else {
-                drop_conn(a); /* completes b through the teardown */
-                schedule_retry(a);
-            }
+            else
+                rlink_reset(&a->link, b->err); /* completes b through the teardown */
             return;
         }
     }
@@ -313,72 +316,23 @@ static void kick(invq_async *a)
 
 /* ------------------------------------------------------------ connection */
 
-static void start_connect(invq_async *a);
-
-static void on_retry_timer(uv_timer_t *t)
-{
-    start_connect(t->data);
-}
-
-static void schedule_retry(invq_async *a)
-{
-    uint64_t delay = (uint64_t)a->cfg.reconnect_min_ms;
-    for (int i = 0; i < a->retry_attempt && delay < (uint64_t)a->cfg.reconnect_max_ms; i++)
-        delay *= 2;
-    if (delay > (uint64_t)a->cfg.reconnect_max_ms)
-        delay = (uint64_t)a->cfg.reconnect_max_ms;
-    a->retry_attempt++;
-    if (!a->closing)
-        uv_timer_start(&a->retry_timer, on_retry_timer, delay, 0);
-}
-
-static void on_conn_closed(uvredis *r, void *data);
-
-/* Closes the current connection; the producer is freed only after it is. */
-static void drop_conn(invq_async *a)
-{
-    if (a->conn) {
-        a->open_handles++;
-        uvredis_close(a->conn, on_conn_closed, a);
-    }
-    a->conn = NULL;
-}
-
-static void on_conn_event(uvredis *r, int status, void *data)
+static void on_link_state(rlink *l, bool up, void *data)
 {
     invq_async *a = data;
-    if (status == 0) {
-        a->retry_attempt = 0;
-        a->down = false;
-        kick(a);
-        return;
-    }
-    a->down = true;
-    snprintf(a->errstr, sizeof(a->errstr), "%s", uvredis_errstr(r));
-    if (r == a->conn)
-        drop_conn(a);
-    schedule_retry(a);
-    kick(a); /* spool what waits, or let close finish */
+    a->down = !up;
+    kick(a); /* send, or spool what waits, or let close finish */
     maybe_finish(a);
 }
 
-static void start_connect(invq_async *a)
+static void on_link_event(rlink *l, const rlink_event *ev, void *data)
 {
-    uvredis_opts o = {
-        .connect_timeout_ms = a->cfg.connect_timeout_ms,
-        .command_timeout_ms = a->cfg.command_timeout_ms,
-        .on_connect = on_conn_event,
-        .on_lost = on_conn_event,
-        .data = a,
-    };
-    if (a->closing || a->conn)
+    invq_async *a = data;
+    if (ev->kind == RLINK_EV_UP || ev->kind == RLINK_EV_STABLE)
         return;
-    if (uvredis_new(a->loop, &a->cfg.url, &o, &a->conn, a->errstr, sizeof(a->errstr)) < 0) {
-        a->conn = NULL;
-        a->down = true;
-        schedule_retry(a);
-        kick(a);
-    }
+    a->down = true;
+    snprintf(a->errstr, sizeof(a->errstr), "%s", ev->error);
+    kick(a);
+    maybe_finish(a);
 }
 
 /* ----------------------------------------------------------------- close */
@@ -401,7 +355,7 @@ static void on_handle_closed(uv_handle_t *h)
     free(a);
 }
 
-static void on_conn_closed(uvredis *r, void *data)
+static void on_link_closed(rlink *l, void *data)
 {
     invq_async *a = data;
     on_handle_closed((uv_handle_t *)&a->flusher);
@@ -416,9 +370,8 @@ static void maybe_finish(invq_async *a)
         return;
     a->finishing = true;
     a->open_handles += 2;
-    uv_close((uv_handle_t *)&a->retry_timer, on_handle_closed);
     uv_close((uv_handle_t *)&a->flusher, on_handle_closed);
-    drop_conn(a);
+    rlink_close(&a->link, on_link_closed, a);
 }
 
 /* ------------------------------------------------------------------- API */
@@ -454,11 +407,28 @@ INVQ_API int invq_async_new(void *loop, const invq_options *o, invq_async **out,
             snprintf(a->errstr, sizeof(a->errstr), "%s", spool_warning(a->spool));
     }
     a->loop = loop;
-    uv_timer_init(loop, &a->retry_timer);
+    redis_url_describe(&a->cfg.url, a->url_text, sizeof(a->url_text));
+    rlink_opts lo = {
+        .target = "queue",
+        .url = &a->cfg.url,
+        .url_text = a->url_text,
+        .connect_timeout_ms = a->cfg.connect_timeout_ms,
+        .command_timeout_ms = a->cfg.command_timeout_ms,
+        .backoff_base_ms = (uint64_t)a->cfg.reconnect_min_ms,
+        .backoff_max_ms = (uint64_t)a->cfg.reconnect_max_ms,
+        .on_state = on_link_state,
+        .on_event = on_link_event,
+        .data = a,
+    };
+    if ((rc = rlink_init(&a->link, loop, &lo)) < 0) {
+        spool_close(a->spool);
+        prod_config_deinit(&a->cfg);
+        free(a);
+        return err_set(err, errlen, rc, "%s", invq_strerror(rc));
+    }
     uv_idle_init(loop, &a->flusher);
-    a->retry_timer.data = a;
     a->flusher.data = a;
-    start_connect(a);
+    rlink_start(&a->link);
     *out = a;
     return 0;
 }
@@ -498,11 +468,8 @@ INVQ_API void invq_async_close(invq_async *a, invq_close_cb cb, void *data)
     a->closing = true;
     a->close_cb = cb;
     a->close_data = data;
-    uv_timer_stop(&a->retry_timer);
-    if (!is_ready(a))
-        drop_conn(a); /* connecting: do not wait for it */
     kick(a);
-    maybe_finish(a);
+    maybe_finish(a); /* not connected: closes at once, without waiting for a connect */
 }
 
 INVQ_API const invq_families *invq_async_families(const invq_async *a)

@@ -7,6 +7,7 @@
 
 #include "error.h"
 #include "job_limits.h"
+#include "tls.h"
 
 INVQ_API void invq_options_init(invq_options *o)
 {
@@ -45,6 +46,10 @@ int prod_config_init(prod_config *c, const invq_options *o, char *err, size_t er
         return err_set(err, errlen, INVQ_EINVAL, "reconnect delays need 0 <= min <= max");
     if ((rc = redis_url_parse(o->url ? o->url : "redis://127.0.0.1:6379", &c->url, err, errlen)) < 0)
         return rc;
+    if ((rc = tls_check_files(&c->url, err, errlen)) < 0) { /* a TLS file that cannot be used fails now */
+        redis_url_deinit(&c->url);
+        return rc;
+    }
     snprintf(c->ns, sizeof(c->ns), "%s", ns);
     int krc = qkeys_init(&c->keys, ns, queue);
     c->spool_dir = o->spool_dir ? strdup(o->spool_dir) : NULL;

@@ -32,8 +32,9 @@ typedef struct prod_config {
 } prod_config;
 
 /* Resolves o (borrowed) into c, loading o->families when set. Returns 0, or
- * INVQ_EINVAL / INVQ_EURL / INVQ_ENOMEM with a message naming the bad option
- * (for a bad families file: every problem, one per line) and c empty. */
+ * INVQ_EINVAL / INVQ_EURL / INVQ_ETLS (a TLS file of the URL cannot be used)
+ * / INVQ_ENOMEM with a message naming the bad option (for a bad families
+ * file: every problem, one per line) and c empty. */
 int prod_config_init(prod_config *c, const invq_options *o, char *err, size_t errlen);
 
 void prod_config_deinit(prod_config *c);

@@ -1,10 +1,12 @@
 /* The synchronous producer: one hiredis connection (reconnected on the next
- * call after it broke), the atomic enqueue round trip, and the spool for
- * when Redis cannot be reached. */
+ * call after it broke; for a Sentinel URL rediscovered then, and dropped
+ * when Sentinel names another master), the atomic enqueue round trip, and
+ * the spool for when Redis cannot be reached. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <invq/invq.h>
 
@@ -13,39 +15,77 @@
 #include "error.h"
 #include "job_limits.h"
 #include "redis_sync.h"
+#include "sentinel.h"
 #include "spool.h"
 
 #define REPLAY_MAX_JOBS 1000u
 #define REPLAY_MAX_BYTES (4u * 1024u * 1024u)
+#define SENTINEL_CHECK_MS 1000
 
 struct invq_producer {
     prod_config cfg;
     redisContext *c;
+    struct tlsthread *tls; /* the TLS pump of c, NULL for a plain connection */
     spool *spool;
     uint64_t events_seen;
+    char master_host[SENTINEL_HOST_MAX]; /* Sentinel: the node c is connected to */
+    int master_port;
+    uint64_t master_checked_ms;
     char errstr[512];
 };
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 /* Errors after which the job may still be delivered later: spool it. */
 static bool spoolable(int rc, int transient)
 {
-    return rc == INVQ_ECONNECT || rc == INVQ_ETIMEOUT || rc == INVQ_EIO || rc == INVQ_EPROTO ||
+    return rc == INVQ_ECONNECT || rc == INVQ_ETIMEOUT || rc == INVQ_EIO || rc == INVQ_EPROTO || rc == INVQ_ETLS ||
            (rc == INVQ_EREPLY && transient);
 }
 
 static void drop_conn(invq_producer *p)
 {
-    if (p->c)
-        redisFree(p->c);
+    redis_sync_free(p->c, p->tls);
     p->c = NULL;
+    p->tls = NULL;
+}
+
+/* A Sentinel master that was demoted keeps accepting writes until Sentinel
+ * reconfigures it, and those writes are lost: at most once a second ask a
+ * sentinel whether it still names the node we write to, and drop the
+ * connection when it does not. A sentinel that cannot be asked changes
+ * nothing. */
+static void check_master(invq_producer *p)
+{
+    char host[SENTINEL_HOST_MAX], err[256];
+    int port = 0;
+    uint64_t now = mono_ms();
+    if (!p->c || !redis_url_is_sentinel(&p->cfg.url) || now - p->master_checked_ms < SENTINEL_CHECK_MS)
+        return;
+    p->master_checked_ms = now;
+    if (sentinel_sync_master(&p->cfg.url, p->cfg.connect_timeout_ms, p->cfg.command_timeout_ms, host, sizeof host,
+                             &port, err, sizeof err) == 0 &&
+        (strcmp(host, p->master_host) != 0 || port != p->master_port))
+        drop_conn(p);
 }
 
 static int connect_now(invq_producer *p)
 {
+    check_master(p);
     if (p->c)
         return 0;
-    return redis_sync_connect(&p->cfg.url, p->cfg.connect_timeout_ms, p->cfg.command_timeout_ms, &p->c,
-                              p->errstr, sizeof(p->errstr));
+    if (!redis_url_is_sentinel(&p->cfg.url))
+        return redis_sync_connect_tls(&p->cfg.url, p->cfg.connect_timeout_ms, p->cfg.command_timeout_ms, &p->c,
+                                      &p->tls, p->errstr, sizeof(p->errstr));
+    p->master_checked_ms = mono_ms();
+    return sentinel_sync_connect(&p->cfg.url, p->cfg.connect_timeout_ms, p->cfg.command_timeout_ms, &p->c,
+                                 &p->tls, p->master_host, sizeof(p->master_host), &p->master_port, p->errstr,
+                                 sizeof(p->errstr));
 }
 
 /* Surfaces a new spool problem (torn record, entry left alone, ...) through
@@ -75,7 +115,9 @@ static int push(invq_producer *p, const uint8_t *const *payloads, const size_t *
         if ((rc = connect_now(p)) < 0)
             break;
         rc = enq_plan_run_sync(&plan, p->c, transient, &broken, p->errstr, sizeof(p->errstr));
-        if (broken)
+        /* a node that cannot take writes now (READONLY, NOREPLICAS, ...):
+         * the next call connects again, and rediscovers a Sentinel master */
+        if (broken || (rc == INVQ_EREPLY && *transient))
             drop_conn(p);
         if (rc == 0 || !broken || fresh || rc == INVQ_ETIMEOUT)
             break;

@@ -1,12 +1,17 @@
 /* uvredis, the hiredis <-> libuv glue shared by producer and worker:
- * connect + commands, AUTH/SELECT failures, connect and command timeouts
+ * connect + commands, AUTH/SELECT failures, a refused TCP connect named as
+ * such (not "poll error: bad file descriptor"), connect and command timeouts
  * against a stopped (SIGSTOP) server, a killed server, a burst of pipelined
  * commands and one larger than the socket buffer, a write to a dead server
  * with SIGPIPE at its default (the process survives), and close with
  * commands outstanding; the loop is empty after every close. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -75,7 +80,7 @@ static uvredis *open_conn(uv_loop_t *loop, const char *url, ctx *c, int cmd_time
     redis_url u;
     uvredis *r;
     char err[256];
-    uvredis_opts o = { .connect_timeout_ms = 300, .command_timeout_ms = cmd_timeout,
+    uvredis_opts o = { .connect_timeout_ms = 2000, .command_timeout_ms = cmd_timeout,
                        .on_connect = on_connect, .on_lost = on_lost, .data = c };
     memset(c, 0, sizeof(*c));
     c->connect_status = c->lost_status = c->reply_status = 1;
@@ -220,6 +225,23 @@ int main(void)
     CHECK_RC(uvredis_new(&loop, &u, &o, &r, err, sizeof(err)), INVQ_ECONNECT);
     CHECK(r == NULL && strstr(err, "none.sock"));
     redis_url_deinit(&u);
+
+    /* Nothing listening on a TCP port: refused, and said so. */
+    {
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = { .sin_family = AF_INET };
+        socklen_t alen = sizeof a;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        CHECK(bind(s, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(s, (struct sockaddr *)&a, &alen) == 0);
+        close(s); /* bound, never listened: connects are refused */
+        snprintf(url, sizeof(url), "redis://127.0.0.1:%d", ntohs(a.sin_port));
+        r = open_conn(&loop, url, &c, 0);
+        run_until(&loop, &c.connect_status);
+        printf("# refused: %s\n", uvredis_errstr(r));
+        CHECK(c.connect_status == INVQ_ECONNECT && strstr(uvredis_errstr(r), "refused") &&
+              !strstr(uvredis_errstr(r), "bad file descriptor"));
+        close_and_drain(&loop, r, &c);
+    }
 
     /* Close with commands outstanding: they complete with INVQ_ECLOSED. */
     CHECK(rfix_restart(f) == 0);

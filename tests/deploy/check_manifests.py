@@ -7,7 +7,9 @@ users and passwords the manifests use exist in deploy/redis-acl/users.acl;
 the hourly audit (systemd service and timer, Kubernetes CronJob) runs
 `invqctl audit` with flags it knows, once an hour, never twice at once,
 keeps its results (--prom where they are collected) and lints its families
-file.
+file;
+the TLS examples (compose.tls.yaml, k8s-tls/) use rediss:// URLs whose
+ssl_* files are mounted where the URLs say.
 
 usage: check_manifests.py DEPLOY_DIR [--worker PATH] [--invqctl PATH]
                           [--demo-producer PATH] [--self-test]
@@ -122,9 +124,9 @@ def acl_password_ok(users, user, password):
     return ("#" + digest) in rules or (">" + password) in rules
 
 
-def check_url(users, url, where, want_user):
+def check_url(users, url, where, want_user, scheme="redis"):
     u = urlsplit(url)
-    check(u.scheme == "redis", f"{where}: URL scheme is {u.scheme!r}")
+    check(u.scheme == scheme, f"{where}: URL scheme is {u.scheme!r}")
     check(u.username == want_user, f"{where}: URL user is {u.username!r}, expected {want_user!r}")
     check(u.password, f"{where}: URL carries no password")
     if u.username and u.password:
@@ -197,6 +199,84 @@ def check_compose(d, envs, users, demo_usage, ctl_envs):
         for k in ("INVQ_NAMESPACE", "INVQ_QUEUE"):
             check(cenv.get(k, None) == env.get(k, None), f"compose: invqctl and worker disagree on {k}")
     return env, grace_ms
+
+
+def ssl_files(url):
+    """The paths of a rediss:// URL's ssl_* parameters."""
+    q = urlsplit(url).query
+    return {k: v for k, v in (p.split("=", 1) for p in q.split("&") if "=" in p) if k.startswith("ssl_")}
+
+
+def check_compose_tls(d, users):
+    path = os.path.join(d, "compose.tls.yaml")
+    if not check(os.path.exists(path), "compose.tls.yaml is missing"):
+        return
+    doc = load_all(path)[0]
+    secrets = doc.get("secrets", {})
+    made = {"ca.crt", "redis.crt", "redis.key", "client.crt", "client.key"}  # by deploy/tls/make-certs.sh
+    for name, s in secrets.items():
+        check(os.path.basename(s.get("file", "")) in made,
+              f"compose.tls: secret {name} is not a file deploy/tls/make-certs.sh makes")
+    svcs = doc.get("services", {})
+    cmd = svcs.get("redis", {}).get("command", [])
+    check("--tls-port" in cmd and cmd[cmd.index("--port") + 1] == "0" if "--port" in cmd else False,
+          "compose.tls: redis does not listen on TLS only")
+    for flag in ("--tls-cert-file", "--tls-key-file", "--tls-ca-cert-file"):
+        if check(flag in cmd, f"compose.tls: redis has no {flag}"):
+            f = cmd[cmd.index(flag) + 1]
+            check(f.startswith("/run/secrets/") and f[13:] in svcs["redis"].get("secrets", []),
+                  f"compose.tls: redis {flag} {f} is not one of its secrets")
+    urls = []
+    for name, user in (("worker", "invq-worker"), ("invqctl", "invq-admin")):
+        urls.append((name, user, svcs.get(name, {}).get("environment", {}).get("INVQ_QUEUE_URL", "")))
+    for name, user in (("cache-fill", "invq-demo-app"), ("producer", "invq-producer")):
+        argv = [str(x) for x in svcs.get(name, {}).get("command", [])]
+        urls.append((name, user, argv[argv.index("--url") + 1] if "--url" in argv else ""))
+    for name, user, url in urls:
+        check_url(users, url, f"compose.tls {name}", user, scheme="rediss")
+        files = ssl_files(url)
+        check("ssl_ca_certs" in files, f"compose.tls: {name}'s URL has no ssl_ca_certs")
+        for k, f in files.items():
+            if k in ("ssl_cert_reqs", "ssl_check_hostname"):
+                continue
+            check(f.startswith("/run/secrets/") and f[13:] in svcs.get(name, {}).get("secrets", []),
+                  f"compose.tls: {name}'s {k}={f} is not one of its secrets")
+
+
+def check_k8s_tls(d, users):
+    k = os.path.join(d, "k8s-tls")
+    if not check(os.path.isdir(k), "k8s-tls/ is missing"):
+        return
+    docs = {}
+    for path in sorted(glob.glob(os.path.join(k, "*.yaml"))):
+        for doc in load_all(path):
+            docs.setdefault((doc.get("kind"), doc.get("metadata", {}).get("name")), doc)
+    kz = docs.get(("Kustomization", None), {})
+    for r in kz.get("resources", []) + [p.get("path") for p in kz.get("patches", [])]:
+        check(r == "../k8s" or os.path.exists(os.path.join(k, r)), f"k8s-tls: kustomization names missing {r}")
+    tls = docs.get(("Secret", "invq-redis-tls"), {}).get("stringData", {})
+    urls = docs.get(("Secret", "invq-redis"), {}).get("stringData", {})
+    dep = docs.get(("Deployment", "invq-worker"), {}).get("spec", {}).get("template", {}).get("spec", {})
+    vols = {v["name"]: v for v in dep.get("volumes", [])}
+    mount = None
+    for c in dep.get("containers", []):
+        for m in c.get("volumeMounts", []):
+            v = vols.get(m["name"], {})
+            if v.get("secret", {}).get("secretName") == "invq-redis-tls":
+                mount = m["mountPath"]
+                check(m.get("readOnly"), "k8s-tls: the TLS Secret is not mounted read-only")
+                mode = v["secret"].get("defaultMode", 0o644)
+                check(mode & 0o004 or (mode & 0o040 and dep.get("securityContext", {}).get("fsGroup") == 10001),
+                      "k8s-tls: uid 10001 cannot read the mounted TLS files")
+    check(mount is not None, "k8s-tls: the invq-redis-tls Secret is not mounted into the worker")
+    for key in ("queue-url", "cache-url"):
+        url = urls.get(key, "")
+        check_url(users, url, f"k8s-tls Secret {key}", "invq-worker", scheme="rediss")
+        for p, f in ssl_files(url).items():
+            if p in ("ssl_cert_reqs", "ssl_check_hostname"):
+                continue
+            check(mount is not None and os.path.dirname(f) == mount and os.path.basename(f) in tls,
+                  f"k8s-tls: {key}'s {p}={f} is not a key of invq-redis-tls mounted at {mount}")
 
 
 def check_dockerfile(d, envs):
@@ -542,6 +622,11 @@ MUTATIONS = [
     ("invq-worker.service", "TimeoutStopSec=30s", "TimeoutStopSec=10s"),
     ("invq-worker.service", "ProtectSystem=strict", "ProtectSystem=full"),
     ("redis-acl/users.acl", "+lpush +hincrby", "+lpush +del +hincrby"),
+    ("compose.tls.yaml", "ssl_ca_certs=/run/secrets/redis-ca&ssl_certfile", "ssl_ca_certs=/run/secrets/ca&ssl_certfile"),
+    ("compose.tls.yaml", "secrets: [redis-ca, redis-cert, redis-key]", "secrets: [redis-ca, redis-cert]"),
+    ("k8s-tls/secret-urls.yaml", "ssl_ca_certs=/etc/invq/tls/ca.crt", "ssl_ca_certs=/etc/invq/ca.crt"),
+    ("k8s-tls/deployment-tls.yaml", "mountPath: /etc/invq/tls", "mountPath: /etc/tls"),
+    ("k8s-tls/deployment-tls.yaml", "fsGroup: 10001", "fsGroup: 0"),
     ("k8s/audit-cronjob.yaml", 'schedule: "17 * * * *"', 'schedule: "17 */6 * * *"'),
     ("k8s/audit-cronjob.yaml", "concurrencyPolicy: Forbid", "concurrencyPolicy: Allow"),
     ("k8s/audit-cronjob.yaml", "--prom /results/invq-audit.prom;", "--prom /tmp/invq-audit.prom;"),
@@ -648,6 +733,8 @@ def main():
     check_compose(d, envs, users, demo_usage, ctl_envs)
     check_dockerfile(d, envs)
     check_k8s(d, envs, users)
+    check_compose_tls(d, users)
+    check_k8s_tls(d, users)
     check_systemd(d, envs, a.worker)
     aflags, aenvs = audit_help(a.invqctl) if a.invqctl else (None, Anything())
     check_audit_systemd(d, users, aflags, aenvs)

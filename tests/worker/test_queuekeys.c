@@ -88,6 +88,20 @@ static bool errors_grew(void *ctx)
     return script_errors(m->port) >= m->at_least;
 }
 
+typedef struct reason_wait {
+    int port;
+    const char *reason;
+    char body[512];
+} reason_wait;
+
+/* /readyz answers 503 naming the reason (before the first queue script
+ * ran it may still say the queue is not connected). */
+static bool ready_names(void *ctx)
+{
+    reason_wait *r = ctx;
+    return e2e_get(r->port, "/readyz", r->body, sizeof r->body, 5000) == 503 && strstr(r->body, r->reason) != NULL;
+}
+
 static void run_case(rfix *srv, const qk_case *k)
 {
     redisContext *c = g_c;
@@ -105,8 +119,9 @@ static void run_case(rfix *srv, const qk_case *k)
     WT_CHECK(w != NULL, "worker did not start");
 
     /* Broken: not ready, with the reason; nothing lost. */
-    e2e_wait_status(port, "/readyz", 503, body, sizeof body);
-    WT_CHECK(strstr(body, k->reason) != NULL, "%s: /readyz says '%s', want '%s'", k->name, body, k->reason);
+    reason_wait rw = { .port = port, .reason = k->reason };
+    WT_CHECK(wt_wait_for(ready_names, &rw, WT_DEADLINE_MS), "%s: /readyz says '%s', want '%s'", k->name, rw.body,
+             k->reason);
     WT_CHECK(e2e_metric(port, "invq_queue_blocked") == 1, "%s: invq_queue_blocked not 1", k->name);
     WT_CHECK(e2e_metric(port, "invq_ready") == 0, "%s: invq_ready not 0", k->name);
     /* the scripts keep being retried meanwhile, silently */

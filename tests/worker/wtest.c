@@ -539,6 +539,54 @@ void wt_push_dels(redisContext *qc, redisContext *cc, const char *prefix, int fr
     }
 }
 
+void wt_push_dels_bulk(redisContext *qc, redisContext *cc, const char *prefix, int from, int to)
+{
+    char pending[128];
+    wt_qkey(pending, sizeof(pending), "pending");
+    for (int base = from; base < to; base += 1000) {
+        int end = base + 1000 < to ? base + 1000 : to;
+        for (int i = base; i < end; i++) {
+            char key[64], id[64];
+            const char *keys[1] = {key};
+            size_t len;
+            snprintf(key, sizeof(key), "%s:%d", prefix, i);
+            snprintf(id, sizeof(id), "%s-%d", prefix, i);
+            if (cc != NULL)
+                redisAppendCommand(cc, "SET %s v", key);
+            uint8_t *job = wt_job1(id, JOB_OP_DEL, keys, 1, 0, &len);
+            redisAppendCommand(qc, "LPUSH %s %b", pending, job, len);
+            free(job);
+        }
+        for (int i = base; i < end; i++) {
+            void *r = NULL;
+            if (cc != NULL) {
+                WT_CHECK(redisGetReply(cc, &r) == REDIS_OK && r != NULL, "SET failed: %s", cc->errstr);
+                freeReplyObject(r);
+            }
+            WT_CHECK(redisGetReply(qc, &r) == REDIS_OK && r != NULL &&
+                         ((redisReply *)r)->type == REDIS_REPLY_INTEGER, "LPUSH failed: %s", qc->errstr);
+            freeReplyObject(r);
+        }
+    }
+}
+
+int wt_file_count(const char *path, const char *const *needles)
+{
+    FILE *f = fopen(path, "r");
+    char line[8192];
+    int n = 0;
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        bool all = true;
+        for (size_t i = 0; needles[i] != NULL && all; i++)
+            all = strstr(line, needles[i]) != NULL;
+        n += all;
+    }
+    fclose(f);
+    return n;
+}
+
 void wt_push(redisContext *c, const uint8_t *job, size_t len)
 {
     char key[128];

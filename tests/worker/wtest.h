@@ -128,6 +128,13 @@ void wt_push1(redisContext *c, const char *id, job_op_kind kind, const char *con
  * first. */
 void wt_push_dels(redisContext *qc, redisContext *cc, const char *prefix, int from, int to);
 
+/* As wt_push_dels(), pipelined 1000 commands per round trip (for large
+ * backlogs). */
+void wt_push_dels_bulk(redisContext *qc, redisContext *cc, const char *prefix, int from, int to);
+
+/* Lines of the file that contain every one of the NULL-terminated needles. */
+int wt_file_count(const char *path, const char *const *needles);
+
 /* A valid one-key DEL job ("<id>" on key "<id>") padded by an unknown
  * field to exactly `size` bytes (size >= 64), for payload limits; malloc'd
  * (caller frees). */

@@ -1,5 +1,6 @@
-/* invqctl's queue connection: URL parsing and connecting through the shared
- * producer/src plumbing, the queue's key names (qkeys), and checked command helpers. */
+/* invqctl's queue connection: URL parsing and connecting (TLS, Sentinel)
+ * through the shared core plumbing, the queue's key names (qkeys), and
+ * checked command helpers. */
 #include "conn.h"
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 
 #include "redis_sync.h"
 #include "redis_url.h"
+#include "tls.h"
 
 int conn_open(conn *c, const ctl_common *o)
 {
@@ -21,14 +23,19 @@ int conn_open(conn *c, const ctl_common *o)
         fprintf(stderr, "invqctl: --queue-url (or INVQ_QUEUE_URL) is required\n");
         return CTL_USAGE;
     }
-    char err[256];
+    char err[1024];
     redis_url u;
     if (redis_url_parse(o->queue_url, &u, err, sizeof err) < 0) {
         fprintf(stderr, "invqctl: --queue-url: %s\n", err);
         return CTL_USAGE;
     }
-    int rc = redis_sync_connect(&u, (int)o->connect_timeout_ms, (int)o->command_timeout_ms, &c->rc, err,
-                                sizeof err);
+    if (tls_check_files(&u, err, sizeof err) < 0) {
+        redis_url_deinit(&u);
+        fprintf(stderr, "invqctl: --queue-url: %s\n", err);
+        return CTL_USAGE;
+    }
+    int rc = redis_sync_connect_tls(&u, (int)o->connect_timeout_ms, (int)o->command_timeout_ms, &c->rc, &c->tls,
+                                    err, sizeof err);
     char where[300];
     redis_url_describe(&u, where, sizeof where);
     redis_url_deinit(&u);
@@ -47,8 +54,7 @@ int conn_open(conn *c, const ctl_common *o)
 
 void conn_close(conn *c)
 {
-    if (c->rc)
-        redisFree(c->rc);
+    redis_sync_free(c->rc, c->tls);
     qkeys_deinit(&c->keys);
     memset(c, 0, sizeof *c);
 }

@@ -11,8 +11,11 @@
 #include "args.h"
 #include "qkeys.h"
 
+struct tlsthread;
+
 typedef struct conn {
     redisContext *rc; /* owned */
+    struct tlsthread *tls; /* owned: rc's TLS pump, NULL for a plain connection */
     qkeys keys;       /* the queue's key names, owned */
     int failure;      /* CTL_UNAVAILABLE or CTL_SOFTWARE: exit code of the last failure */
 } conn;

@@ -59,6 +59,7 @@ static int exit_for(int code)
     case INVQ_ETIMEOUT:
     case INVQ_EAUTH:
     case INVQ_EIO:
+    case INVQ_ETLS:
         return CTL_UNAVAILABLE;
     case INVQ_EURL:
     case INVQ_EINVAL:

@@ -253,7 +253,7 @@ static void route_healthz(http_conn *c)
 
 static void route_readyz(http_conn *c)
 {
-    char reason[128];
+    char reason[512];
     if (metrics_ready(c->s->m, reason, sizeof reason))
         conn_answer_text(c, 200, "ready");
     else

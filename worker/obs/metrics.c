@@ -67,6 +67,7 @@ struct metrics {
     uint64_t depth[LIST_N];
     label_set queue_totals;
     bool connected[TARGET_N];
+    char conn_error[TARGET_N][200];
     uint64_t reconnects[TARGET_N];
     bool breaker_open;
     unsigned consumers;
@@ -198,6 +199,17 @@ void metrics_set_connected(metrics *m, const char *target, bool up)
         m->connected[i] = up;
 }
 
+void metrics_set_conn_error(metrics *m, const char *target, const char *err)
+{
+    int i = name_index(target_names, TARGET_N, target);
+    if (i < 0)
+        return;
+    snprintf(m->conn_error[i], sizeof m->conn_error[i], "%s", err ? err : "");
+    for (char *c = m->conn_error[i]; *c; c++)
+        if (*c == '\n' || *c == '\r')
+            *c = ' ';
+}
+
 void metrics_reconnect(metrics *m, const char *target)
 {
     int i = name_index(target_names, TARGET_N, target);
@@ -268,8 +280,18 @@ int metrics_ready(const metrics *m, char *reason, size_t len)
         why = "cache redis not connected";
     else if (m->queue_blocked)
         why = m->blocked_reason;
-    if (reason && len > 0)
-        snprintf(reason, len, "%s", why ? why : "ready");
+    if (reason && len > 0) {
+        const char *qe = m->conn_error[TARGET_QUEUE], *ce = m->conn_error[TARGET_CACHE];
+        bool qd = !m->connected[TARGET_QUEUE] && !m->draining, cd = !m->connected[TARGET_CACHE] && !m->draining;
+        if (qd && cd && (qe[0] || ce[0]))
+            snprintf(reason, len, "%s: queue: %s; cache: %s", why, qe[0] ? qe : "-", ce[0] ? ce : "-");
+        else if (qd && !cd && qe[0])
+            snprintf(reason, len, "%s: %s", why, qe);
+        else if (cd && !qd && ce[0])
+            snprintf(reason, len, "%s: %s", why, ce);
+        else
+            snprintf(reason, len, "%s", why ? why : "ready");
+    }
     return why ? 0 : 1;
 }
 

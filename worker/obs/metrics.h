@@ -27,6 +27,9 @@ void metrics_batch(metrics *m, size_t jobs, double apply_seconds);
 void metrics_lag(metrics *m, double seconds);
 /* Redis connection state per target ("queue", "cache"). */
 void metrics_set_connected(metrics *m, const char *target, bool up);
+/* The target's current connection error (NULL or "": none), for /readyz;
+ * copied, cut to one short line. */
+void metrics_set_conn_error(metrics *m, const char *target, const char *err);
 void metrics_reconnect(metrics *m, const char *target);
 /* Circuit breaker on the cache target. */
 void metrics_set_breaker_open(metrics *m, bool open);
@@ -54,7 +57,7 @@ void metrics_queue_script_error(metrics *m, const char *script);
 
 /* Readiness: 1 when both targets are connected, no queue script keeps
  * failing and the worker is not draining; otherwise 0 and a one-line reason
- * in buf. */
+ * in buf (with the connection error when known). */
 int metrics_ready(const metrics *m, char *reason, size_t len);
 
 /* The per-family metrics of a families file (fam_metrics.h), created on

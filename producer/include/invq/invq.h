@@ -55,6 +55,8 @@ enum {
     INVQ_EQUEUEFULL = -14,    /* async: too many jobs waiting in memory for a connection */
     INVQ_EPROTO = -15,        /* Redis sent a reply of an unexpected shape */
     INVQ_EFAMILY = -16,       /* a key outside its family (families file), or an op its family does not allow; NOT sent */
+    INVQ_ETLS = -17,          /* TLS failed: the server's certificate does not verify (the message names
+                                 why), the handshake failed, or a TLS file (ssl_*) cannot be used */
     INVQ_NOTFOUND = 2,        /* reader: the source of truth has no such row (loaded, or a negative cache entry) */
     INVQ_EWAIT = -18,         /* reader: another reader's lease outlived the wait and on_wait_timeout is INVQ_WAIT_FAIL */
 };
@@ -116,8 +118,11 @@ typedef enum invq_fsync_policy {
  * All strings are borrowed for the duration of invq_producer_new() /
  * invq_async_new() only (they are copied). */
 typedef struct invq_options {
-    const char *url;              /* redis://[[user]:password@]host[:port][/db] or
-                                     unix:///path/to/sock[?db=N]; default redis://127.0.0.1:6379 */
+    const char *url;              /* redis://[[user]:password@]host[:port][/db], rediss://... (TLS),
+                                     unix:///path/to/sock[?db=N] or
+                                     redis-sentinel://host:port[,host:port...][/db]#MASTER
+                                     (forms and parameters: producer/README.md);
+                                     default redis://127.0.0.1:6379 */
     const char *ns;               /* key namespace, default "invq" */
     const char *queue;            /* queue name, default "default" */
     int connect_timeout_ms;       /* default 2000 */
@@ -170,9 +175,11 @@ typedef struct invq_spool_stats {
     uint64_t unremovable_files; /* replayed files that could not be deleted: emptied instead */
 } invq_spool_stats;
 
-/* Creates a producer. Validates the options and the URL, opens the spool
- * (adopting orphaned spool files, see producer/README.md) and tries to
- * connect; an unreachable Redis is NOT an error here (sends will report it).
+/* Creates a producer. Validates the options and the URL (INVQ_EURL; the
+ * URL's TLS files are loaded once: INVQ_ETLS when one cannot be used), opens
+ * the spool (adopting orphaned spool files, see producer/README.md) and
+ * tries to connect; an unreachable Redis is NOT an error here (sends will
+ * report it; a certificate that does not verify is reported as INVQ_ETLS).
  * Returns 0 and sets *out (free with invq_producer_free()), or a negative
  * code with a message in err (errlen bytes, may be 0) and *out = NULL. */
 INVQ_API int invq_producer_new(const invq_options *o, invq_producer **out, char *err, size_t errlen);
@@ -225,7 +232,10 @@ INVQ_API const char *invq_producer_spool_error(const invq_producer *p);
  * the spool (when configured) or keep waiting in memory (at most
  * async_queue_max) until the connection is back. Jobs in flight when the
  * connection breaks are spooled, or completed with the error. Reconnects
- * back off, doubling from reconnect_min_ms up to reconnect_max_ms. Spool
+ * back off, each delay drawn from [cap/2, cap] where cap doubles from
+ * reconnect_min_ms up to reconnect_max_ms, for every kind of failure
+ * (also one right after connecting); a Sentinel URL is rediscovered at
+ * each reconnect and followed when Sentinel names another master. Spool
  * appends are plain file writes on the loop thread (fsync per the policy). */
 typedef struct invq_async invq_async;
 
@@ -236,7 +246,8 @@ typedef void (*invq_close_cb)(invq_async *a, void *data);
 
 /* Creates an async producer on loop (a uv_loop_t *, borrowed; it must
  * outlive the producer) and starts connecting. Returns 0 and *out, or a
- * negative code with err filled. */
+ * negative code with err filled (INVQ_EURL, INVQ_ETLS as for
+ * invq_producer_new()). */
 INVQ_API int invq_async_new(void *loop, const invq_options *o, invq_async **out, char *err, size_t errlen);
 
 /* Encodes job (copied; the caller may free it at once) and queues it. On 0
