@@ -8,7 +8,8 @@ Two builds use it:
 
 - setup.py (pip): `pip_ffibuilder()` also compiles libinvq's own sources
   (core/, schemas/codec/, schemas/families/, producer/src/) into the module
-  and links Debian's hiredis, libuv, msgpack-c and inih, found by pkg-config;
+  and links Debian's hiredis, libuv, msgpack-c, inih and OpenSSL, found by
+  pkg-config;
 - meson (the tests): `build_ffi.py --emit OUT.c` writes the module's C
   source only; meson compiles it and links the libinvq it built.
 
@@ -46,6 +47,7 @@ CDEF = r"""
 #define INVQ_EPROTO ...
 #define INVQ_EFAMILY ...
 #define INVQ_EWAIT ...
+#define INVQ_ETLS ...
 #define INVQ_FAMILY_MAX_PARAMS ...
 #define INVQ_FAMILY_DEL ...
 #define INVQ_FAMILY_BUMP ...
@@ -328,7 +330,7 @@ def libinvq_sources(build_dir):
 def pip_ffibuilder():
     """The FFI for setup.py: the module with libinvq compiled in."""
     ffi = _ffi()
-    deps = ["hiredis", "libuv", _msgpack_pc(), "inih"]
+    deps = ["hiredis", "libuv", _msgpack_pc(), "inih", "openssl"]
     cflags = _pkg_config("--cflags", *deps)
     libs = _pkg_config("--libs", *deps)
     ffi.set_source(

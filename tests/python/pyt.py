@@ -103,14 +103,14 @@ def redis_start():
 
 class Worker:
     """A real invq-worker on the fixture's Redis (queue and cache in one
-    server), its log in a temp file."""
+    server; `redis_url` instead of the fixture's URL), its log in a temp file."""
 
-    def __init__(self, *extra):
+    def __init__(self, *extra, redis_url=None):
         exe = os.environ.get("INVQ_TEST_WORKER")
         check(exe and os.path.exists(exe), "INVQ_TEST_WORKER not set or missing: %r" % exe)
         self.log = tempfile.NamedTemporaryFile(prefix="invq-pyworker-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
-            [exe, "--queue-url", url(), "--cache-url", url(), "--http-addr", "off", "--consumers", "1",
+            [exe, "--queue-url", redis_url or url(), "--cache-url", redis_url or url(), "--http-addr", "off", "--consumers", "1",
              "--log-format", "json"] + list(extra),
             stdout=self.log, stderr=subprocess.STDOUT)
 

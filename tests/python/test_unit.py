@@ -188,7 +188,8 @@ def test_producer_offline():
 
 def test_reader_offline():
     nowhere = unix_url_nowhere()
-    raises(invq.InvalidURL, invq.Reader, "rediss://h")
+    raises(invq.InvalidURL, invq.Reader, "rediss://h?ssl_cert_reqs=sometimes")
+    raises(invq.InvalidURL, invq.Reader, "redis-sentinel://h:26379")  # no #MASTERNAME
     raises(invq.InvalidArgument, invq.Reader, nowhere, jitter_pct=101)
     raises(invq.InvalidArgument, invq.Reader, nowhere, lease_ttl_ms=0)
     raises(invq.InvalidArgument, invq.Reader, nowhere, on_wait_timeout="panic")

@@ -21,7 +21,7 @@ Every failure raises an :class:`Error` subclass carrying libinvq's status
 code (``.code``) and message. See producer/python/README.md."""
 from ._errors import (AuthError, Closed, ConnectionLost, Error, FamilyError, InvalidArgument, InvalidURL, JobError,
                       LimitError, OutOfMemory, ProtocolError, RedisUnavailable, ReplyError, SpoolError, SpoolFull,
-                      Timeout, Unconfirmed, WaitTimeout, code_name, strerror)
+                      TLSError, Timeout, Unconfirmed, WaitTimeout, code_name, strerror)
 from ._families import Families, FamilyInfo, KeyInfo
 from ._jobs import Job
 from ._producer import SENT, SPOOLED, Producer
@@ -33,5 +33,5 @@ __all__ = [
     "Producer", "Job", "Reader", "Families", "FamilyInfo", "KeyInfo", "SENT", "SPOOLED",
     "Error", "InvalidArgument", "InvalidURL", "OutOfMemory", "RedisUnavailable", "AuthError", "ReplyError",
     "Unconfirmed", "Timeout", "ConnectionLost", "ProtocolError", "JobError", "LimitError", "SpoolError",
-    "SpoolFull", "Closed", "FamilyError", "WaitTimeout", "code_name", "strerror",
+    "SpoolFull", "Closed", "FamilyError", "WaitTimeout", "TLSError", "code_name", "strerror",
 ]

@@ -7,7 +7,7 @@ from ._invq import ffi, lib
 __all__ = [
     "Error", "InvalidArgument", "InvalidURL", "OutOfMemory", "RedisUnavailable", "AuthError", "ReplyError",
     "Unconfirmed", "Timeout", "ConnectionLost", "ProtocolError", "JobError", "LimitError", "SpoolError",
-    "SpoolFull", "Closed", "FamilyError", "WaitTimeout", "error_for", "code_name",
+    "SpoolFull", "Closed", "FamilyError", "WaitTimeout", "TLSError", "error_for", "code_name",
 ]
 
 _NAMES = {
@@ -16,7 +16,7 @@ _NAMES = {
     lib.INVQ_EREPLY: "INVQ_EREPLY", lib.INVQ_EIO: "INVQ_EIO", lib.INVQ_ELIMIT: "INVQ_ELIMIT",
     lib.INVQ_EJOB: "INVQ_EJOB", lib.INVQ_ESPOOL: "INVQ_ESPOOL", lib.INVQ_ESPOOLFULL: "INVQ_ESPOOLFULL",
     lib.INVQ_ECLOSED: "INVQ_ECLOSED", lib.INVQ_EQUEUEFULL: "INVQ_EQUEUEFULL", lib.INVQ_EPROTO: "INVQ_EPROTO",
-    lib.INVQ_EFAMILY: "INVQ_EFAMILY", lib.INVQ_EWAIT: "INVQ_EWAIT",
+    lib.INVQ_EFAMILY: "INVQ_EFAMILY", lib.INVQ_EWAIT: "INVQ_EWAIT", lib.INVQ_ETLS: "INVQ_ETLS",
 }
 
 
@@ -124,13 +124,20 @@ class WaitTimeout(Error):
     ``on_wait_timeout`` is "fail"; the loader was not called."""
 
 
+class TLSError(Error):
+    """INVQ_ETLS: TLS failed: the server's certificate does not verify (the
+    message says why: unknown CA, expired, another host name), the
+    handshake failed, or a TLS file named by an ``ssl_*`` URL parameter
+    cannot be used. Nothing was sent unverified."""
+
+
 _CLASSES: Dict[int, Type[Error]] = {
     lib.INVQ_EINVAL: InvalidArgument, lib.INVQ_EURL: InvalidURL, lib.INVQ_ENOMEM: OutOfMemory,
     lib.INVQ_ECONNECT: RedisUnavailable, lib.INVQ_EAUTH: AuthError, lib.INVQ_EREPLY: ReplyError,
     lib.INVQ_ETIMEOUT: Timeout, lib.INVQ_EIO: ConnectionLost, lib.INVQ_EPROTO: ProtocolError,
     lib.INVQ_EJOB: JobError, lib.INVQ_ELIMIT: LimitError, lib.INVQ_ESPOOL: SpoolError,
     lib.INVQ_ESPOOLFULL: SpoolFull, lib.INVQ_ECLOSED: Closed, lib.INVQ_EFAMILY: FamilyError,
-    lib.INVQ_EWAIT: WaitTimeout,
+    lib.INVQ_EWAIT: WaitTimeout, lib.INVQ_ETLS: TLSError,
 }
 
 
