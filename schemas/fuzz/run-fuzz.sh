@@ -26,13 +26,15 @@ trap 'rm -rf "$work"' EXIT INT TERM
 mkdir -p "$work/corpus"
 flags="-rss_limit_mb=2048 -timeout=10"
 
-# harness: compile HARNESS.c SOURCE_DIR PKG, with the sources of SOURCE_DIR
+# harness: compile HARNESS.c "SOURCE_DIRS" "PKGS", with every source of SOURCE_DIRS
 compile() {
-    # shellcheck disable=SC2046 # pkg-config output is meant to split
+    incs="" srcs=""
+    for d in $2; do incs="$incs -I$d" srcs="$srcs $d/*.c"; done
+    # shellcheck disable=SC2046,SC2086 # pkg-config output and the lists are meant to split
     "$cc" -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-        -I"$here" -I"$2" $(pkg-config --cflags "$3") \
-        "$here/$1" "$2"/*.c $(pkg-config --libs "$3") -o "$out"
+        -I"$here" $incs $(pkg-config --cflags $3) \
+        "$here/$1" $srcs $(pkg-config --libs $3) -o "$out"
 }
 
 case $harness in
@@ -41,7 +43,7 @@ job_decode)
     cp "$schemas"/vectors/*.msgpack "$work/corpus/"
     flags="$flags -max_len=1100000" ;;
 families)
-    compile fuzz_families.c "$schemas/families" inih
+    compile fuzz_families.c "$schemas/families $schemas/codec" "inih msgpack"  # the job check uses the codec's types
     cp "$schemas"/examples/*.ini "$work/corpus/"
     for f in "$root"/tests/ctl/families/*.ini; do cp "$f" "$work/corpus/test-$(basename "$f")"; done
     flags="$flags -max_len=16384 -dict=$here/families.dict" ;;
