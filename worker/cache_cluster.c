@@ -396,7 +396,7 @@ static void round_end(cache_cluster *cc)
     cc->short_round = false;
     cc->held++;
     cc->stats.held_rounds++;
-    if (cc->held == 1 || cc->held % 50 == 0)
+    if ((cc->held == 1 || cc->held % 50 == 0) && strcmp(cc->hold_why, "node_connecting") != 0)
         log_event(LOG_WARN, "cache cluster batch held", LOG_S("consumer", cc->o.consumer),
                   LOG_S("reason", cc->hold_why), LOG_S("error", cc->hold_detail), LOG_N("rounds", cc->held));
     uint64_t d = backoff_reconnect(&cc->rng, HOLD_BASE_MS, HOLD_MAX_MS, cc->held);
@@ -571,7 +571,8 @@ static void send_round(cache_cluster *cc)
             continue;
         }
         if (!n->link.up) {
-            hold(cc, "node_down", rlink_error(&n->link), strlen(rlink_error(&n->link)));
+            const char *e = rlink_error(&n->link);
+            hold(cc, n->link.was_up || e[0] ? "node_down" : "node_connecting", e, strlen(e));
             refresh(cc);
             continue;
         }
