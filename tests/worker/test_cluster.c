@@ -10,7 +10,11 @@
  *             promoted. Without --cache-wait-replicas the deleted keys of
  *             that master come back (counted and printed); with
  *             --cache-wait-replicas 1 the batches are held until a replica
- *             confirms, nothing is dead-lettered and every key is gone. */
+ *             confirms, nothing is dead-lettered and every key is gone.
+ *   reshard:  slots of the queue's keys are migrated from master to master
+ *             (SETSLOT IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE) while the
+ *             worker drains: ASK, TRYAGAIN and MOVED are followed, every key
+ *             is gone, nothing is dead-lettered. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,6 +313,184 @@ static void test_failover(void)
     WT_CHECK(back == 0, "%lld deleted keys came back with --cache-wait-replicas 1", back);
 }
 
+/* CLUSTER MYID of node i into id. */
+static void node_id(int i, char *id, size_t len)
+{
+    redisContext *c = cfix_connect(cl, i);
+    WT_CHECK(c != NULL, "connect node %d", i);
+    redisReply *r = redisCommand(c, "CLUSTER MYID");
+    WT_CHECK(r != NULL && r->type == REDIS_REPLY_STRING, "CLUSTER MYID");
+    snprintf(id, len, "%s", r->str);
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+/* Moves slot from master a to master b the way redis-cli --cluster reshard
+ * does: IMPORTING / MIGRATING, MIGRATE the keys in pages, then NODE on
+ * every master. While it runs the worker meets ASK (and TRYAGAIN for a
+ * chunk split across the two), afterwards MOVED. */
+static void migrate_slot(int slot, int a, int b, const char *ida, const char *idb)
+{
+    wt_cmd(mctx[b], "CLUSTER SETSLOT %d IMPORTING %s", slot, ida);
+    {
+        redisReply *r = redisCommand(mctx[a], "CLUSTER SETSLOT %d MIGRATING %s", slot, idb);
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            redisReply *n = redisCommand(mctx[a], "CLUSTER NODES");
+            wt_note("slot %d a=%d b=%d: %s\n%s", slot, a, b, r ? r->str : "", n ? n->str : "");
+        }
+        WT_CHECK(r != NULL && r->type != REDIS_REPLY_ERROR, "MIGRATING");
+        freeReplyObject(r);
+    }
+    for (;;) {
+        redisReply *r = redisCommand(mctx[a], "CLUSTER GETKEYSINSLOT %d 50", slot);
+        WT_CHECK(r != NULL && r->type == REDIS_REPLY_ARRAY, "GETKEYSINSLOT");
+        if (r->elements == 0) {
+            freeReplyObject(r);
+            break;
+        }
+        const char *argv[64];
+        size_t lens[64];
+        char port[16];
+        snprintf(port, sizeof port, "%d", rfix_port(cfix_node(cl, b)));
+        size_t n = 0;
+        const char *head[] = { "MIGRATE", "127.0.0.1", port, "", "0", "5000", "KEYS" };
+        for (size_t i = 0; i < 7; i++) {
+            argv[n] = head[i];
+            lens[n++] = strlen(head[i]);
+        }
+        for (size_t i = 0; i < r->elements; i++) {
+            argv[n] = r->element[i]->str;
+            lens[n++] = r->element[i]->len;
+        }
+        redisReply *m = redisCommandArgv(mctx[a], (int)n, argv, lens);
+        WT_CHECK(m != NULL && m->type != REDIS_REPLY_ERROR, "MIGRATE: %s", m != NULL ? m->str : "");
+        freeReplyObject(m);
+        freeReplyObject(r);
+    }
+    wt_cmd(mctx[b], "CLUSTER SETSLOT %d NODE %s", slot, idb);
+    wt_cmd(mctx[a], "CLUSTER SETSLOT %d NODE %s", slot, idb);
+    for (int i = 0; i < 32; i++)
+        if (mctx[i] != NULL && i != a && i != b)
+            wt_cmd(mctx[i], "CLUSTER SETSLOT %d NODE %s", slot, idb);
+    owner[slot] = b;
+    /* every node agrees before the next move (a quick next move could race
+     * the config epochs of this one) */
+    uint64_t deadline = wt_mono_ms() + WT_DEADLINE_MS;
+    bool agreed = false;
+    while (!agreed && wt_mono_ms() < deadline) {
+        agreed = true;
+        for (int i = 0; i < cfix_count(cl) && agreed; i++) {
+            redisContext *c = cfix_connect(cl, i);
+            if (c == NULL)
+                continue;
+            redisReply *n = redisCommand(c, "CLUSTER NODES");
+            redisFree(c);
+            /* the line of b lists the slot as a single slot or in a range */
+            char me[80];
+            snprintf(me, sizeof me, "%s ", idb);
+            const char *line = NULL;
+            if (n != NULL && n->type == REDIS_REPLY_STRING) {
+                line = strncmp(n->str, me, strlen(me)) == 0 ? n->str : NULL;
+                char nl[82];
+                snprintf(nl, sizeof nl, "\n%s", me);
+                if (line == NULL && (line = strstr(n->str, nl)) != NULL)
+                    line++;
+            }
+            bool has = false;
+            if (line != NULL) {
+                const char *end = strchr(line, '\n');
+                const char *p = line;
+                for (int f = 0; f < 8 && p != NULL && p < end; f++) /* skip the 8 fixed fields */
+                    p = strchr(p, ' ') != NULL ? strchr(p, ' ') + 1 : NULL;
+                while (p != NULL && p < end && !has) {
+                    long lo = strtol(p, (char **)&p, 10), hi = lo;
+                    if (*p == '-')
+                        hi = strtol(p + 1, (char **)&p, 10);
+                    has = slot >= lo && slot <= hi;
+                    while (p < end && *p == ' ')
+                        p++;
+                    if (p < end && *p == '[')
+                        p = strchr(p, ' ') != NULL ? strchr(p, ' ') + 1 : end;
+                }
+            }
+            agreed = has;
+            if (n != NULL)
+                freeReplyObject(n);
+        }
+        if (!agreed)
+            rfix_sleep_ms(10);
+    }
+    WT_CHECK(agreed, "the cluster did not agree that slot %d moved", slot);
+}
+
+static void test_reshard(void)
+{
+    enum { NTAG = 30, N = 9000 };
+    static char keys[N][48];
+    char pending[128];
+    flush_masters();
+    wt_qkey(pending, sizeof pending, "pending");
+    for (int i = 0; i < N; i++)
+        snprintf(keys[i], sizeof keys[i], "{r%d}:%d", i % NTAG, i);
+    WT_CHECK(per_key("SET %s x", keys, N, -1) == 0, "SET");
+    for (int i = 0; i < N; i++) {
+        const char *k[1] = { keys[i] };
+        size_t len;
+        uint8_t *job = wt_job1(keys[i], JOB_OP_DEL, k, 1, 0, &len);
+        redisAppendCommand(qc, "LPUSH %s %b", pending, job, len);
+        free(job);
+    }
+    for (int i = 0; i < N; i++) {
+        redisReply *r = NULL;
+        WT_CHECK(redisGetReply(qc, (void **)&r) == REDIS_OK && r != NULL, "LPUSH");
+        freeReplyObject(r);
+    }
+    /* the masters, in node order */
+    int ms[3], nm = 0;
+    for (int i = 0; i < 32 && nm < 3; i++)
+        if (mctx[i] != NULL)
+            ms[nm++] = i;
+    WT_CHECK(nm == 3, "%d masters", nm);
+    char ids[3][64];
+    for (int i = 0; i < 3; i++)
+        node_id(ms[i], ids[i], sizeof ids[i]);
+
+    const char *extra[] = { "--batch", "10", "--consumers", "2", "--log-level", "debug", NULL };
+    wt_proc *w = wt_worker_start(rfix_url(qsrv), cfix_url(cl), log_path, extra);
+    WT_CHECK(w != NULL, "worker did not start");
+    /* move the tags' slots round the masters until the queue is drained */
+    int moves = 0;
+    uint64_t deadline = wt_mono_ms() + WT_DEADLINE_MS;
+    while (wt_stat(qc, "done") < N && wt_mono_ms() < deadline) {
+        int tag = moves % NTAG;
+        char t[16];
+        snprintf(t, sizeof t, "r%d", tag);
+        int slot = (int)cluster_keyslot(t, strlen(t));
+        int from = -1;
+        for (int i = 0; i < 3; i++)
+            if (ms[i] == owner[slot])
+                from = i;
+        WT_CHECK(from >= 0, "slot %d owner", slot);
+        int to = (from + 1) % 3;
+        migrate_slot(slot, ms[from], ms[to], ids[from], ids[to]);
+        moves++;
+    }
+    WT_CHECK(wt_wait_stat(qc, "done", N, WT_DEADLINE_MS), "done=%lld of %d", wt_stat(qc, "done"), N);
+    wt_worker_stop(w);
+    WT_CHECK(cfix_wait_ok(cl, WT_DEADLINE_MS), "cluster not ok after resharding");
+    long long left = per_key("EXISTS %s", keys, N, 1);
+    const char *moved[] = { "cache cluster redirect", "MOVED", NULL };
+    const char *asked[] = { "cache cluster redirect", "ASK", NULL };
+    int nmoved = wt_file_count(log_path, moved), nask = wt_file_count(log_path, asked);
+    wt_note("%d slot migrations during the drain; redirects followed: %d MOVED, %d ASK; %lld keys left", moves,
+            nmoved, nask, left);
+    WT_CHECK(left == 0, "%lld keys survived the drain", left);
+    WT_CHECK(wt_stat(qc, "dead") == 0, "dead letters: %lld", wt_stat(qc, "dead"));
+    WT_CHECK(nmoved > 0, "no MOVED was met: the test did not reshard under load");
+    WT_CHECK(!wt_file_contains(log_path, "CROSSSLOT"), "a command spanned two slots");
+    wt_cmd(qc, "FLUSHALL");
+}
+
 int main(int argc, char **argv)
 {
     const char *what = argc > 1 ? argv[1] : "drain";
@@ -324,6 +506,8 @@ int main(int argc, char **argv)
     connect_masters();
     if (strcmp(what, "drain") == 0)
         test_drain();
+    else if (strcmp(what, "reshard") == 0)
+        test_reshard();
     else
         test_failover();
     for (int i = 0; i < 32; i++)
