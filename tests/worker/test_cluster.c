@@ -205,20 +205,17 @@ static void test_drain(void)
     wt_cmd(qc, "FLUSHALL");
 }
 
-/* Sets n keys "f:<i>" and pushes a one-key DEL job for each. */
-static void push_failover_jobs(char keys[][48], int n)
+/* SETs the n keys on their masters and pushes a one-key DEL job for each
+ * (the job id is the key). */
+static void set_and_push_dels(char keys[][48], int n)
 {
     char pending[128];
     wt_qkey(pending, sizeof pending, "pending");
-    for (int i = 0; i < n; i++)
-        snprintf(keys[i], 48, "f:%d", i);
     WT_CHECK(per_key("SET %s x", keys, n, -1) == 0, "SET");
     for (int i = 0; i < n; i++) {
         const char *k[1] = { keys[i] };
-        char id[32];
         size_t len;
-        snprintf(id, sizeof id, "f-%d", i);
-        uint8_t *job = wt_job1(id, JOB_OP_DEL, k, 1, 0, &len);
+        uint8_t *job = wt_job1(keys[i], JOB_OP_DEL, k, 1, 0, &len);
         redisAppendCommand(qc, "LPUSH %s %b", pending, job, len);
         free(job);
     }
@@ -247,7 +244,9 @@ static long long failover_run(bool wait)
     enum { N = 3000 };
     static char keys[N][48];
     flush_masters();
-    push_failover_jobs(keys, N);
+    for (int i = 0; i < N; i++)
+        snprintf(keys[i], 48, "f:%d", i);
+    set_and_push_dels(keys, N);
     int m = owner[cluster_keyslot("f:0", 3)];
     int r = cfix_replica_of(cl, m);
     WT_CHECK(r >= 0, "master %d has no replica", m);
@@ -427,24 +426,10 @@ static void test_reshard(void)
 {
     enum { NTAG = 30, N = 9000 };
     static char keys[N][48];
-    char pending[128];
     flush_masters();
-    wt_qkey(pending, sizeof pending, "pending");
     for (int i = 0; i < N; i++)
         snprintf(keys[i], sizeof keys[i], "{r%d}:%d", i % NTAG, i);
-    WT_CHECK(per_key("SET %s x", keys, N, -1) == 0, "SET");
-    for (int i = 0; i < N; i++) {
-        const char *k[1] = { keys[i] };
-        size_t len;
-        uint8_t *job = wt_job1(keys[i], JOB_OP_DEL, k, 1, 0, &len);
-        redisAppendCommand(qc, "LPUSH %s %b", pending, job, len);
-        free(job);
-    }
-    for (int i = 0; i < N; i++) {
-        redisReply *r = NULL;
-        WT_CHECK(redisGetReply(qc, (void **)&r) == REDIS_OK && r != NULL, "LPUSH");
-        freeReplyObject(r);
-    }
+    set_and_push_dels(keys, N);
     /* the masters, in node order */
     int ms[3], nm = 0;
     for (int i = 0; i < 32 && nm < 3; i++)
