@@ -260,22 +260,22 @@ static int parse_hostport(parse_state *st, const char *s, const char *end, int d
     return 0;
 }
 
-/* "h1:p1,h2:p2,..." of a Sentinel URL. */
-static int parse_sentinels(parse_state *st, const char *s, const char *end)
+/* "h1:p1,h2:p2,..." of a Sentinel or cluster URL into *list. */
+static int parse_addr_list(parse_state *st, const char *s, const char *end, int defport, redis_addr **list,
+                           size_t *count)
 {
-    redis_url *u = st->u;
     size_t n = 1;
     for (const char *c = s; c < end; c++)
         n += *c == ',';
-    if (!(u->sentinels = calloc(n, sizeof *u->sentinels)))
+    if (!(*list = calloc(n, sizeof **list)))
         return oom(st);
     while (s <= end) {
         const char *comma = memchr(s, ',', (size_t)(end - s));
         const char *e = comma ? comma : end;
-        redis_addr *a = &u->sentinels[u->nsentinels];
-        int rc = parse_hostport(st, s, e, REDIS_URL_DEFAULT_SENTINEL_PORT, &a->host, &a->port);
+        redis_addr *a = &(*list)[*count];
+        int rc = parse_hostport(st, s, e, defport, &a->host, &a->port);
         if (a->host)
-            u->nsentinels++;
+            (*count)++;
         if (rc < 0)
             return rc;
         if (!comma)
@@ -287,7 +287,7 @@ static int parse_sentinels(parse_state *st, const char *s, const char *end)
 
 /* The part after "scheme://" of a TCP or Sentinel URL, up to `end` (the
  * fragment's '#', or the end of the string). */
-static int parse_tcp(parse_state *st, const char *rest, const char *end, bool sentinel)
+static int parse_tcp(parse_state *st, const char *rest, const char *end, bool sentinel, bool cluster)
 {
     redis_url *u = st->u;
     const char *aend = rest + strcspn(rest, "/?#");
@@ -315,11 +315,18 @@ static int parse_tcp(parse_state *st, const char *rest, const char *end, bool se
     if (rest == aend)
         return err_set(st->err, st->errlen, INVQ_EURL, "Redis URL has no host");
     if (sentinel) {
-        rc = parse_sentinels(st, rest, aend);
+        rc = parse_addr_list(st, rest, aend, REDIS_URL_DEFAULT_SENTINEL_PORT, &u->sentinels, &u->nsentinels);
+    } else if (cluster) {
+        rc = parse_addr_list(st, rest, aend, REDIS_URL_DEFAULT_PORT, &u->nodes, &u->nnodes);
+        /* the first startup node is the URL's direct address */
+        if (rc == 0 && !(u->host = strdup(u->nodes[0].host)))
+            rc = oom(st);
+        u->port = u->nnodes > 0 ? u->nodes[0].port : 0;
     } else {
         if (memchr(rest, ',', (size_t)(aend - rest)))
             return err_set(st->err, st->errlen, INVQ_EURL,
-                           "Redis URL lists several hosts: only redis-sentinel:// URLs take a list");
+                           "Redis URL lists several hosts: only redis-sentinel:// and redis-cluster:// URLs "
+                           "take a list");
         rc = parse_hostport(st, rest, aend, REDIS_URL_DEFAULT_PORT, &u->host, &u->port);
     }
     if (rc < 0)
@@ -363,12 +370,16 @@ static int check_parts(parse_state *st)
         for (int p = 0; p < P_COUNT; p++)
             if (st->seen & tls_params & (1u << p))
                 return err_set(st->err, st->errlen, INVQ_EURL,
-                               "Redis URL parameter %s needs TLS: use rediss:// (or rediss-sentinel://)",
+                               "Redis URL parameter %s needs TLS: use rediss:// (or rediss-sentinel://, "
+                               "rediss-cluster://)",
                                param_names[p]);
     }
     if (!u->master_name && (st->seen & sentinel_params))
         return err_set(st->err, st->errlen, INVQ_EURL,
                        "Redis URL parameters sentinel_user and sentinel_password need a redis-sentinel:// URL");
+    if (u->cluster && u->db != 0)
+        return err_set(st->err, st->errlen, INVQ_EURL,
+                       "Redis URL database %d: a Redis Cluster has only database 0", u->db);
     if (!st->check_hostname_given)
         u->tls_check_hostname = u->tls_verify;
     else if (u->tls_check_hostname && !u->tls_verify)
@@ -392,13 +403,15 @@ int redis_url_parse(const char *s, redis_url *u, char *err, size_t errlen)
 {
     static const struct {
         const char *prefix;
-        bool tls, sentinel, unix_path;
+        bool tls, sentinel, unix_path, cluster;
     } schemes[] = {
-        { "unix://", false, false, true },
-        { "redis://", false, false, false },
-        { "rediss://", true, false, false },
-        { "redis-sentinel://", false, true, false },
-        { "rediss-sentinel://", true, true, false },
+        { "unix://", false, false, true, false },
+        { "redis://", false, false, false, false },
+        { "rediss://", true, false, false, false },
+        { "redis-sentinel://", false, true, false, false },
+        { "rediss-sentinel://", true, true, false, false },
+        { "redis-cluster://", false, false, false, true },
+        { "rediss-cluster://", true, false, false, true },
     };
     parse_state st = { .u = u, .err = err, .errlen = errlen };
     int rc = INVQ_EURL;
@@ -413,14 +426,15 @@ int redis_url_parse(const char *s, redis_url *u, char *err, size_t errlen)
             break;
     if (i == sizeof schemes / sizeof schemes[0]) {
         rc = err_set(err, errlen, INVQ_EURL,
-                     "Redis URL '%.40s' must start with redis://, rediss://, unix://, redis-sentinel:// or "
-                     "rediss-sentinel://", s);
+                     "Redis URL '%.40s' must start with redis://, rediss://, unix://, redis-sentinel://, "
+                     "rediss-sentinel://, redis-cluster:// or rediss-cluster://", s);
         goto out;
     }
     const char *rest = s + strlen(schemes[i].prefix);
     const char *hash = strchr(rest, '#');
     const char *end = hash ? hash : rest + strlen(rest);
     u->tls = schemes[i].tls;
+    u->cluster = schemes[i].cluster;
     if (schemes[i].sentinel) {
         if (!hash || !hash[1]) {
             rc = err_set(err, errlen, INVQ_EURL,
@@ -434,7 +448,7 @@ int redis_url_parse(const char *s, redis_url *u, char *err, size_t errlen)
                      "Redis URL has a '#' fragment: only Sentinel URLs take one (a '#' in a password is %%23)");
         goto out;
     }
-    rc = schemes[i].unix_path ? parse_unix(&st, rest, end) : parse_tcp(&st, rest, end, schemes[i].sentinel);
+    rc = schemes[i].unix_path ? parse_unix(&st, rest, end) : parse_tcp(&st, rest, end, schemes[i].sentinel, schemes[i].cluster);
     if (rc == 0)
         rc = check_parts(&st);
 out:
@@ -456,6 +470,9 @@ void redis_url_deinit(redis_url *u)
     for (size_t i = 0; i < u->nsentinels; i++)
         free(u->sentinels[i].host);
     free(u->sentinels);
+    for (size_t i = 0; i < u->nnodes; i++)
+        free(u->nodes[i].host);
+    free(u->nodes);
     free(u->sentinel_user);
     free(u->sentinel_password);
     memset(u, 0, sizeof(*u));
@@ -464,6 +481,11 @@ void redis_url_deinit(redis_url *u)
 bool redis_url_is_sentinel(const redis_url *u)
 {
     return u->master_name != NULL;
+}
+
+bool redis_url_is_cluster(const redis_url *u)
+{
+    return u->cluster;
 }
 
 static int dup_opt(char **dst, const char *src)
@@ -504,6 +526,14 @@ int redis_url_node(const redis_url *u, size_t i, const char *host, int port, red
     return 0;
 }
 
+int redis_url_cluster_node(const redis_url *u, const char *host, int port, redis_url *out)
+{
+    int rc = redis_url_node(u, 0, host, port, out);
+    if (rc == 0)
+        out->require_master = false; /* a startup node may be a replica: CLUSTER SLOTS says who serves what */
+    return rc;
+}
+
 static size_t put_hostport(char *buf, size_t len, size_t at, const char *host, int port)
 {
     bool v6 = strchr(host, ':') != NULL;
@@ -532,6 +562,17 @@ void redis_url_describe(const redis_url *u, char *buf, size_t len)
         }
         if (at < len)
             snprintf(buf + at, len - at, "/%d#%s", u->db, u->master_name);
+        return;
+    }
+    if (u->cluster) {
+        at = (size_t)snprintf(buf, len, "%s", u->tls ? "rediss-cluster://" : "redis-cluster://");
+        for (size_t i = 0; i < u->nnodes; i++) {
+            if (i > 0 && at + 1 < len) {
+                buf[at++] = ',';
+                buf[at] = '\0';
+            }
+            at = put_hostport(buf, len, at, u->nodes[i].host, u->nodes[i].port);
+        }
         return;
     }
     if (u->tls)

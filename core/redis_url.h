@@ -5,6 +5,8 @@
  *   unix:///path/to/sock[?params]
  *   redis-sentinel://[[user]:password@]host[:port][,host[:port]...][/db][?params]#MASTER
  *   rediss-sentinel://...                          Sentinel, every connection over TLS
+ *   redis-cluster://[[user]:password@]host[:port][,host[:port]...][?params]
+ *   rediss-cluster://...                           Redis Cluster, every connection over TLS
  *
  * params: db, user, password; for TLS ssl_ca_certs, ssl_certfile,
  * ssl_keyfile, ssl_cert_reqs (required|none), ssl_check_hostname
@@ -50,6 +52,12 @@ typedef struct redis_url {
     char *sentinel_user;     /* AUTH for the sentinels themselves; NULL: none */
     char *sentinel_password;
 
+    /* Redis Cluster (redis-cluster://, rediss-cluster://): the startup
+     * nodes, in the URL's order; host/port are the first of them. db is 0. */
+    bool cluster;
+    redis_addr *nodes;
+    size_t nnodes;
+
     /* Set on a node found through Sentinel: after connecting, ROLE must say
      * master, or the connection is refused. */
     bool require_master;
@@ -64,6 +72,15 @@ void redis_url_deinit(redis_url *u);
 
 /* True for redis-sentinel:// and rediss-sentinel:// URLs. */
 bool redis_url_is_sentinel(const redis_url *u);
+
+/* True for redis-cluster:// and rediss-cluster:// URLs. */
+bool redis_url_is_cluster(const redis_url *u);
+
+/* A direct address of the cluster node host:port (a startup node or one
+ * named by CLUSTER SLOTS, MOVED or ASK) with the cluster URL u's
+ * credentials and TLS settings, into out (caller frees with
+ * redis_url_deinit()). Returns 0 or INVQ_ENOMEM. */
+int redis_url_cluster_node(const redis_url *u, const char *host, int port, redis_url *out);
 
 /* A direct address derived from a Sentinel URL u (borrowed) into out (owned
  * by the caller, freed with redis_url_deinit()), with u's TLS settings:

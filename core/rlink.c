@@ -254,11 +254,28 @@ static void discover(rlink *l)
     }
 }
 
+/* A cluster URL: each attempt takes the next startup node, so one that is
+ * down costs one attempt, not the link. */
+static void open_cluster_seed(rlink *l)
+{
+    const redis_url *u = l->o.url;
+    const redis_addr *a = &u->nodes[l->seed++ % u->nnodes];
+    redis_url_deinit(&l->node);
+    if (redis_url_cluster_node(u, a->host, a->port, &l->node) < 0) {
+        set_error(l, INVQ_ENOMEM, "out of memory");
+        schedule_retry(l, RLINK_EV_CONNECT_FAILED);
+        return;
+    }
+    open_node(l, &l->node);
+}
+
 static void connect_now(rlink *l)
 {
     l->node_tries = 0;
     if (l->sl)
         discover(l);
+    else if (redis_url_is_cluster(l->o.url) && l->o.url->nnodes > 1)
+        open_cluster_seed(l);
     else
         open_node(l, l->o.url);
 }

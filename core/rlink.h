@@ -8,7 +8,10 @@
  * For a Sentinel URL each connect asks the sentinels for the master
  * (sentinel_link), tries the node each one names until one is the master
  * (ROLE), and while connected asks again every sentinel_check_ms: when
- * Sentinel names another master the link reconnects to it.
+ * Sentinel names another master the link reconnects to it. For a cluster
+ * URL each attempt connects to the next startup node (the link reaches
+ * one node of the cluster; slot routing is its owner's, see
+ * worker/cache_cluster.c).
  *
  * It never logs. It tells its owner when it goes up or down (on_state) and
  * what happened, with the real error, through on_event. */
@@ -90,6 +93,7 @@ struct rlink {
     struct sentinel_link *sl;
     redis_url node;    /* the master found, owned; zeroed when none */
     unsigned node_tries; /* nodes tried in this attempt */
+    unsigned seed;     /* cluster URL: the startup node of the next attempt */
     bool discovering;  /* the next sentinel answer is for a connect */
     bool switching;    /* the reset under way is a master switch */
     /* the current error ("" when none) and the previous failure's */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache_cluster.h"
 #include "errclass.h"
 #include "reserve.h"
 
@@ -28,6 +29,7 @@ static void free_msgs(cache_target *t)
 
 void cache_target_deinit(cache_target *t)
 {
+    cache_cluster_free(t->cluster);
     free_msgs(t);
     free(t->msgs);
     free(t->results);
@@ -37,7 +39,7 @@ void cache_target_deinit(cache_target *t)
     memset(t, 0, sizeof *t);
 }
 
-static const char *keep_msg(cache_target *t, const char *s, size_t len)
+const char *cache_target_keep_msg(cache_target *t, const char *s, size_t len)
 {
     if (array_reserve((void **)&t->msgs, &t->cap_msgs, t->nmsgs + 1, sizeof *t->msgs, 256) < 0)
         return "(out of memory)";
@@ -68,7 +70,7 @@ static void on_reply(uvredis *r, int status, redisReply *reply, void *data)
         t->lost = true;
     } else if (reply->type == REDIS_REPLY_ERROR) {
         errclass ec = errclass_of(reply->str, reply->len);
-        const char *msg = keep_msg(t, reply->str, reply->len);
+        const char *msg = cache_target_keep_msg(t, reply->str, reply->len);
         set_results(t, c, ec.transient ? CACHE_TRANSIENT : CACHE_PERMANENT, ec.code, msg);
     } else if (reply->type == REDIS_REPLY_INTEGER) {
         set_results(t, c, CACHE_OK, NULL, NULL);
@@ -120,7 +122,7 @@ static int plan_commands(cache_target *t)
     return 0;
 }
 
-static int build_argv(cache_target *t, const cache_cmd *c)
+int cache_target_build_argv(cache_target *t, const cache_cmd *c)
 {
     argv_reset(&t->argv);
     const cache_entry *e = &t->entries[t->idx[c->first]];
@@ -164,6 +166,8 @@ int cache_target_apply(cache_target *t, const cache_entry *entries, size_t n, ca
     t->outstanding = 0;
     if (!t->conn->up)
         return CACHE_LOST;
+    if (t->cluster != NULL)
+        return cache_cluster_apply(t->cluster, t);
     int rc = plan_commands(t);
     if (rc < 0)
         return rc;
@@ -173,7 +177,7 @@ int cache_target_apply(cache_target *t, const cache_entry *entries, size_t n, ca
     /* hold one count while sending so a synchronous failure cannot finish early */
     t->outstanding = 1;
     for (size_t i = 0; i < t->ncmds; i++) {
-        if ((rc = build_argv(t, &t->cmds[i])) < 0)
+        if ((rc = cache_target_build_argv(t, &t->cmds[i])) < 0)
             break;
         rc = rlink_command(t->conn, (int)t->argv.n, t->argv.argv, t->argv.lens, on_reply, &t->cmds[i]);
         if (rc < 0) {
@@ -188,4 +192,12 @@ int cache_target_apply(cache_target *t, const cache_entry *entries, size_t n, ca
     }
     finish_one(t);
     return 0;
+}
+
+void cache_target_close(cache_target *t, void (*cb)(void *data), void *data)
+{
+    if (t->cluster != NULL)
+        cache_cluster_close(t->cluster, cb, data);
+    else
+        cb(data);
 }

@@ -3,8 +3,9 @@
  * keys, INCR and PEXPIRE ... LT one command per key, all pipelined. Entries
  * of a shadow-mode family are probed with EXISTS instead (their result says
  * whether the key exists), and those of an off family are not sent. This is
- * the one place that sends invalidations, so a Redis Cluster target (split by
- * slot, follow MOVED/ASK) can replace it later. */
+ * the one place that sends invalidations; with a Redis Cluster (t->cluster
+ * set) the batch goes through cache_cluster.c instead: split by slot, sent to
+ * each slot's master, MOVED/ASK followed. */
 #ifndef INVQ_WORKER_CACHE_TARGET_H
 #define INVQ_WORKER_CACHE_TARGET_H
 
@@ -20,6 +21,7 @@
 #define CACHE_DEL_CHUNK 256
 
 typedef struct cache_target cache_target;
+struct cache_cluster;
 
 /* status 0: every entry has its result in results[]; CACHE_LOST: the
  * connection broke or timed out before every reply arrived, so the outcome is
@@ -51,6 +53,7 @@ struct cache_target {
     bool lost;
     cache_done_cb cb;
     void *data;
+    struct cache_cluster *cluster; /* owned; NULL: a single node behind conn */
 };
 
 void cache_target_init(cache_target *t, rlink *conn, bool use_unlink);
@@ -61,5 +64,16 @@ void cache_target_deinit(cache_target *t);
  * Returns -ENOMEM, or CACHE_LOST when the connection is not up (then cb does
  * not run). */
 int cache_target_apply(cache_target *t, const cache_entry *entries, size_t n, cache_done_cb cb, void *data);
+
+/* Closes what the target holds on the loop (a cluster's node connections);
+ * cb(data) runs once all is closed (at once for a single node). */
+void cache_target_close(cache_target *t, void (*cb)(void *data), void *data);
+
+/* For cache_cluster.c: the command c of the planned t->cmds / t->idx into
+ * t->argv. Returns 0 or -ENOMEM. */
+int cache_target_build_argv(cache_target *t, const cache_cmd *c);
+/* A copy of an error reply's text kept until the next apply (borrowed by
+ * t->results); "(out of memory)" when it cannot be kept. */
+const char *cache_target_keep_msg(cache_target *t, const char *s, size_t len);
 
 #endif

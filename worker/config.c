@@ -38,7 +38,7 @@ static const opt opts[] = {
     { "queue-url", "INVQ_QUEUE_URL", OPT_STR, OFF(queue_url), 0, 0,
       "queue Redis: redis://[[user]:password@]host[:port][/db], rediss://... (TLS), unix:///path[?db=N] or redis-sentinel://host:port[,host:port...][/db]#MASTER (required)" },
     { "cache-url", "INVQ_CACHE_URL", OPT_STR, OFF(cache_url), 0, 0,
-      "cache Redis to invalidate (default: the queue's)" },
+      "cache Redis to invalidate (default: the queue's); also redis-cluster://host:port[,host:port...]" },
     { "namespace", "INVQ_NAMESPACE", OPT_STR, OFF(ns), 0, 0, "key namespace (default invq)" },
     { "queue", "INVQ_QUEUE", OPT_STR, OFF(queue), 0, 0, "queue name (default default)" },
     { "consumers", "INVQ_CONSUMERS", OPT_UINT, OFF(consumers), 1, 256,
@@ -63,6 +63,11 @@ static const opt opts[] = {
     { "families", "INVQ_FAMILIES", OPT_STR, OFF(families), 0, 0,
       "families file (schemas/families-v1.md): keys outside its families are refused; modes and rates apply; "
       "SIGHUP reloads it" },
+    /* cache-wait-*: WAIT after a batch's commands (cache_cluster.c for a cluster) */
+    { "cache-wait-replicas", "INVQ_CACHE_WAIT_REPLICAS", OPT_UINT, OFF(cache_wait_replicas), 0, 16,
+      "acknowledge a batch only once N replicas of every cache master it wrote to confirm (WAIT; default 0: no WAIT)" },
+    { "cache-wait-timeout-ms", "INVQ_CACHE_WAIT_TIMEOUT_MS", OPT_U64, OFF(cache_wait_timeout_ms), 1, 60000,
+      "WAIT's timeout; fewer replicas by then: the batch is applied again (default 1000)" },
     { "unlink", "INVQ_UNLINK", OPT_FLAG, OFF(unlink), 0, 0, "delete with UNLINK instead of DEL" },
     { "log-level", "INVQ_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0, "debug|info|warn|error (default info)" },
     { "log-format", "INVQ_LOG_FORMAT", OPT_FORMAT, OFF(log_format), 0, 0, "text|json (default text)" },
@@ -98,6 +103,7 @@ void config_defaults(worker_config *c)
     c->shutdown_grace_ms = 10000;
     c->command_timeout_ms = 5000;
     c->connect_timeout_ms = 2000;
+    c->cache_wait_timeout_ms = 1000;
     c->log_level = LOG_INFO;
     c->log_format = LOG_TEXT;
     job_limits_default(&c->limits);

@@ -32,6 +32,8 @@ typedef struct worker_config {
     uint64_t shutdown_grace_ms;
     uint64_t command_timeout_ms;
     uint64_t connect_timeout_ms;
+    unsigned cache_wait_replicas;   /* WAIT N after a batch's cache commands; 0: none */
+    uint64_t cache_wait_timeout_ms; /* WAIT's timeout */
     bool unlink;
     log_level log_level;
     log_format log_format;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cache_cluster.h"
 #include "log.h"
 #include "pool.h"
 #include "qfault.h"
@@ -650,6 +651,14 @@ int consumer_init(consumer *c, pool *p, unsigned index)
     uv_timer_init(p->loop, &c->rate_timer);
     c->rate_timer.data = c;
     cache_target_init(&c->ct, &c->c, cfg->unlink);
+    if (redis_url_is_cluster(&p->curl)) {
+        /* a Redis Cluster cache: c->c reaches a startup node, the target routes by slot */
+        cache_cluster_opts co = { .loop = p->loop, .seed = &c->c, .consumer = c->id,
+                                  .wait_replicas = cfg->cache_wait_replicas,
+                                  .wait_timeout_ms = cfg->cache_wait_timeout_ms };
+        if ((rc = cache_cluster_new(&co, &c->ct.cluster)) < 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -661,7 +670,7 @@ void consumer_start(consumer *c)
 
 static void closed_one(consumer *c)
 {
-    if (++c->closed == 4 && c->close_cb != NULL)
+    if (++c->closed == 5 && c->close_cb != NULL)
         c->close_cb(c);
 }
 
@@ -675,6 +684,11 @@ static void on_retry_closed(uv_handle_t *h)
     closed_one(h->data);
 }
 
+static void on_target_closed(void *data)
+{
+    closed_one(data);
+}
+
 void consumer_close(consumer *c, void (*cb)(consumer *c))
 {
     c->close_cb = cb;
@@ -683,6 +697,7 @@ void consumer_close(consumer *c, void (*cb)(consumer *c))
     uv_close((uv_handle_t *)&c->rate_timer, on_retry_closed);
     rlink_close(&c->q, on_link_closed, c);
     rlink_close(&c->c, on_link_closed, c);
+    cache_target_close(&c->ct, on_target_closed, c);
 }
 
 void consumer_deinit(consumer *c)

@@ -85,7 +85,15 @@ int main(void)
     bad("redis-sentinel://h:26379", "needs the master's name after '#'");
     bad("redis-sentinel://h:26379#", "needs the master's name after '#'");
     bad("redis://h#mymaster", "only Sentinel URLs take one");
-    bad("redis://a:1,b:2", "only redis-sentinel:// URLs take a list");
+    bad("redis://a:1,b:2", "only redis-sentinel:// and redis-cluster:// URLs take a list");
+    /* Redis Cluster */
+    bad("redis-cluster://a:1,b:2/3", "a Redis Cluster has only database 0");
+    bad("redis-cluster://a:1?db=2", "a Redis Cluster has only database 0");
+    bad("redis-cluster://a:1,,b:2", "no host");
+    bad("redis-cluster://a:1#m", "only Sentinel URLs take one");
+    bad("redis-cluster://a:1?ssl_ca_certs=/ca", "needs TLS");
+    bad("redis-cluster://a:1?sentinel_password=x", "need a redis-sentinel:// URL");
+    bad("redis-clusterx://a:1", "must start with");
     bad("redis-sentinel://a:1,,b:2#m", "no host");
     bad("redis-sentinel://a:0#m", "port");
     bad("redis://h?sentinel_password=x", "need a redis-sentinel:// URL");
@@ -149,6 +157,33 @@ int main(void)
     redis_url_deinit(&u);
     CHECK(redis_url_parse("rediss-sentinel://s1:5000#m?x=1", &u, err, sizeof err) == 0); /* '#' ends the URL */
     CHECK(u.tls && streq(u.master_name, "m?x=1") && u.nsentinels == 1);
+    redis_url_deinit(&u);
+
+    /* Redis Cluster: startup nodes, default port, credentials for every node */
+    CHECK(redis_url_parse("redis-cluster://bob:p%40w@n1,n2:7001,[::1]:7002/0", &u, err, sizeof err) == 0);
+    CHECK(redis_url_is_cluster(&u) && !redis_url_is_sentinel(&u) && !u.tls && u.nnodes == 3);
+    CHECK(streq(u.nodes[0].host, "n1") && u.nodes[0].port == 6379);
+    CHECK(streq(u.nodes[1].host, "n2") && u.nodes[1].port == 7001);
+    CHECK(streq(u.nodes[2].host, "::1") && u.nodes[2].port == 7002);
+    CHECK(streq(u.host, "n1") && u.port == 6379 && streq(u.user, "bob") && streq(u.password, "p@w") && u.db == 0);
+    {
+        redis_url n;
+        char d[200];
+        CHECK(redis_url_cluster_node(&u, "10.0.0.9", 7005, &n) == 0);
+        CHECK(streq(n.host, "10.0.0.9") && n.port == 7005 && streq(n.user, "bob") && streq(n.password, "p@w") &&
+              n.db == 0 && !n.require_master && !n.cluster && n.nnodes == 0);
+        redis_url_deinit(&n);
+        redis_url_describe(&u, d, sizeof d);
+        CHECK(strcmp(d, "redis-cluster://n1:6379,n2:7001,[::1]:7002") == 0);
+    }
+    redis_url_deinit(&u);
+    CHECK(redis_url_parse("rediss-cluster://n1:7000?ssl_cert_reqs=none", &u, err, sizeof err) == 0);
+    CHECK(u.cluster && u.tls && !u.tls_verify && u.nnodes == 1);
+    {
+        redis_url n;
+        CHECK(redis_url_cluster_node(&u, "n9", 7009, &n) == 0 && n.tls && !n.tls_verify);
+        redis_url_deinit(&n);
+    }
     redis_url_deinit(&u);
 
     char buf[128];
