@@ -278,6 +278,22 @@ static int take_jobs(consumer *c, const redisReply *jobs, const redisReply *coun
     return 0;
 }
 
+/* A script's successful reply: the fault (if any) is over, moved-aside jobs
+ * are logged, the jobs taken join the batch. False when the connection was
+ * reset instead (a reply of the wrong shape, no memory). */
+static bool take_reply(consumer *c, const char *what, const redisReply *reply, const redisReply *jobs,
+                       const redisReply *counts, const redisReply *diverted)
+{
+    queue_ok(c);
+    pool_diverted(c->p, c->id, diverted);
+    int rc = take_jobs(c, jobs, counts);
+    if (rc == -ENOMEM)
+        queue_broken(c, "take (out of memory)", NULL);
+    else if (rc < 0)
+        queue_broken(c, what, reply);
+    return rc == 0;
+}
+
 static void plan_batch(consumer *c)
 {
     if (batch_plan_all(&c->b, &c->policy, c->p->fam, pool_now_ms(), &c->p->rng) < 0) {
@@ -346,14 +362,10 @@ static void on_finished(uvredis *r, int status, redisReply *reply, void *data)
         queue_broken(c, "finish", reply);
         return;
     }
-    queue_ok(c);
     reset_batch(c);
-    pool_diverted(c->p, c->id, reply->element[3]);
-    int rc = take_jobs(c, reply->element[1], reply->element[2]);
-    if (rc < 0) {
-        queue_broken(c, rc == -ENOMEM ? "finish (out of memory)" : "finish", rc == -ENOMEM ? NULL : reply);
+    if (!take_reply(c, "finish", reply, reply->element[1], reply->element[2], reply->element[3]))
         return;
-    }
+    int rc;
     if (piped)
         return; /* the BLMOVE and HLEN replies follow */
     if (c->stash != NULL) {
@@ -506,13 +518,8 @@ static void on_fetched(uvredis *r, int status, redisReply *reply, void *data)
         queue_broken(c, "fetch (the processing list holds unknown jobs)", NULL);
         return;
     }
-    queue_ok(c);
-    pool_diverted(c->p, c->id, reply->element[2]);
-    int rc = take_jobs(c, reply->element[0], reply->element[1]);
-    if (rc < 0) {
-        queue_broken(c, rc == -ENOMEM ? "fetch (out of memory)" : "fetch", rc == -ENOMEM ? NULL : reply);
+    if (!take_reply(c, "fetch", reply, reply->element[0], reply->element[1], reply->element[2]))
         return;
-    }
     if (piped)
         return; /* the BLMOVE and HLEN replies follow */
     c->fetching = false;
