@@ -44,6 +44,14 @@ typedef struct consumer {
     bool settled;         /* finish_argv holds the settlement */
     bool reloading;       /* SCRIPT LOAD outstanding */
     size_t prefilled;     /* jobs already in the batch when the fetch was sent */
+    /* the take pipeline in flight (consumer.c, "finish and fetch") */
+    bool take_piped;      /* BLMOVE + HLEN follow the script */
+    bool take_blmoved;    /* the BLMOVE brought a job into the batch */
+    long long take_hlen;  /* HLEN reaped after the BLMOVE */
+    bool take_failed;     /* a reply of the pipeline was an error (reported) */
+    char *stash;          /* owned: a job BLMOVEd behind a batch whose finish failed */
+    size_t stash_len;
+    int at_max, at_leave; /* finish_argv indices of finish.lua's max and leave */
     bool rating;          /* rate.lua outstanding */
     bool rate_wait;       /* the rate timer runs: the batch waits for its families' rate */
     uv_timer_t rate_timer;
