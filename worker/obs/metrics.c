@@ -76,6 +76,9 @@ struct metrics {
     bool queue_blocked;
     char blocked_reason[320];
     uint64_t script_errors[SCRIPT_N];
+    uint64_t wait_short;
+    bool dlq_full;
+    char dlq_reason[200];
     fam_metrics *fam; /* created when a families file is loaded */
 };
 
@@ -267,6 +270,17 @@ void metrics_queue_script_error(metrics *m, const char *script)
         m->script_errors[i]++;
 }
 
+void metrics_cache_wait_short(metrics *m)
+{
+    m->wait_short++;
+}
+
+void metrics_set_dlq_full(metrics *m, const char *reason)
+{
+    m->dlq_full = reason != NULL;
+    snprintf(m->dlq_reason, sizeof m->dlq_reason, "%s", reason != NULL ? reason : "");
+}
+
 int metrics_ready(const metrics *m, char *reason, size_t len)
 {
     const char *why = NULL;
@@ -280,6 +294,8 @@ int metrics_ready(const metrics *m, char *reason, size_t len)
         why = "cache redis not connected";
     else if (m->queue_blocked)
         why = m->blocked_reason;
+    else if (m->dlq_full)
+        why = m->dlq_reason;
     if (reason && len > 0) {
         const char *qe = m->conn_error[TARGET_QUEUE], *ce = m->conn_error[TARGET_CACHE];
         bool qd = !m->connected[TARGET_QUEUE] && !m->draining, cd = !m->connected[TARGET_CACHE] && !m->draining;
@@ -355,6 +371,12 @@ static int render_counters(const metrics *m, expo_buf *b)
     if (rc == 0)
         rc = render_labelled(b, "invq_queue_script_errors_total", "script", script_names, m->script_errors,
                              SCRIPT_N);
+    if (rc == 0)
+        rc = expo_header(b, "invq_cache_wait_short_total", "counter",
+                         "Batches whose WAIT (--cache-wait-replicas) was confirmed by fewer replicas than asked "
+                         "for: not acknowledged, applied again (no attempt used).");
+    if (rc == 0)
+        rc = expo_printf(b, "invq_cache_wait_short_total %" PRIu64 "\n", m->wait_short);
     return rc;
 }
 
@@ -405,6 +427,11 @@ static int render_state(const metrics *m, expo_buf *b)
                           "1 while a queue script keeps failing (a queue key of the wrong type, the queue Redis "
                           "out of memory): batches are held and retried, /readyz gives the reason.",
                           m->queue_blocked);
+    if (rc == 0)
+        rc = render_gauge(b, "invq_dlq_full",
+                          "1 while batches that would add dead letters are held because the dead-letter list is "
+                          "at --dlq-max; /readyz gives the reason.",
+                          m->dlq_full);
     if (rc == 0)
         rc = render_gauge(b, "invq_consumers", "Consumers running in this worker.", m->consumers);
     if (rc == 0)
