@@ -709,6 +709,7 @@ void pool_start(pool *p, void (*on_closed)(pool *p), void *data)
     p->data = data;
     if (p->m != NULL) {
         metrics_set_consumers(p->m, p->n);
+        metrics_set_dlq_max(p->m, p->cfg->dlq_max);
         set_connected(p);
     }
     rlink_start(&p->control);

@@ -78,6 +78,7 @@ struct metrics {
     uint64_t script_errors[SCRIPT_N];
     uint64_t wait_short;
     bool dlq_full;
+    uint64_t dlq_max;
     char dlq_reason[200];
     fam_metrics *fam; /* created when a families file is loaded */
 };
@@ -281,6 +282,11 @@ void metrics_set_dlq_full(metrics *m, const char *reason)
     snprintf(m->dlq_reason, sizeof m->dlq_reason, "%s", reason != NULL ? reason : "");
 }
 
+void metrics_set_dlq_max(metrics *m, uint64_t max)
+{
+    m->dlq_max = max;
+}
+
 int metrics_ready(const metrics *m, char *reason, size_t len)
 {
     const char *why = NULL;
@@ -432,6 +438,11 @@ static int render_state(const metrics *m, expo_buf *b)
                           "1 while batches that would add dead letters are held because the dead-letter list is "
                           "at --dlq-max; /readyz gives the reason.",
                           m->dlq_full);
+    if (rc == 0)
+        rc = render_gauge(b, "invq_dlq_max",
+                          "--dlq-max: the dead-letter records the queue may hold before batches that would add "
+                          "more are held (0: no cap); compare invq_queue_depth{list=\"dead\"}.",
+                          m->dlq_max);
     if (rc == 0)
         rc = render_gauge(b, "invq_consumers", "Consumers running in this worker.", m->consumers);
     if (rc == 0)

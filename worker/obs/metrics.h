@@ -61,6 +61,8 @@ void metrics_cache_wait_short(metrics *m);
 /* Batches held because the dead-letter list is at --dlq-max (reason
  * copied, for /readyz), or NULL once none is. */
 void metrics_set_dlq_full(metrics *m, const char *reason);
+/* --dlq-max (0: no cap), for the alert that fires well before it. */
+void metrics_set_dlq_max(metrics *m, uint64_t max);
 
 /* Readiness: 1 when both targets are connected, no queue script keeps
  * failing, the dead-letter list is under its cap and the worker is not
