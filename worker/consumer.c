@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cache_cluster.h"
+#include "holds.h"
 #include "log.h"
 #include "pool.h"
 #include "qfault.h"
@@ -40,6 +41,8 @@ static void reset_batch(consumer *c)
     c->applied = false;
     c->held = false;
     c->settled = false;
+    c->dlq_ok = false;
+    c->settled_dead = 0;
 }
 
 /* Anything unexpected on the queue connection: drop it; after reconnecting,
@@ -153,11 +156,30 @@ static void on_applied(cache_target *t, int status, void *data)
     c->applying = false;
     if (status == CACHE_LOST) {
         /* the outcome is unknown: apply the whole batch again once the cache
-         * is back; every op is idempotent and no attempt is counted */
+         * is back; every op is idempotent and no attempt is counted. A node
+         * that is not a writable master (READONLY, LOADING, ...) is a
+         * connection problem too: drop it, rediscover, reconnect. The
+         * incident is logged once by the pool, as the link's error. */
         c->held = true;
-        log_event(LOG_WARN, "batch held: cache connection lost", LOG_S("consumer", c->id),
-                  LOG_N("jobs", c->b.n));
+        log_event(LOG_DEBUG, "batch held: cache connection lost", LOG_S("consumer", c->id),
+                  LOG_N("jobs", c->b.n), LOG_S("error", c->ct.lost_why));
+        if (c->ct.lost_why[0] != '\0' && c->c.up)
+            rlink_reset(&c->c, c->ct.lost_why);
         return;
+    }
+    if (status == CACHE_WAIT_SHORT) {
+        /* the replicas may not have it: a failover now could bring the keys
+         * back. Apply it again (no attempt) until WAIT confirms it. */
+        c->held = true;
+        holds_wait_result(c, true, c->ct.replicas);
+        c->retry_what = RETRY_KICK;
+        c->retry_wait = true;
+        uv_timer_start(&c->retry, on_retry, qfault_retry_ms(++c->wait_retries), 0);
+        return;
+    }
+    if (c->ct.replicas >= 0) {
+        c->wait_retries = 0;
+        holds_wait_result(c, false, c->ct.replicas);
     }
     c->applied = true;
     if (c->p->m != NULL)
@@ -421,7 +443,27 @@ static int settle(consumer *c)
     argv_set_u64(a, at_counts[3], oc.deferred);
     argv_finalize(a);
     c->settled = true;
+    c->settled_dead = oc.dead;
+    c->dlq_ok = oc.dead == 0 || p->cfg->dlq_max == 0;
     return 0;
+}
+
+static void send_finish(consumer *c);
+
+static void on_dlq_checked(consumer *c, int verdict)
+{
+    if (verdict < 0)
+        return; /* connection lost: the batch is released after reconnecting */
+    if (verdict > 0) {
+        /* the dead-letter list is full: the batch stays settled and held on
+         * the processing list; look again in a second */
+        c->retry_what = RETRY_KICK;
+        c->retry_wait = true;
+        uv_timer_start(&c->retry, on_retry, 1000, 0);
+        return;
+    }
+    c->dlq_ok = true;
+    consumer_kick(c);
 }
 
 static void on_blmoved(uvredis *r, int status, redisReply *reply, void *data);
@@ -460,6 +502,13 @@ static void send_finish(consumer *c)
             return;
         }
     }
+    if (!c->dlq_ok) {
+        /* --dlq-max: only a batch that adds dead letters asks */
+        if (c->dlq_cb == NULL)
+            (void)holds_dlq_check(c, c->settled_dead, on_dlq_checked); /* link down: released on reconnect */
+        return;
+    }
+    holds_dlq_clear(c);
     argv_buf *a = &c->finish_argv;
     /* take the next batch in the same call, unless a queue fault is being
      * retried or a job is stashed behind this batch */
@@ -641,7 +690,7 @@ static void send_fetch(consumer *c, size_t prefilled, bool piped)
 
 bool consumer_idle(const consumer *c)
 {
-    if (c->fetching || c->applying || c->finishing || c->rating)
+    if (c->fetching || c->applying || c->finishing || c->rating || c->dlq_cb != NULL)
         return false;
     return !c->has_batch || !c->started || c->batch_epoch != c->q_epoch;
 }
@@ -651,7 +700,7 @@ void consumer_kick(consumer *c)
     pool *p = c->p;
     if (p->releasing || p->closing)
         return;
-    if (c->fetching || c->applying || c->finishing || c->retry_wait || c->rating)
+    if (c->fetching || c->applying || c->finishing || c->retry_wait || c->rating || c->dlq_cb != NULL)
         return;
     if (c->has_batch && c->batch_epoch != c->q_epoch)
         reset_batch(c); /* its jobs went back to pending when we reconnected */
@@ -843,6 +892,7 @@ int consumer_init(consumer *c, pool *p, unsigned index)
     uv_timer_init(p->loop, &c->rate_timer);
     c->rate_timer.data = c;
     cache_target_init(&c->ct, &c->c, cfg->unlink);
+    cache_target_set_wait(&c->ct, cfg->cache_wait_replicas, cfg->cache_wait_timeout_ms);
     if (redis_url_is_cluster(&p->curl)) {
         /* a Redis Cluster cache: c->c reaches a startup node, the target routes by slot */
         cache_cluster_opts co = { .loop = p->loop, .seed = &c->c, .consumer = c->id,

@@ -61,6 +61,13 @@ typedef struct consumer {
     bool retry_wait;      /* the retry timer runs: take no other step */
     int retry_what;       /* what to try again (consumer.c) */
     unsigned retries;     /* consecutive queue faults */
+    unsigned wait_retries; /* consecutive WAITs that came back short */
+    bool wait_short;      /* in the WAIT incident (holds.c) */
+    bool dlq_full;        /* in the dead-letter-cap incident (holds.c) */
+    bool dlq_ok;          /* the settled batch may add its dead letters */
+    uint64_t settled_dead; /* dead letters the settled batch adds */
+    void (*dlq_cb)(struct consumer *c, int verdict); /* LLEN outstanding (holds.c) */
+    uint64_t dlq_adding;
     int closed;
     void (*close_cb)(struct consumer *c);
     uint64_t apply_start_ns;

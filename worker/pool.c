@@ -93,11 +93,17 @@ void pool_consumer_link(pool *p, consumer *c, rlink *l, bool up)
             p->breaker_open = open;
             if (p->m != NULL)
                 metrics_set_breaker_open(p->m, open);
+            /* while the cache keeps being reset after connecting (a node
+             * that is not a writable master: READONLY, LOADING, ...), each
+             * round is not news: the incident is its first line and
+             * "cache redis connected" once a connection stays up */
+            bool quiet = p->link_reset[1] && p->link_err[1][0] != '\0' && !p->link_back[1];
             if (open && p->cache_was_up)
-                log_event(LOG_WARN, "circuit breaker open: cache redis unreachable, fetching paused",
+                log_event(quiet ? LOG_DEBUG : LOG_WARN, "circuit breaker open: cache redis unreachable, fetching paused",
                           LOG_S("url", p->cdesc));
             else if (!open && p->cache_was_up)
-                log_event(LOG_INFO, "circuit breaker closed: cache redis is back", LOG_S("url", p->cdesc));
+                log_event(quiet ? LOG_DEBUG : LOG_INFO, "circuit breaker closed: cache redis is back",
+                          LOG_S("url", p->cdesc));
             if (!open) {
                 p->cache_was_up = true;
                 kick_all(p);
@@ -735,6 +741,7 @@ void pool_start(pool *p, void (*on_closed)(pool *p), void *data)
     p->data = data;
     if (p->m != NULL) {
         metrics_set_consumers(p->m, p->n);
+        metrics_set_dlq_max(p->m, p->cfg->dlq_max);
         set_connected(p);
     }
     rlink_start(&p->control);

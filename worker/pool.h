@@ -58,6 +58,8 @@ typedef struct pool {
     char link_err[2][512]; /* per target (queue, cache): the connection error last logged */
     bool link_back[2];     /* "connected" logged since that error */
     bool link_reset[2];    /* that error came from a reset after connecting (NOAUTH, ...) */
+    unsigned wait_short_n; /* consumers whose last WAIT came back short (holds.c) */
+    unsigned dlq_full_n;   /* consumers holding a batch for the dead-letter cap (holds.c) */
     bool releasing;
     bool closing;
     unsigned release_outstanding;

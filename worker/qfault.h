@@ -46,7 +46,10 @@ bool qfault_active(const qfault *f);
 void qfault_reason(char *buf, size_t len, const char *what, const char *msg);
 
 /* True for an error that means "reconnect" rather than "wait": the queue
- * Redis is (now) a read-only replica. */
+ * Redis is not (or no longer, or not yet) a writable master — READONLY,
+ * LOADING, MASTERDOWN, NOREPLICAS (redis_err_node_unavailable()). The
+ * scripts changed nothing; the consumer reconnects (rediscovering a
+ * Sentinel master) and releases its list: nothing lost, no attempt. */
 bool qfault_means_reconnect(const char *msg);
 
 /* Retry delay for the n-th consecutive failure (1-based): 100 ms doubling,
