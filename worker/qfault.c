@@ -96,7 +96,7 @@ void qfault_reason(char *buf, size_t len, const char *what, const char *msg)
 
 bool qfault_means_reconnect(const char *msg)
 {
-    return strncmp(msg, "READONLY", 8) == 0;
+    return strncmp(msg, "READONLY", 8) == 0 || strncmp(msg, "MOVED ", 6) == 0;
 }
 
 unsigned qfault_retry_ms(unsigned n)

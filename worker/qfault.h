@@ -46,7 +46,8 @@ bool qfault_active(const qfault *f);
 void qfault_reason(char *buf, size_t len, const char *what, const char *msg);
 
 /* True for an error that means "reconnect" rather than "wait": the queue
- * Redis is (now) a read-only replica. */
+ * Redis is (now) a read-only replica, or (a queue on a cluster) its slot
+ * moved to another master. */
 bool qfault_means_reconnect(const char *msg);
 
 /* Retry delay for the n-th consecutive failure (1-based): 100 ms doubling,
