@@ -60,6 +60,19 @@ int redis_reply_error(const redisReply *r, const char *what, char *err, size_t e
     return err_set(err, errlen, code, "%s: %.*s", what, (int)(n > 400 ? 400 : n), s);
 }
 
+int redis_err_node_unavailable(const char *msg, size_t len)
+{
+    static const char *const words[] = { "READONLY", "LOADING", "MASTERDOWN", "NOREPLICAS" };
+    if (!msg)
+        return 0;
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        size_t n = strlen(words[i]);
+        if (len >= n && memcmp(msg, words[i], n) == 0 && (len == n || msg[n] == ' '))
+            return 1;
+    }
+    return 0;
+}
+
 int redis_reply_is_transient(const redisReply *r)
 {
     static const char *const prefixes[] = { "LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN",

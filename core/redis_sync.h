@@ -50,4 +50,13 @@ int redis_reply_error(const redisReply *r, const char *what, char *err, size_t e
  * min-replicas-to-write) rather than a permanent refusal. */
 int redis_reply_is_transient(const redisReply *r);
 
+/* True when an error reply's text (msg, len bytes, no leading '-') says
+ * that the node answering is not (or no longer, or not yet) a writable
+ * master: READONLY (a replica), LOADING (loading its data set), MASTERDOWN
+ * (a replica cut off from its master), NOREPLICAS (a master without the
+ * replicas min-replicas-to-write asks for). Such an error is about the
+ * connection, not the command: drop it, rediscover the master, reconnect
+ * and send again. The failover table in worker/README.md. */
+int redis_err_node_unavailable(const char *msg, size_t len);
+
 #endif

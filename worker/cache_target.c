@@ -20,6 +20,12 @@ void cache_target_init(cache_target *t, rlink *conn, bool use_unlink)
     argv_init(&t->argv);
 }
 
+void cache_target_set_wait(cache_target *t, unsigned replicas, uint64_t timeout_ms)
+{
+    t->wait_replicas = replicas;
+    t->wait_timeout_ms = timeout_ms;
+}
+
 static void free_msgs(cache_target *t)
 {
     for (size_t i = 0; i < t->nmsgs; i++)
@@ -59,7 +65,40 @@ static void set_results(cache_target *t, const cache_cmd *c, cache_status st, co
 static void finish_one(cache_target *t)
 {
     if (--t->outstanding == 0)
-        t->cb(t, t->lost ? CACHE_LOST : 0, t->data);
+        t->cb(t, t->lost ? CACHE_LOST : t->wait_short ? CACHE_WAIT_SHORT : 0, t->data);
+}
+
+/* The batch's outcome is unknown because of what this node said. */
+static void lose(cache_target *t, const char *what, const char *msg, size_t len)
+{
+    t->lost = true;
+    if (t->lost_why[0] == '\0')
+        snprintf(t->lost_why, sizeof t->lost_why, "%s: %.*s", what, (int)(len > 200 ? 200 : len), msg);
+}
+
+static const char *cmd_name(const cache_target *t, const cache_cmd *c)
+{
+    const cache_entry *e = &t->entries[t->idx[c->first]];
+    if (e->action == ENTRY_PROBE)
+        return "EXISTS";
+    return e->op == JOB_OP_DEL ? (t->unlink ? "UNLINK" : "DEL") : e->op == JOB_OP_BUMP ? "INCR" : "PEXPIRE";
+}
+
+static void on_wait_reply(uvredis *r, int status, redisReply *reply, void *data)
+{
+    cache_cmd *c = data;
+    cache_target *t = c->t;
+    if (status < 0 || reply == NULL)
+        t->lost = true;
+    else if (reply->type == REDIS_REPLY_INTEGER)
+        t->replicas = reply->integer;
+    else if (reply->type == REDIS_REPLY_ERROR)
+        lose(t, "WAIT", reply->str, reply->len); /* a replica, or WAIT refused: nothing is confirmed */
+    else
+        lose(t, "WAIT", "unexpected reply type", strlen("unexpected reply type"));
+    if (!t->lost && t->replicas < (long long)t->wait_replicas)
+        t->wait_short = true;
+    finish_one(t);
 }
 
 static void on_reply(uvredis *r, int status, redisReply *reply, void *data)
@@ -70,6 +109,11 @@ static void on_reply(uvredis *r, int status, redisReply *reply, void *data)
         t->lost = true;
     } else if (reply->type == REDIS_REPLY_ERROR) {
         errclass ec = errclass_of(reply->str, reply->len);
+        if (ec.reconnect) { /* not a writable master: about the connection, not the job */
+            lose(t, cmd_name(t, c), reply->str, reply->len);
+            finish_one(t);
+            return;
+        }
         const char *msg = cache_target_keep_msg(t, reply->str, reply->len);
         set_results(t, c, ec.transient ? CACHE_TRANSIENT : CACHE_PERMANENT, ec.code, msg);
     } else if (reply->type == REDIS_REPLY_INTEGER) {
@@ -122,6 +166,15 @@ static int plan_commands(cache_target *t)
     return 0;
 }
 
+/* Whether the batch sent a command that changes the cache (not only EXISTS). */
+static bool writes(const cache_target *t)
+{
+    for (size_t i = 0; i < t->ncmds; i++)
+        if (t->entries[t->idx[t->cmds[i].first]].action == ENTRY_APPLY)
+            return true;
+    return false;
+}
+
 int cache_target_build_argv(cache_target *t, const cache_cmd *c)
 {
     argv_reset(&t->argv);
@@ -163,6 +216,9 @@ int cache_target_apply(cache_target *t, const cache_entry *entries, size_t n, ca
     t->cb = cb;
     t->data = data;
     t->lost = false;
+    t->lost_why[0] = '\0';
+    t->wait_short = false;
+    t->replicas = -1;
     t->outstanding = 0;
     if (!t->conn->up)
         return CACHE_LOST;
@@ -189,6 +245,19 @@ int cache_target_apply(cache_target *t, const cache_entry *entries, size_t n, ca
     }
     if (rc < 0) { /* out of memory mid-way: wait for what was sent, report lost */
         t->lost = true;
+    }
+    if (!t->lost && t->wait_replicas > 0 && writes(t)) {
+        /* on the same connection: it waits for this client's writes */
+        char nrep[24], ms[24];
+        snprintf(nrep, sizeof nrep, "%u", t->wait_replicas);
+        snprintf(ms, sizeof ms, "%llu", (unsigned long long)t->wait_timeout_ms);
+        const char *argv[] = { "WAIT", nrep, ms };
+        size_t lens[] = { 4, strlen(nrep), strlen(ms) };
+        t->wait_cmd = (cache_cmd){ t, 0, 0 };
+        if (rlink_command(t->conn, 3, argv, lens, on_wait_reply, &t->wait_cmd) < 0)
+            t->lost = true;
+        else
+            t->outstanding++;
     }
     finish_one(t);
     return 0;

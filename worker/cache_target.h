@@ -24,9 +24,14 @@ typedef struct cache_target cache_target;
 struct cache_cluster;
 
 /* status 0: every entry has its result in results[]; CACHE_LOST: the
- * connection broke or timed out before every reply arrived, so the outcome is
- * unknown and the batch must be applied again once the cache is back. */
+ * connection broke or timed out before every reply arrived, or a reply said
+ * the node is not a writable master (READONLY, LOADING, MASTERDOWN,
+ * NOREPLICAS: lost_why holds it, and the owner resets the connection), so
+ * the outcome is unknown and the batch must be applied again once the cache
+ * is back; CACHE_WAIT_SHORT: every command succeeded but WAIT saw fewer
+ * replicas than wait_replicas (t->replicas), so the batch is applied again. */
 #define CACHE_LOST 1
+#define CACHE_WAIT_SHORT 2
 typedef void (*cache_done_cb)(cache_target *t, int status, void *data);
 
 typedef struct cache_cmd {
@@ -38,6 +43,8 @@ typedef struct cache_cmd {
 struct cache_target {
     rlink *conn; /* borrowed */
     bool unlink;
+    unsigned wait_replicas;     /* > 0: WAIT wait_replicas wait_timeout_ms after the writes */
+    uint64_t wait_timeout_ms;
     const cache_entry *entries; /* borrowed for one apply */
     size_t nentries;
     cache_result *results; /* owned, one per entry */
@@ -51,12 +58,19 @@ struct cache_target {
     argv_buf argv;
     size_t outstanding;
     bool lost;
+    char lost_why[256]; /* a node error that lost the batch ("" when the connection broke) */
+    bool wait_short;
+    long long replicas; /* WAIT's answer, -1 when no WAIT was sent */
+    cache_cmd wait_cmd;
     cache_done_cb cb;
     void *data;
     struct cache_cluster *cluster; /* owned; NULL: a single node behind conn */
 };
 
 void cache_target_init(cache_target *t, rlink *conn, bool use_unlink);
+/* WAIT for `replicas` replicas (0: off) for at most timeout_ms after the
+ * commands of each batch that writes. */
+void cache_target_set_wait(cache_target *t, unsigned replicas, uint64_t timeout_ms);
 void cache_target_deinit(cache_target *t);
 
 /* Sends every entry (borrowed until cb runs). On a 0 return cb runs exactly

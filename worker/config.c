@@ -63,11 +63,13 @@ static const opt opts[] = {
     { "families", "INVQ_FAMILIES", OPT_STR, OFF(families), 0, 0,
       "families file (schemas/families-v1.md): keys outside its families are refused; modes and rates apply; "
       "SIGHUP reloads it" },
-    /* cache-wait-*: WAIT after a batch's commands (cache_cluster.c for a cluster) */
-    { "cache-wait-replicas", "INVQ_CACHE_WAIT_REPLICAS", OPT_UINT, OFF(cache_wait_replicas), 0, 16,
-      "acknowledge a batch only once N replicas of every cache master it wrote to confirm (WAIT; default 0: no WAIT)" },
-    { "cache-wait-timeout-ms", "INVQ_CACHE_WAIT_TIMEOUT_MS", OPT_U64, OFF(cache_wait_timeout_ms), 1, 60000,
-      "WAIT's timeout; fewer replicas by then: the batch is applied again (default 1000)" },
+    /* cache-wait-*: WAIT after a batch's commands (cache_cluster.c: on every master the batch wrote to) */
+    { "cache-wait-replicas", "INVQ_CACHE_WAIT_REPLICAS", OPT_UINT, OFF(cache_wait_replicas), 0, 100,
+      "acknowledge a batch only once WAIT confirms this many replicas have it (on a cluster: of every master it wrote to); else apply it again (default 0: off)" },
+    { "cache-wait-timeout-ms", "INVQ_CACHE_WAIT_TIMEOUT_MS", OPT_U64, OFF(cache_wait_timeout_ms), 1, 600000,
+      "the WAIT's timeout; must be under --command-timeout-ms (default 1000)" },
+    { "dlq-max", "INVQ_DLQ_MAX", OPT_U64, OFF(dlq_max), 0, 1000000000000ULL,
+      "most dead letters the queue holds; batches that would add more are held until it drains (default 1000000, 0: no cap)" },
     { "unlink", "INVQ_UNLINK", OPT_FLAG, OFF(unlink), 0, 0, "delete with UNLINK instead of DEL" },
     { "log-level", "INVQ_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0, "debug|info|warn|error (default info)" },
     { "log-format", "INVQ_LOG_FORMAT", OPT_FORMAT, OFF(log_format), 0, 0, "text|json (default text)" },
@@ -104,6 +106,7 @@ void config_defaults(worker_config *c)
     c->command_timeout_ms = 5000;
     c->connect_timeout_ms = 2000;
     c->cache_wait_timeout_ms = 1000;
+    c->dlq_max = 1000000;
     c->log_level = LOG_INFO;
     c->log_format = LOG_TEXT;
     job_limits_default(&c->limits);
@@ -330,6 +333,13 @@ int config_parse(worker_config *c, int argc, char **argv, char *err, size_t errl
         snprintf(err, errlen,
                  "invq-worker: --reap-after-ms: expected more than 2 x --heartbeat-ms (%" PRIu64 "), got \"%" PRIu64 "\"",
                  c->heartbeat_ms, c->reap_after_ms);
+        return -1;
+    }
+    if (c->cache_wait_replicas > 0 && c->cache_wait_timeout_ms >= c->command_timeout_ms) {
+        snprintf(err, errlen,
+                 "invq-worker: --cache-wait-timeout-ms: expected less than --command-timeout-ms (%" PRIu64
+                 "), got \"%" PRIu64 "\"",
+                 c->command_timeout_ms, c->cache_wait_timeout_ms);
         return -1;
     }
     if (c->backoff_max_ms < c->backoff_base_ms) {

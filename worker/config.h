@@ -32,9 +32,16 @@ typedef struct worker_config {
     uint64_t shutdown_grace_ms;
     uint64_t command_timeout_ms;
     uint64_t connect_timeout_ms;
-    unsigned cache_wait_replicas;   /* WAIT N after a batch's cache commands; 0: none */
-    uint64_t cache_wait_timeout_ms; /* WAIT's timeout */
     bool unlink;
+    /* --cache-wait-replicas: after a batch's commands, WAIT for this many
+     * replicas (0: off) for at most cache_wait_timeout_ms before it is
+     * acknowledged; fewer: applied again, no attempt used. A Redis Cluster
+     * target WAITs on every node it wrote to, with the same two fields. */
+    unsigned cache_wait_replicas;
+    uint64_t cache_wait_timeout_ms;
+    /* --dlq-max: most dead-letter records the queue holds (0: no cap); a
+     * batch that would add dead letters beyond it is held. */
+    uint64_t dlq_max;
     log_level log_level;
     log_format log_format;
     job_limits limits;

@@ -44,6 +44,14 @@ typedef struct consumer {
     bool settled;         /* finish_argv holds the settlement */
     bool reloading;       /* SCRIPT LOAD outstanding */
     size_t prefilled;     /* jobs already in the batch when the fetch was sent */
+    /* the take pipeline in flight (consumer.c, "finish and fetch") */
+    bool take_piped;      /* BLMOVE + HLEN follow the script */
+    bool take_blmoved;    /* the BLMOVE brought a job into the batch */
+    long long take_hlen;  /* HLEN reaped after the BLMOVE */
+    bool take_failed;     /* a reply of the pipeline was an error (reported) */
+    char *stash;          /* owned: a job BLMOVEd behind a batch whose finish failed */
+    size_t stash_len;
+    int at_max, at_leave; /* finish_argv indices of finish.lua's max and leave */
     bool rating;          /* rate.lua outstanding */
     bool rate_wait;       /* the rate timer runs: the batch waits for its families' rate */
     uv_timer_t rate_timer;
@@ -53,6 +61,13 @@ typedef struct consumer {
     bool retry_wait;      /* the retry timer runs: take no other step */
     int retry_what;       /* what to try again (consumer.c) */
     unsigned retries;     /* consecutive queue faults */
+    unsigned wait_retries; /* consecutive WAITs that came back short */
+    bool wait_short;      /* in the WAIT incident (holds.c) */
+    bool dlq_full;        /* in the dead-letter-cap incident (holds.c) */
+    bool dlq_ok;          /* the settled batch may add its dead letters */
+    uint64_t settled_dead; /* dead letters the settled batch adds */
+    void (*dlq_cb)(struct consumer *c, int verdict); /* LLEN outstanding (holds.c) */
+    uint64_t dlq_adding;
     int closed;
     void (*close_cb)(struct consumer *c);
     uint64_t apply_start_ns;

@@ -1,10 +1,14 @@
-/* Redis error replies → transient or permanent, by their leading word:
- * LOADING, BUSY, TRYAGAIN, MASTERDOWN, CLUSTERDOWN, OOM are transient;
- * everything else (WRONGTYPE, NOPERM, READONLY, non-integer INCR, unknown
- * errors) is permanent. */
+/* Redis error replies by meaning: READONLY, LOADING, MASTERDOWN, NOREPLICAS
+ * say the node is not (or no longer, or not yet) a writable master — a
+ * connection problem (core's redis_err_node_unavailable()); BUSY, TRYAGAIN,
+ * CLUSTERDOWN, OOM are transient failures of the command; everything else
+ * (WRONGTYPE, NOPERM, non-integer INCR, MOVED, unknown errors) is about
+ * the job and permanent. */
 #include "errclass.h"
 
 #include <string.h>
+
+#include "redis_sync.h"
 
 typedef struct rule {
     const char *prefix;
@@ -14,14 +18,15 @@ typedef struct rule {
 
 static const rule rules[] = {
     { "LOADING", true, "loading" },
+    { "READONLY", true, "readonly" },
+    { "MASTERDOWN", true, "masterdown" },
+    { "NOREPLICAS", true, "noreplicas" },
     { "BUSY", true, "busy" },
     { "TRYAGAIN", true, "tryagain" },
-    { "MASTERDOWN", true, "masterdown" },
     { "CLUSTERDOWN", true, "clusterdown" },
     { "OOM", true, "oom" },
     { "WRONGTYPE", false, "wrong_type" },
     { "NOPERM", false, "noperm" },
-    { "READONLY", false, "readonly" },
     { "MOVED", false, "moved" },
     { "ASK", false, "moved" },
     { "ERR value is not an integer", false, "not_integer" },
@@ -31,11 +36,12 @@ static const rule rules[] = {
 
 errclass errclass_of(const char *msg, size_t len)
 {
+    bool reconnect = redis_err_node_unavailable(msg, len) != 0;
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         size_t n = strlen(rules[i].prefix);
         if (len >= n && memcmp(msg, rules[i].prefix, n) == 0 &&
             (len == n || msg[n] == ' ' || strchr(rules[i].prefix, ' ') != NULL))
-            return (errclass){ rules[i].transient, rules[i].code };
+            return (errclass){ rules[i].transient, reconnect, rules[i].code };
     }
-    return (errclass){ false, "redis_error" };
+    return (errclass){ false, false, "redis_error" };
 }

@@ -10,5 +10,6 @@ extern const char lua_reap[];
 extern const char lua_release[];
 extern const char lua_sample[];
 extern const char lua_rate[];
+extern const char lua_heartbeat[];
 
 #endif

@@ -22,11 +22,31 @@
 #define SAMPLE_RETRY_MS 250
 #define CLOSE_DEADLINE_MS 2000
 
-uint64_t pool_now_ms(void)
+/* The queue Redis's clock, as far as the worker knows it: the host's wall
+ * clock plus the offset learned from the last heartbeat (heartbeat.lua
+ * returns the server's TIME). INVQ_TEST_CLOCK_SKEW_MS (tests only) shifts
+ * the host clock to play a host whose clock is off. */
+static int64_t clock_offset_ms;
+static bool clock_known;
+
+static int64_t host_now_ms(void)
 {
+    static bool skew_read;
+    static int64_t skew;
+    if (!skew_read) {
+        const char *e = getenv("INVQ_TEST_CLOCK_SKEW_MS");
+        skew = e != NULL ? strtoll(e, NULL, 10) : 0;
+        skew_read = true;
+    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000 + (int64_t)ts.tv_nsec / 1000000 + skew;
+}
+
+uint64_t pool_now_ms(void)
+{
+    int64_t t = host_now_ms() + clock_offset_ms;
+    return t > 0 ? (uint64_t)t : 0;
 }
 
 static void notify(const char *state)
@@ -73,11 +93,17 @@ void pool_consumer_link(pool *p, consumer *c, rlink *l, bool up)
             p->breaker_open = open;
             if (p->m != NULL)
                 metrics_set_breaker_open(p->m, open);
+            /* while the cache keeps being reset after connecting (a node
+             * that is not a writable master: READONLY, LOADING, ...), each
+             * round is not news: the incident is its first line and
+             * "cache redis connected" once a connection stays up */
+            bool quiet = p->link_reset[1] && p->link_err[1][0] != '\0' && !p->link_back[1];
             if (open && p->cache_was_up)
-                log_event(LOG_WARN, "circuit breaker open: cache redis unreachable, fetching paused",
+                log_event(quiet ? LOG_DEBUG : LOG_WARN, "circuit breaker open: cache redis unreachable, fetching paused",
                           LOG_S("url", p->cdesc));
             else if (!open && p->cache_was_up)
-                log_event(LOG_INFO, "circuit breaker closed: cache redis is back", LOG_S("url", p->cdesc));
+                log_event(quiet ? LOG_DEBUG : LOG_INFO, "circuit breaker closed: cache redis is back",
+                          LOG_S("url", p->cdesc));
             if (!open) {
                 p->cache_was_up = true;
                 kick_all(p);
@@ -231,8 +257,15 @@ void pool_diverted(pool *p, const char *who, const redisReply *diverted)
 static void on_heartbeat(uvredis *r, int status, redisReply *reply, void *data)
 {
     pool *p = data;
-    if (!control_reply_ok(p, POOL_SITE_HEARTBEAT, "heartbeat", p->heartbeat_cmd, status, reply))
+    if (!control_reply_ok(p, POOL_SITE_HEARTBEAT, "heartbeat", NULL, status, reply))
         return;
+    if (reply->type == REDIS_REPLY_INTEGER) {
+        /* the server's clock when it ran the script: half-way through the
+         * round trip on ours */
+        int64_t now = host_now_ms();
+        clock_offset_ms = reply->integer - (p->heartbeat_sent_ms + now) / 2;
+        clock_known = true;
+    }
     if (!p->registered) {
         p->registered = true;
         if (!p->was_registered) {
@@ -249,8 +282,8 @@ static void send_heartbeat(pool *p)
 {
     if (!p->control_ready || p->releasing || p->closing)
         return;
-    /* ZADD consumers now id1 now id2 ... */
-    size_t argc = 2 + 2 * (size_t)p->n;
+    /* EVALSHA heartbeat 1 consumers id1 id2 ...: scored by the server's clock */
+    size_t argc = 4 + (size_t)p->n;
     const char **argv = malloc(argc * sizeof *argv);
     size_t *lens = malloc(argc * sizeof *lens);
     if (argv == NULL || lens == NULL) {
@@ -258,14 +291,13 @@ static void send_heartbeat(pool *p)
         free(lens);
         return;
     }
-    char now[24];
-    snprintf(now, sizeof now, "%" PRIu64, pool_now_ms());
-    argv[0] = "ZADD";
-    argv[1] = p->keys.consumers;
-    for (unsigned i = 0; i < p->n; i++) {
-        argv[2 + 2 * i] = now;
-        argv[3 + 2 * i] = p->consumers[i].id;
-    }
+    argv[0] = "EVALSHA";
+    argv[1] = p->sc.sha[SCRIPT_HEARTBEAT];
+    argv[2] = "1";
+    argv[3] = p->keys.consumers;
+    for (unsigned i = 0; i < p->n; i++)
+        argv[4 + i] = p->consumers[i].id;
+    p->heartbeat_sent_ms = host_now_ms();
     for (size_t i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
     rlink_command(&p->control, (int)argc, argv, lens, on_heartbeat, p);
@@ -334,7 +366,8 @@ static void on_dead_listed(uvredis *r, int status, redisReply *reply, void *data
     if (control_reply_ok(p, POOL_SITE_REAP_LIST, "reap", p->reap_list_cmd, status, reply) &&
         reply->type == REDIS_REPLY_ARRAY) {
         char cutoff[24], limit[24], now[24];
-        snprintf(cutoff, sizeof cutoff, "%" PRIu64, pool_now_ms() - p->cfg->reap_after_ms);
+        /* reap.lua compares with the server's clock itself */
+        snprintf(cutoff, sizeof cutoff, "%" PRIu64, p->cfg->reap_after_ms);
         snprintf(limit, sizeof limit, "%zu", p->cfg->limits.max_payload);
         snprintf(now, sizeof now, "%" PRIu64, pool_now_ms());
         size_t tag = strlen(p->start_tag);
@@ -369,7 +402,8 @@ static void on_dead_listed(uvredis *r, int status, redisReply *reply, void *data
 static void on_reap_timer(uv_timer_t *t)
 {
     pool *p = t->data;
-    if (!p->control_ready || p->reaping || p->closing)
+    /* candidates by the server's clock: known once a heartbeat answered */
+    if (!p->control_ready || p->reaping || p->closing || !clock_known)
         return;
     char cutoff[24];
     snprintf(cutoff, sizeof cutoff, "%" PRIu64, pool_now_ms() - p->cfg->reap_after_ms);
@@ -647,7 +681,6 @@ int pool_init(pool *p, uv_loop_t *loop, const worker_config *cfg, metrics *m, ch
         snprintf(err, errlen, "invq-worker: %s", strerror(-rc));
         return rc;
     }
-    snprintf(p->heartbeat_cmd, sizeof p->heartbeat_cmd, "ZADD %s", p->keys.consumers);
     snprintf(p->reap_list_cmd, sizeof p->reap_list_cmd, "ZRANGEBYSCORE %s", p->keys.consumers);
     rng_init(&p->rng);
     p->policy = (batch_policy){
@@ -704,6 +737,7 @@ void pool_start(pool *p, void (*on_closed)(pool *p), void *data)
     p->data = data;
     if (p->m != NULL) {
         metrics_set_consumers(p->m, p->n);
+        metrics_set_dlq_max(p->m, p->cfg->dlq_max);
         set_connected(p);
     }
     rlink_start(&p->control);

@@ -39,7 +39,8 @@ typedef struct pool {
     fampolicy *fam; /* the families file new batches are planned with (a reference); NULL: none */
     scripts sc;
     qfault faults; /* sites: the consumers, then POOL_SITE_* after them */
-    char heartbeat_cmd[300], reap_list_cmd[300]; /* commands named in their faults */
+    char reap_list_cmd[300]; /* the command named in its faults */
+    int64_t heartbeat_sent_ms; /* host clock when the last heartbeat was sent */
     rlink control;
     bool control_ready; /* connected and scripts loaded */
     bool registered;    /* consumers ZADDed on the current control connection */
@@ -57,6 +58,8 @@ typedef struct pool {
     char link_err[2][512]; /* per target (queue, cache): the connection error last logged */
     bool link_back[2];     /* "connected" logged since that error */
     bool link_reset[2];    /* that error came from a reset after connecting (NOAUTH, ...) */
+    unsigned wait_short_n; /* consumers whose last WAIT came back short (holds.c) */
+    unsigned dlq_full_n;   /* consumers holding a batch for the dead-letter cap (holds.c) */
     bool releasing;
     bool closing;
     unsigned release_outstanding;

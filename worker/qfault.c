@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "redis_sync.h"
 
 #define QUEUEKEY_CODE "QUEUEKEY "
 
@@ -96,7 +97,7 @@ void qfault_reason(char *buf, size_t len, const char *what, const char *msg)
 
 bool qfault_means_reconnect(const char *msg)
 {
-    return strncmp(msg, "READONLY", 8) == 0 || strncmp(msg, "MOVED ", 6) == 0;
+    return redis_err_node_unavailable(msg, strlen(msg)) != 0 || strncmp(msg, "MOVED ", 6) == 0;
 }
 
 unsigned qfault_retry_ms(unsigned n)

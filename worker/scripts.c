@@ -9,7 +9,7 @@
 #include "lua_scripts.h"
 
 static const char *const sources[SCRIPT_COUNT] = {
-    lua_fetch, lua_finish, lua_promote, lua_reap, lua_release, lua_sample, lua_rate,
+    lua_fetch, lua_finish, lua_promote, lua_reap, lua_release, lua_sample, lua_rate, lua_heartbeat,
 };
 
 struct load_req;

@@ -17,6 +17,7 @@ typedef enum script_id {
     SCRIPT_RELEASE,
     SCRIPT_SAMPLE,
     SCRIPT_RATE,
+    SCRIPT_HEARTBEAT,
     SCRIPT_COUNT,
 } script_id;
 

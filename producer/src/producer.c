@@ -104,8 +104,9 @@ static void note_spool_warning(invq_producer *p)
 }
 
 /* One enqueue round trip. A reused connection that turns out dead (say the
- * server restarted since the last call) is replaced once and the round trip
- * retried: at least once, never lost. On a cluster a redirect (-MOVED,
+ * server restarted since the last call), or whose node cannot take writes
+ * now (a failover), is replaced once and the round trip retried: at least
+ * once, never lost. On a cluster a redirect (-MOVED,
  * -ASK: the queue's slot moved, MULTI discarded) is followed by routing
  * again and retrying, up to CLUSTER_ROUTE_MAX_HOPS times. */
 static int push(invq_producer *p, const uint8_t *const *payloads, const size_t *lens, size_t n,
@@ -124,15 +125,18 @@ static int push(invq_producer *p, const uint8_t *const *payloads, const size_t *
             break;
         rc = enq_plan_run_sync(&plan, p->c, transient, &broken, p->errstr, sizeof(p->errstr));
         /* a node that cannot take writes now (READONLY, NOREPLICAS, ...):
-         * the next call connects again, and rediscovers a Sentinel master */
-        if (broken || (rc == INVQ_EREPLY && *transient))
+         * connect again (rediscovering a Sentinel master) and resend once;
+         * a fresh connection that says so too is the answer (spooled or
+         * reported: never reported as sent) */
+        bool node = rc == INVQ_EREPLY && *transient;
+        if (broken || node)
             drop_conn(p);
         if (rc == INVQ_EREPLY && *transient == ENQ_REDIRECT && redirects++ < CLUSTER_ROUTE_MAX_HOPS) {
             drop_conn(p);
             attempt--;
             continue;
         }
-        if (rc == 0 || !broken || fresh || rc == INVQ_ETIMEOUT)
+        if (rc == 0 || !(broken || node) || fresh || rc == INVQ_ETIMEOUT)
             break;
     }
     enq_plan_deinit(&plan);

@@ -1,7 +1,9 @@
-/* Transient cache errors, injected by the fault proxy: LOADING on the next 3
- * DEL replies is retried with growing backoff caps and then succeeds;
- * MASTERDOWN on PEXPIRE is retried too; a BUSY that never ends exhausts
- * --max-attempts and lands in the DLQ with attempts=3 and the last error. */
+/* Transient errors of a command (not of the node: those use no attempt,
+ * tests/worker/test_failover.c), injected by the fault proxy: BUSY on the
+ * next 3 DEL replies is retried with growing backoff caps and then
+ * succeeds; TRYAGAIN on PEXPIRE is retried too; a BUSY that never ends
+ * exhausts --max-attempts and lands in the DLQ with attempts=3 and the
+ * last error. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +71,7 @@ static bool observe(void *ctx)
     return wt_exists(o->cc, o->key) == 0;
 }
 
-static void test_loading_then_success(void)
+static void test_busy_then_success(void)
 {
     const char *extra[] = {"--max-attempts", "5", "--backoff-base-ms", "200", "--backoff-max-ms", "5000", NULL};
     const char *keys[] = {"r:1", "r:2"};
@@ -79,8 +81,8 @@ static void test_loading_then_success(void)
 
     env_start(&e, extra);
     wt_cmd(e.p.cc, "MSET r:1 a r:2 b");
-    WT_CHECK(faultproxy_fail_next(e.proxy, "DEL", 3, "LOADING Redis is loading the dataset in memory") == 0 &&
-                 faultproxy_fail_next(e.proxy, "UNLINK", 3, "LOADING Redis is loading the dataset in memory") == 0,
+    WT_CHECK(faultproxy_fail_next(e.proxy, "DEL", 3, "BUSY Redis is busy running a script.") == 0 &&
+                 faultproxy_fail_next(e.proxy, "UNLINK", 3, "BUSY Redis is busy running a script.") == 0,
              "rule");
     wt_push1(e.p.qc, "retry-1", JOB_OP_DEL, keys, 2, 0);
 
@@ -108,7 +110,7 @@ static void test_loading_then_success(void)
     env_stop(&e);
 }
 
-static void test_masterdown_on_pexpire(void)
+static void test_tryagain_on_pexpire(void)
 {
     const char *extra[] = {"--backoff-base-ms", "50", NULL};
     const char *keys[] = {"t:1"};
@@ -117,7 +119,7 @@ static void test_masterdown_on_pexpire(void)
 
     env_start(&e, extra);
     wt_cmd(e.p.cc, "SET t:1 v PX 600000");
-    WT_CHECK(faultproxy_fail_next(e.proxy, "PEXPIRE", 1, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.") == 0, "rule");
+    WT_CHECK(faultproxy_fail_next(e.proxy, "PEXPIRE", 1, "TRYAGAIN Multiple keys request during rehashing of slot") == 0, "rule");
     wt_push1(e.p.qc, "exp-1", JOB_OP_EXPIRE, keys, 1, 30000);
     WT_CHECK(wt_wait_stat(e.p.qc, "done", 1, WT_DEADLINE_MS), "the job was never acknowledged");
     pttl = wt_pttl(e.p.cc, "t:1");
@@ -168,10 +170,10 @@ static void test_max_attempts(void)
 int main(void)
 {
     wt_worker_path();
-    test_loading_then_success();
-    wt_note("ok LOADING x3 retried, then applied");
-    test_masterdown_on_pexpire();
-    wt_note("ok MASTERDOWN on PEXPIRE retried");
+    test_busy_then_success();
+    wt_note("ok BUSY x3 retried, then applied");
+    test_tryagain_on_pexpire();
+    wt_note("ok TRYAGAIN on PEXPIRE retried");
     test_max_attempts();
     wt_note("ok max attempts -> DLQ");
     return 0;

@@ -107,8 +107,12 @@ static redisReply *check(conn *c, redisReply *r, const char *what, int want_type
     }
     if (r->type == REDIS_REPLY_ERROR) {
         int code = redis_reply_error(r, what, err, sizeof err);
-        fprintf(stderr, "invqctl: redis: %s\n", err);
-        c->failure = code == INVQ_EAUTH ? CTL_UNAVAILABLE : CTL_SOFTWARE;
+        /* a node that is not a writable master now (a failover): the
+         * command changed nothing; running invqctl again reconnects, and
+         * rediscovers a Sentinel master */
+        bool node = redis_err_node_unavailable(r->str, r->len) != 0;
+        fprintf(stderr, "invqctl: redis: %s%s\n", err, node ? " (the node cannot take writes now: run it again)" : "");
+        c->failure = code == INVQ_EAUTH || node ? CTL_UNAVAILABLE : CTL_SOFTWARE;
         freeReplyObject(r);
         return NULL;
     }

@@ -3,7 +3,8 @@
 -- the delivery as an attempt for each job; a job longer than ARGV[3] bytes
 -- is moved aside and dead-lettered instead (queue_divert).
 -- KEYS: consumers, processing (of the dead consumer), pending, reaped, stats, dead.
--- ARGV: consumer id, cutoff ms (reap only if its heartbeat is still older),
+-- ARGV: consumer id, reap-after ms (reap only if its heartbeat is still
+-- older than that on the queue Redis's clock, TIME),
 -- the byte limit, the reaping worker's id, now (ms), the prefix of
 -- oversized keys.
 -- Returns { jobs returned, diverted as { key, size, ... } }, or -1 when it
@@ -14,8 +15,10 @@ local bad = queue_check_types(KEYS, { 'zset', 'list', 'list', 'hash', 'hash', 'l
 if bad then
   return bad
 end
+local t = redis.call('TIME')
+local cutoff = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[2])
 local seen = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if seen and tonumber(seen) > tonumber(ARGV[2]) then
+if seen and tonumber(seen) > cutoff then
   return -1
 end
 local ctx = { dead = KEYS[6], prefix = ARGV[6], consumer = ARGV[4], now = ARGV[5], limit = tonumber(ARGV[3]),

@@ -76,6 +76,10 @@ struct metrics {
     bool queue_blocked;
     char blocked_reason[320];
     uint64_t script_errors[SCRIPT_N];
+    uint64_t wait_short;
+    bool dlq_full;
+    uint64_t dlq_max;
+    char dlq_reason[200];
     fam_metrics *fam; /* created when a families file is loaded */
 };
 
@@ -267,6 +271,22 @@ void metrics_queue_script_error(metrics *m, const char *script)
         m->script_errors[i]++;
 }
 
+void metrics_cache_wait_short(metrics *m)
+{
+    m->wait_short++;
+}
+
+void metrics_set_dlq_full(metrics *m, const char *reason)
+{
+    m->dlq_full = reason != NULL;
+    snprintf(m->dlq_reason, sizeof m->dlq_reason, "%s", reason != NULL ? reason : "");
+}
+
+void metrics_set_dlq_max(metrics *m, uint64_t max)
+{
+    m->dlq_max = max;
+}
+
 int metrics_ready(const metrics *m, char *reason, size_t len)
 {
     const char *why = NULL;
@@ -280,6 +300,8 @@ int metrics_ready(const metrics *m, char *reason, size_t len)
         why = "cache redis not connected";
     else if (m->queue_blocked)
         why = m->blocked_reason;
+    else if (m->dlq_full)
+        why = m->dlq_reason;
     if (reason && len > 0) {
         const char *qe = m->conn_error[TARGET_QUEUE], *ce = m->conn_error[TARGET_CACHE];
         bool qd = !m->connected[TARGET_QUEUE] && !m->draining, cd = !m->connected[TARGET_CACHE] && !m->draining;
@@ -355,6 +377,12 @@ static int render_counters(const metrics *m, expo_buf *b)
     if (rc == 0)
         rc = render_labelled(b, "invq_queue_script_errors_total", "script", script_names, m->script_errors,
                              SCRIPT_N);
+    if (rc == 0)
+        rc = expo_header(b, "invq_cache_wait_short_total", "counter",
+                         "Batches whose WAIT (--cache-wait-replicas) was confirmed by fewer replicas than asked "
+                         "for: not acknowledged, applied again (no attempt used).");
+    if (rc == 0)
+        rc = expo_printf(b, "invq_cache_wait_short_total %" PRIu64 "\n", m->wait_short);
     return rc;
 }
 
@@ -405,6 +433,16 @@ static int render_state(const metrics *m, expo_buf *b)
                           "1 while a queue script keeps failing (a queue key of the wrong type, the queue Redis "
                           "out of memory): batches are held and retried, /readyz gives the reason.",
                           m->queue_blocked);
+    if (rc == 0)
+        rc = render_gauge(b, "invq_dlq_full",
+                          "1 while batches that would add dead letters are held because the dead-letter list is "
+                          "at --dlq-max; /readyz gives the reason.",
+                          m->dlq_full);
+    if (rc == 0)
+        rc = render_gauge(b, "invq_dlq_max",
+                          "--dlq-max: the dead-letter records the queue may hold before batches that would add "
+                          "more are held (0: no cap); compare invq_queue_depth{list=\"dead\"}.",
+                          m->dlq_max);
     if (rc == 0)
         rc = render_gauge(b, "invq_consumers", "Consumers running in this worker.", m->consumers);
     if (rc == 0)

@@ -55,8 +55,18 @@ void metrics_set_queue_blocked(metrics *m, const char *reason);
  * "release", "promote", "reap", "sample", "heartbeat", "blmove", "rate". */
 void metrics_queue_script_error(metrics *m, const char *script);
 
+/* One batch whose WAIT (--cache-wait-replicas) was answered by fewer
+ * replicas than asked for: it is applied again. */
+void metrics_cache_wait_short(metrics *m);
+/* Batches held because the dead-letter list is at --dlq-max (reason
+ * copied, for /readyz), or NULL once none is. */
+void metrics_set_dlq_full(metrics *m, const char *reason);
+/* --dlq-max (0: no cap), for the alert that fires well before it. */
+void metrics_set_dlq_max(metrics *m, uint64_t max);
+
 /* Readiness: 1 when both targets are connected, no queue script keeps
- * failing and the worker is not draining; otherwise 0 and a one-line reason
+ * failing, the dead-letter list is under its cap and the worker is not
+ * draining; otherwise 0 and a one-line reason
  * in buf (with the connection error when known). */
 int metrics_ready(const metrics *m, char *reason, size_t len);
 

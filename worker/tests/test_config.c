@@ -54,6 +54,31 @@ static void test_defaults(void **state)
     assert_false(c.unlink);
     assert_string_equal(c.http_addr, "127.0.0.1:9464");
     assert_int_equal(c.limits.max_keys, 10000);
+    assert_int_equal(c.cache_wait_replicas, 0);
+    assert_int_equal(c.cache_wait_timeout_ms, 1000);
+    assert_int_equal(c.dlq_max, 1000000);
+}
+
+/* --cache-wait-replicas, --cache-wait-timeout-ms, --dlq-max and their variables. */
+static void test_wait_and_dlq(void **state)
+{
+    clear_env(state);
+    worker_config c;
+    char err[256];
+    setenv("INVQ_CACHE_WAIT_REPLICAS", "2", 1);
+    setenv("INVQ_DLQ_MAX", "0", 1);
+    assert_int_equal(parse(&c, err, sizeof err, 5, "--queue-url", "redis://h", "--cache-wait-timeout-ms", "250"),
+                     CONFIG_RUN);
+    assert_int_equal(c.cache_wait_replicas, 2);
+    assert_int_equal(c.cache_wait_timeout_ms, 250);
+    assert_int_equal(c.dlq_max, 0);
+    /* the WAIT must end before the command timeout calls the connection dead */
+    assert_int_equal(parse(&c, err, sizeof err, 5, "--queue-url", "redis://h", "--cache-wait-timeout-ms", "5000"), -1);
+    assert_non_null(strstr(err, "--cache-wait-timeout-ms"));
+    assert_int_equal(parse(&c, err, sizeof err, 5, "--queue-url", "redis://h", "--cache-wait-replicas", "x"), -1);
+    assert_non_null(strstr(err, "--cache-wait-replicas"));
+    unsetenv("INVQ_CACHE_WAIT_REPLICAS");
+    unsetenv("INVQ_DLQ_MAX");
 }
 
 static void test_flag_beats_env(void **state)
@@ -151,6 +176,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_wait_and_dlq),
         cmocka_unit_test(test_flag_beats_env),
         cmocka_unit_test(test_flag_hides_bad_env),
         cmocka_unit_test(test_env_names),

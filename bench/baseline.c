@@ -1,0 +1,139 @@
+/* The simplest reliable consumer, the everyday-rate baseline of bench/run:
+ * BLMOVE pending → processing (one job), DEL its keys on a separate cache
+ * connection, LREM it from processing; one command and one round trip each,
+ * nothing batched, nothing else (no stats, no retries, no DLQ). Runs until
+ * SIGTERM/SIGINT; prints the jobs it applied. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_redis.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+/* DELs every key of the job's del ops in one command; returns 0 or -1. */
+static int apply(redisContext *cache, const invq_job *job)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < job->nops; i++)
+        n += job->ops[i].nkeys;
+    const char **argv = malloc((n + 1) * sizeof *argv);
+    size_t *lens = malloc((n + 1) * sizeof *lens);
+    if (argv == NULL || lens == NULL) {
+        free(argv);
+        free(lens);
+        return -1;
+    }
+    argv[0] = "DEL";
+    lens[0] = 3;
+    size_t k = 1;
+    for (size_t i = 0; i < job->nops; i++)
+        for (size_t j = 0; j < job->ops[i].nkeys; j++) {
+            argv[k] = (const char *)job->ops[i].keys[j].data;
+            lens[k++] = job->ops[i].keys[j].len;
+        }
+    redisReply *r = redisCommandArgv(cache, (int)k, argv, lens);
+    free(argv);
+    free(lens);
+    int rc = r != NULL && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+    freeReplyObject(r);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *host = "127.0.0.1", *ns = "invq", *queue = "default";
+    int port = 0, cache_db = 1;
+    static const struct option longopts[] = {
+        { "host", required_argument, NULL, 'h' },   { "port", required_argument, NULL, 'p' },
+        { "cache-db", required_argument, NULL, 'D' }, { "namespace", required_argument, NULL, 'n' },
+        { "queue", required_argument, NULL, 'q' },  { NULL, 0, NULL, 0 },
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'h': host = optarg; break;
+        case 'p': port = atoi(optarg); break;
+        case 'D': cache_db = atoi(optarg); break;
+        case 'n': ns = optarg; break;
+        case 'q': queue = optarg; break;
+        default:
+            fprintf(stderr, "usage: baseline --port P [--host H] [--cache-db 1] [--namespace invq] [--queue default]\n");
+            return 64;
+        }
+    }
+    if (port <= 0 || port > 65535) {
+        fprintf(stderr, "baseline: --port is required\n");
+        return 64;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal; /* no SA_RESTART: a blocked read returns */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char pending[256], processing[256];
+    snprintf(pending, sizeof pending, "%s:{%s}:pending", ns, queue);
+    snprintf(processing, sizeof processing, "%s:{%s}:processing:baseline", ns, queue);
+    redisContext *q = bench_connect(host, port), *c = bench_connect(host, port);
+    if (q == NULL || c == NULL)
+        return 1;
+    /* BLMOVE blocks up to 1 s: no read timeout shorter than that */
+    struct timeval tv = { 0, 0 };
+    redisSetTimeout(q, tv);
+    redisSetTimeout(c, tv);
+    redisReply *r = redisCommand(c, "SELECT %d", cache_db);
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        fprintf(stderr, "baseline: SELECT failed\n");
+        return 1;
+    }
+    freeReplyObject(r);
+    job_limits lim;
+    job_limits_default(&lim);
+    unsigned long long applied = 0;
+    int rc = 0;
+    while (!stop) {
+        r = redisCommand(q, "BLMOVE %s %s RIGHT LEFT 1", pending, processing);
+        if (r == NULL) {
+            if (!stop) {
+                fprintf(stderr, "baseline: BLMOVE: %s\n", q->errstr);
+                rc = 1;
+            }
+            break;
+        }
+        if (r->type == REDIS_REPLY_STRING) {
+            invq_job *job = NULL;
+            job_error err;
+            if (job_decode((const uint8_t *)r->str, r->len, &lim, &job, &err) == 0) {
+                if (apply(c, job) != 0) {
+                    fprintf(stderr, "baseline: DEL failed\n");
+                    rc = 1;
+                }
+                job_free(job);
+            }
+            redisReply *l = redisCommand(q, "LREM %s 1 %b", processing, r->str, r->len);
+            if (l == NULL || l->type != REDIS_REPLY_INTEGER) {
+                fprintf(stderr, "baseline: LREM failed\n");
+                rc = 1;
+            }
+            freeReplyObject(l);
+            applied++;
+        }
+        freeReplyObject(r);
+        if (rc != 0)
+            break;
+    }
+    printf("{\"applied\":%llu}\n", applied);
+    redisFree(q);
+    redisFree(c);
+    return rc;
+}

@@ -1,0 +1,184 @@
+"""The everyday-rate scenario of bench/run: at 1,000 and 10,000 jobs/s offered
+(one LPUSH per job, open loop, bench/loadgen), what one job costs the queue
+Redis — its CPU (INFO cpu / /proc) and the commands the consumer sent — for
+invq-worker and for the simplest reliable consumer (bench/baseline: BLMOVE →
+DEL → LREM) in the same run, plus push → applied latency; and the Redis CPU
+per job of a full-speed del1 drain."""
+import os
+import subprocess
+import time
+
+from .drain import DrainSpec, commandstats, run_drain
+from .procs import Worker, cpu_seconds, spawn, stop_process
+from .report import Row
+from .tools import CACHE_DB, QUEUE, loadgen, prefill_keys
+
+RATES = (1_000, 10_000)
+# Commands that are not the consumer's: the load generator's checker
+# (EXISTS, SELECT), this module's own polling (counted and taken out
+# below) and the bench's housekeeping.
+NOT_CONSUMER = {"exists", "select", "config|resetstat", "info", "ping", "dbsize", "flushall"}
+
+
+def _redis_cpu_us(server):
+    """The server's used_cpu_sys + used_cpu_user (INFO cpu), in µs."""
+    with server.client() as q:
+        info = q.call("INFO", "cpu").decode()
+    total = 0.0
+    for line in info.splitlines():
+        if line.startswith("used_cpu_sys:") or line.startswith("used_cpu_user:"):
+            total += float(line.split(":", 1)[1])
+    return total * 1e6
+
+
+class _Poller:
+    """Waits until every job is applied, counting the commands it sends so
+    that they can be taken out of the consumer's."""
+
+    def __init__(self, server):
+        self.server = server
+        self.sent = {}
+
+    def _pipe(self, conn, *cmds):
+        for c in cmds:
+            name = c[0].lower()
+            self.sent[name] = self.sent.get(name, 0) + 1
+        return conn.pipe(*cmds)
+
+    def drained(self, processing_keys, timeout):
+        t0 = time.monotonic()
+        with self.server.client() as q, self.server.client(CACHE_DB) as c:
+            while time.monotonic() - t0 < timeout:
+                cmds = [("LLEN", QUEUE + ":pending")] + [("LLEN", k) for k in processing_keys()]
+                lens = self._pipe(q, *cmds)
+                keys = self._pipe(c, ("DBSIZE",))[0]
+                if all(x == 0 for x in lens) and keys == 0:
+                    return True
+                time.sleep(0.01)
+        return False
+
+
+def _worker_processing(server):
+    with server.client() as q:
+        ids = q.call("ZRANGE", QUEUE + ":consumers", 0, -1) or []
+    return [QUEUE + ":processing:" + i.decode() for i in ids]
+
+
+def _start(b, server, kind, tag):
+    """Starts a consumer of `kind` (worker | baseline); returns (stop(), pid,
+    processing_keys()) once it waits for jobs."""
+    if kind == "worker":
+        w = Worker(b.worker, server, b.workdir, tag=tag)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not _worker_processing(server):
+            time.sleep(0.02)
+        keys = _worker_processing(server)
+        return w.stop, w.pid, lambda: keys
+    argv = [b.baseline, "--port", str(server.port), "--cache-db", str(CACHE_DB)]
+    proc = spawn(argv, os.path.join(b.workdir, tag + ".log"))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with server.client() as q:
+            info = q.call("INFO", "clients").decode()
+        if "blocked_clients:1" in info:
+            break
+        time.sleep(0.02)
+    return (lambda: stop_process(proc, 5.0)), proc.pid, lambda: [QUEUE + ":processing:baseline"]
+
+
+def _one(b, server, kind, rate, seconds, run, measure_latency):
+    """One open-loop run; returns a dict of figures."""
+    server.flushall()
+    n = int(rate * seconds)
+    prefix = "ev%d.%s.%d.%d:" % (rate, kind, run, int(measure_latency))
+    prefill_keys(b, server, prefix, n)
+    stop, pid, processing = _start(b, server, kind, "everyday-%s-%d-%d" % (kind, rate, run))
+    try:
+        with server.client() as q:
+            q.call("CONFIG", "RESETSTAT")
+        c0, p0 = _redis_cpu_us(server), cpu_seconds(pid) or 0.0
+        # CPU pass: one sampled job (the checker is idle once it is gone);
+        # latency pass: 1,000 keys a second polled every 100 µs, as `latency`.
+        every = max(1, rate // 1000) if measure_latency else n
+        out = loadgen(b, server, rate, seconds, prefix, every)
+        poller = _Poller(server)
+        ok = poller.drained(processing, 30.0)
+        c1, p1 = _redis_cpu_us(server), cpu_seconds(pid) or 0.0
+        with server.client() as q:
+            stats = commandstats(q.call("INFO", "commandstats"))
+    finally:
+        stop()
+    calls = 0
+    for name, (cnt, _) in stats.items():
+        if name in NOT_CONSUMER:
+            continue
+        if name in ("lpush", "hincrby"):
+            cnt -= out["pushes"]  # the load generator's LPUSH + HINCRBY per push
+        cnt -= poller.sent.get(name, 0)
+        calls += max(0, cnt)
+    return {"ok": ok and out["ok"], "jobs": n, "cpu_us_per_job": (c1 - c0) / n,
+            "cmds_per_job": calls / n, "consumer_cpu_pct": 100.0 * (p1 - p0) / max(seconds, 1e-9),
+            "p99_ms": out["push_to_gone"]["p99_us"] / 1000.0 if measure_latency else None,
+            "stats": stats}
+
+
+def everyday(b, sz, budget):
+    seconds = 2 if sz.runs == 1 else 5
+    rows = []
+    server = None
+    from .procs import RedisServer
+    server = RedisServer(b.workdir, "everyday").start()
+    try:
+        for rate in RATES:
+            label = "{:,} jobs/s".format(rate)
+            r_w = Row("everyday", "%s: queue-Redis CPU per job, invq-worker, µs" % label, "ms")
+            r_b = Row("everyday", "%s: queue-Redis CPU per job, baseline (BLMOVE → DEL → LREM), µs" % label, "ms")
+            r_ratio = Row("everyday", "%s: CPU per job, invq-worker ÷ baseline (same run)" % label, "ratio",
+                          target="≤ 0.7")
+            r_cw = Row("everyday", "%s: commands per job, invq-worker (incl. its scripts')" % label, "ratio",
+                       target="≤ 3" if rate == 1_000 else "≤ 1")
+            r_cb = Row("everyday", "%s: commands per job, baseline" % label, "ratio")
+            r_pw = Row("everyday", "%s: p99 push → applied, invq-worker, ms (checker upper bound)" % label, "ms",
+                       target="< 1 ms")
+            r_pb = Row("everyday", "%s: p99 push → applied, baseline, ms" % label, "ms")
+            rows += [r_w, r_b, r_ratio, r_cw, r_cb, r_pw, r_pb]
+            for run in range(sz.runs):
+                if budget.left() < 4 * seconds + budget.reserve:
+                    r_ratio.add(None, note="skipped: suite time bound")
+                    continue
+                # alternate which consumer goes first, so load drifts hit both
+                order = ("worker", "baseline") if run % 2 == 0 else ("baseline", "worker")
+                res = {k: _one(b, server, k, rate, seconds, run, False) for k in order}
+                lat = {k: _one(b, server, k, rate, seconds, run, True) for k in order}
+                w, bl = res["worker"], res["baseline"]
+                note = "" if w["ok"] and bl["ok"] else "a run did not drain"
+                r_w.add(w["cpu_us_per_job"], worker_cpu=w["consumer_cpu_pct"], note=note)
+                r_b.add(bl["cpu_us_per_job"], worker_cpu=bl["consumer_cpu_pct"])
+                r_ratio.add(w["cpu_us_per_job"] / bl["cpu_us_per_job"] if bl["cpu_us_per_job"] else None)
+                r_cw.add(w["cmds_per_job"])
+                r_cb.add(bl["cmds_per_job"])
+                r_pw.add(lat["worker"]["p99_ms"])
+                r_pb.add(lat["baseline"]["p99_ms"])
+                b.commandstats["everyday %s, invq-worker" % label] = (
+                    w["stats"], w["cpu_us_per_job"] * w["jobs"] / 1e6, DrainSpec("del", "", w["jobs"]))
+        # full speed: Redis CPU per job of a del1 drain (1,000,000 jobs; 100,000 with --quick)
+        full = Row("everyday", "full-speed del1 drain of {:,} jobs: Redis CPU per job, µs".format(sz.del1), "ms",
+                   target="≤ 1.0 µs")
+        rate_row = Row("everyday", "full-speed del1 drain: jobs/s", "rate")
+        rows += [full, rate_row]
+        spec = DrainSpec("del", "bk:", sz.del1, prefill=sz.del1, expect_keys=0)
+        for run in range(sz.runs):
+            if budget.left() < budget.reserve:
+                full.add(None, note="skipped: suite time bound")
+                continue
+            res = run_drain(b, server, spec, timeout=sz.drain_timeout, tag="everyday-del1-%d" % run)
+            if res["seconds"] is None:
+                full.add(None, note=res["note"])
+                continue
+            full.add(res["redis_cpu_seconds"] * 1e6 / spec.jobs, redis_cpu=res["redis_cpu"],
+                     worker_cpu=res["worker_cpu"], note=res["note"])
+            rate_row.add(res["jobs_s"])
+            b.commandstats["everyday full-speed del1"] = (res["commandstats"], res["redis_cpu_seconds"], spec)
+    finally:
+        server.stop()
+    return rows
