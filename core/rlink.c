@@ -3,9 +3,12 @@
 #include "rlink.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backoff.h"
+#include "cluster_route.h"
+#include "cluster_slot.h"
 #include "error.h"
 #include "sentinel_link.h"
 
@@ -45,6 +48,10 @@ int rlink_init(rlink *l, uv_loop_t *loop, const rlink_opts *o)
     l->loop = loop;
     l->o = *o;
     rng_init(&l->rng);
+    if (o->route_key != NULL && redis_url_is_cluster(o->url)) {
+        l->routed = true;
+        l->route_slot = cluster_keyslot(o->route_key, strlen(o->route_key));
+    }
     if (redis_url_is_sentinel(o->url)) {
         int rc = sentinel_link_new(loop, o->url, o->connect_timeout_ms, o->command_timeout_ms, &l->sl);
         if (rc < 0)
@@ -164,6 +171,22 @@ static bool try_next_node(rlink *l)
 
 /* ---- connection ---- */
 
+static void became_up(rlink *l)
+{
+    l->up = true;
+    l->was_up = true;
+    l->ups++;
+    l->err[0] = '\0';
+    l->err_status = 0;
+    uv_timer_start(&l->timer, on_timer, stable_ms(l), 0);
+    start_watch(l);
+    emit(l, RLINK_EV_UP, 0, false);
+    l->o.on_state(l, true, l->o.data);
+}
+
+static void check_route(rlink *l);
+static void route_failed(rlink *l, int status, const char *err);
+
 static void on_connect(uvredis *r, int status, void *data)
 {
     rlink *l = data;
@@ -174,21 +197,21 @@ static void on_connect(uvredis *r, int status, void *data)
                      uvredis_errstr(r));
         else
             snprintf(err, sizeof err, "%s", uvredis_errstr(r));
+        if (l->routed) {
+            route_failed(l, status, err);
+            return;
+        }
         set_error(l, status, err);
         drop(l);
         if (!try_next_node(l))
             schedule_retry(l, RLINK_EV_CONNECT_FAILED);
         return;
     }
-    l->up = true;
-    l->was_up = true;
-    l->ups++;
-    l->err[0] = '\0';
-    l->err_status = 0;
-    uv_timer_start(&l->timer, on_timer, stable_ms(l), 0);
-    start_watch(l);
-    emit(l, RLINK_EV_UP, 0, false);
-    l->o.on_state(l, true, l->o.data);
+    if (l->routed) {
+        check_route(l);
+        return;
+    }
+    became_up(l);
 }
 
 static void on_lost(uvredis *r, int status, void *data)
@@ -269,12 +292,95 @@ static void open_cluster_seed(rlink *l)
     open_node(l, &l->node);
 }
 
+/* ---- cluster route_key: connected to a node, find the slot's master ---- */
+
+static void route_failed(rlink *l, int status, const char *err)
+{
+    set_error(l, status, err);
+    drop(l);
+    l->hops = 0;
+    /* the next startup node, until each had its turn in this attempt */
+    if (++l->node_tries < l->o.url->nnodes)
+        open_cluster_seed(l);
+    else
+        schedule_retry(l, RLINK_EV_CONNECT_FAILED);
+}
+
+static void on_route_slots(uvredis *r, int status, redisReply *reply, void *data)
+{
+    rlink *l = data;
+    char host[256], err[512];
+    int port = 0, rc;
+    if (l->closing || l->r != r)
+        return;
+    if (status < 0 || reply == NULL)
+        rc = err_set(err, sizeof err, status < 0 ? status : INVQ_EIO, "CLUSTER SLOTS on %s: %s", l->addr,
+                     uvredis_errstr(r));
+    else if (reply->type == REDIS_REPLY_ERROR)
+        rc = err_set(err, sizeof err, INVQ_EREPLY, "CLUSTER SLOTS on %s: %s", l->addr, reply->str);
+    else
+        rc = cluster_route_owner(reply, l->node.host, l->route_slot, host, sizeof host, &port, err, sizeof err);
+    if (rc < 0) {
+        route_failed(l, rc, err);
+        return;
+    }
+    if (strcmp(host, l->node.host) == 0 && port == l->node.port) {
+        l->hops = 0;
+        became_up(l);
+        return;
+    }
+    if (++l->hops > CLUSTER_ROUTE_MAX_HOPS) {
+        snprintf(err, sizeof err, "slot %u: more than %d redirects (last: %s:%d)", l->route_slot,
+                 CLUSTER_ROUTE_MAX_HOPS, host, port);
+        route_failed(l, INVQ_EIO, err);
+        return;
+    }
+    drop(l);
+    redis_url_deinit(&l->node);
+    if (redis_url_cluster_node(l->o.url, host, port, &l->node) < 0) {
+        set_error(l, INVQ_ENOMEM, "out of memory");
+        schedule_retry(l, RLINK_EV_CONNECT_FAILED);
+        return;
+    }
+    open_node(l, &l->node);
+}
+
+static void check_route(rlink *l)
+{
+    static const char *argv[2] = { "CLUSTER", "SLOTS" };
+    static const size_t lens[2] = { 7, 5 };
+    if (uvredis_command_argv(l->r, 2, argv, lens, on_route_slots, l) < 0)
+        route_failed(l, INVQ_EIO, "CLUSTER SLOTS could not be sent");
+}
+
+/* A routed link's command: the owner's callback, then a -MOVED reset. */
+typedef struct routed_cmd {
+    rlink *l;
+    uvredis_reply_cb cb;
+    void *data;
+} routed_cmd;
+
+static void on_routed_reply(uvredis *r, int status, redisReply *reply, void *data)
+{
+    routed_cmd rc = *(routed_cmd *)data;
+    free(data);
+    if (rc.cb)
+        rc.cb(r, status, reply, rc.data);
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR && reply->str != NULL &&
+        strncmp(reply->str, "MOVED ", 6) == 0 && rc.l->r == r && rc.l->up && !rc.l->closing) {
+        char why[512];
+        snprintf(why, sizeof why, "slot %u moved: %s", rc.l->route_slot, reply->str);
+        rlink_reset(rc.l, why);
+    }
+}
+
 static void connect_now(rlink *l)
 {
     l->node_tries = 0;
+    l->hops = 0;
     if (l->sl)
         discover(l);
-    else if (redis_url_is_cluster(l->o.url) && l->o.url->nnodes > 1)
+    else if (redis_url_is_cluster(l->o.url) && (l->o.url->nnodes > 1 || l->routed))
         open_cluster_seed(l);
     else
         open_node(l, l->o.url);
@@ -289,7 +395,16 @@ int rlink_command(rlink *l, int argc, const char **argv, const size_t *lens, uvr
 {
     if (l->r == NULL || !l->up)
         return INVQ_ECLOSED;
-    return uvredis_command_argv(l->r, argc, argv, lens, cb, data);
+    if (!l->routed)
+        return uvredis_command_argv(l->r, argc, argv, lens, cb, data);
+    routed_cmd *w = malloc(sizeof *w);
+    if (w == NULL)
+        return INVQ_ENOMEM;
+    *w = (routed_cmd){ l, cb, data };
+    int rc = uvredis_command_argv(l->r, argc, argv, lens, on_routed_reply, w);
+    if (rc < 0)
+        free(w);
+    return rc;
 }
 
 void rlink_reset(rlink *l, const char *why)

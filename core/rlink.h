@@ -11,7 +11,13 @@
  * Sentinel names another master the link reconnects to it. For a cluster
  * URL each attempt connects to the next startup node (the link reaches
  * one node of the cluster; slot routing is its owner's, see
- * worker/cache_cluster.c).
+ * worker/cache_cluster.c) -- unless the owner names a route_key: then the
+ * link serves that key's slot (a queue: every key shares its hash tag).
+ * Each connect asks the node for CLUSTER SLOTS and goes on to the slot's
+ * master (at most CLUSTER_ROUTE_MAX_HOPS redirects) before it is up, and a
+ * -MOVED reply to any command resets the link after the owner's callback
+ * ran, so it reconnects to the slot's new master (a failover, a slot
+ * migration).
  *
  * It never logs. It tells its owner when it goes up or down (on_state) and
  * what happened, with the real error, through on_event. */
@@ -69,6 +75,8 @@ typedef struct rlink_opts {
     uint64_t stable_ms;          /* 0: backoff_max_ms (at least 1000) */
     uint64_t sentinel_check_ms;  /* Sentinel URLs: ask for the master this often while up; 0: 1000 */
     size_t max_bulk_len;         /* > 0: longer reply strings drop the connection (uvredis_opts) */
+    const char *route_key;       /* cluster URL: connect to the master of this key's slot (borrowed;
+                                    must outlive the rlink); NULL: any node */
     rlink_state_cb on_state;     /* required */
     rlink_event_cb on_event;     /* may be NULL */
     void *data;                  /* passed to on_state and on_event */
@@ -96,6 +104,10 @@ struct rlink {
     unsigned seed;     /* cluster URL: the startup node of the next attempt */
     bool discovering;  /* the next sentinel answer is for a connect */
     bool switching;    /* the reset under way is a master switch */
+    /* cluster route_key */
+    bool routed;
+    unsigned route_slot;
+    unsigned hops;     /* redirects followed in this attempt */
     /* the current error ("" when none) and the previous failure's */
     int err_status;
     char err[512];

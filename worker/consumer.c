@@ -870,6 +870,7 @@ int consumer_init(consumer *c, pool *p, unsigned index)
         /* fetch.lua never hands out a job over the limit; a BLMOVE reply
          * that is one is refused (release.lua then moves it aside) */
         .max_bulk_len = cfg->limits.max_payload,
+        .route_key = p->keys.pending, /* a queue on a cluster: its slot's master */
         .on_state = on_q_state,
         .on_event = on_link_event,
         .data = c,
@@ -881,6 +882,7 @@ int consumer_init(consumer *c, pool *p, unsigned index)
     k.command_timeout_ms = (int)cfg->command_timeout_ms;
     k.on_state = on_c_state;
     k.max_bulk_len = 0;
+    k.route_key = NULL; /* a cluster cache routes per slot (cache_cluster.c) */
     if ((rc = rlink_init(&c->q, p->loop, &q)) < 0)
         return rc;
     if ((rc = rlink_init(&c->c, p->loop, &k)) < 0) {

@@ -674,11 +674,6 @@ int pool_init(pool *p, uv_loop_t *loop, const worker_config *cfg, metrics *m, ch
     int rc = parse_url("queue-url", cfg->queue_url, &p->qurl, p->qdesc, sizeof p->qdesc, err, errlen);
     if (rc == 0)
         rc = parse_url("cache-url", cfg->cache_url, &p->curl, p->cdesc, sizeof p->cdesc, err, errlen);
-    if (rc == 0 && redis_url_is_cluster(&p->qurl)) { /* the cache may be a cluster, the queue not (yet) */
-        snprintf(err, errlen, "invq-worker: --queue-url: a queue on a Redis Cluster is not supported: give the "
-                              "queue a single node or Sentinel URL (--cache-url may be redis-cluster://)");
-        rc = -EINVAL;
-    }
     if (rc < 0)
         return rc;
     if ((rc = qkeys_init(&p->keys, cfg->ns, cfg->queue)) < 0 ||
@@ -718,6 +713,7 @@ int pool_init(pool *p, uv_loop_t *loop, const worker_config *cfg, metrics *m, ch
         .command_timeout_ms = (int)cfg->command_timeout_ms,
         .backoff_base_ms = 100,
         .backoff_max_ms = 5000,
+        .route_key = p->keys.pending, /* a queue on a cluster: its slot's master */
         .on_state = on_control_state,
         .on_event = on_control_event,
         .data = p,

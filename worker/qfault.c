@@ -97,7 +97,7 @@ void qfault_reason(char *buf, size_t len, const char *what, const char *msg)
 
 bool qfault_means_reconnect(const char *msg)
 {
-    return redis_err_node_unavailable(msg, strlen(msg)) != 0;
+    return redis_err_node_unavailable(msg, strlen(msg)) != 0 || strncmp(msg, "MOVED ", 6) == 0;
 }
 
 unsigned qfault_retry_ms(unsigned n)

@@ -47,9 +47,11 @@ void qfault_reason(char *buf, size_t len, const char *what, const char *msg);
 
 /* True for an error that means "reconnect" rather than "wait": the queue
  * Redis is not (or no longer, or not yet) a writable master — READONLY,
- * LOADING, MASTERDOWN, NOREPLICAS (redis_err_node_unavailable()). The
+ * LOADING, MASTERDOWN, NOREPLICAS (redis_err_node_unavailable()) — or, a
+ * queue on a cluster, its slot moved to another master (-MOVED). The
  * scripts changed nothing; the consumer reconnects (rediscovering a
- * Sentinel master) and releases its list: nothing lost, no attempt. */
+ * Sentinel master, routing the slot again) and releases its list: nothing
+ * lost, no attempt. */
 bool qfault_means_reconnect(const char *msg);
 
 /* Retry delay for the n-th consecutive failure (1-based): 100 ms doubling,

@@ -97,6 +97,19 @@ static asend *list_pop(send_list *l)
     return s;
 }
 
+/* Puts every job of l back at the head of a->waiting, in order. */
+static void requeue_front(invq_async *a, send_list *l)
+{
+    if (l->n == 0)
+        return;
+    l->tail->next = a->waiting.head;
+    if (!a->waiting.tail)
+        a->waiting.tail = l->tail;
+    a->waiting.head = l->head;
+    a->waiting.n += l->n;
+    *l = (send_list){ 0 };
+}
+
 static void complete(invq_async *a, asend *s, int status)
 {
     s->cb(a, status, s->data);
@@ -162,6 +175,10 @@ static void batch_done(abatch *b)
     } else if (b->status == 0) {
         while ((s = list_pop(&b->jobs)) != NULL)
             complete(a, s, INVQ_SENT);
+    } else if (b->transient == ENQ_REDIRECT) {
+        /* the queue's slot moved (cluster): nothing was written; send
+         * again, first, once the link reached the slot's new master */
+        requeue_front(a, &b->jobs);
     } else if (a->spool && spoolable(b->status, b->transient)) {
         spool_list(a, &b->jobs);
     } else {
@@ -416,6 +433,7 @@ INVQ_API int invq_async_new(void *loop, const invq_options *o, invq_async **out,
         .command_timeout_ms = a->cfg.command_timeout_ms,
         .backoff_base_ms = (uint64_t)a->cfg.reconnect_min_ms,
         .backoff_max_ms = (uint64_t)a->cfg.reconnect_max_ms,
+        .route_key = a->cfg.keys.pending, /* a queue on a cluster: its slot's master */
         .on_state = on_link_state,
         .on_event = on_link_event,
         .data = a,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster_route.h"
 #include "error.h"
 #include "redis_sync.h"
 #include "sigpipe.h"
@@ -66,7 +67,7 @@ int enq_check_reply(const enq_plan *p, size_t i, const redisReply *r, int *trans
 {
     *transient = 0;
     if (r->type == REDIS_REPLY_ERROR) {
-        *transient = redis_reply_is_transient(r);
+        *transient = cluster_reply_is_redirect(r) ? ENQ_REDIRECT : redis_reply_is_transient(r);
         return redis_reply_error(r, i == 0 ? "MULTI" : i + 1 == p->ncmds ? "EXEC" : "enqueue", err, errlen);
     }
     if (i + 1 < p->ncmds) {
@@ -82,7 +83,7 @@ int enq_check_reply(const enq_plan *p, size_t i, const redisReply *r, int *trans
     for (size_t k = 0; k < r->elements; k++) {
         const redisReply *e = r->element[k];
         if (e->type == REDIS_REPLY_ERROR) {
-            *transient = redis_reply_is_transient(e);
+            *transient = cluster_reply_is_redirect(e) ? ENQ_REDIRECT : redis_reply_is_transient(e);
             return redis_reply_error(e, k < p->nlpush ? "LPUSH" : "HINCRBY", err, errlen);
         }
         if (e->type != REDIS_REPLY_INTEGER)

@@ -32,7 +32,11 @@ void enq_plan_deinit(enq_plan *p);
 /* Checks reply i of the plan (MULTI → OK, the others → QUEUED, EXEC → an
  * array of integers). Returns 0 or INVQ_EREPLY / INVQ_EAUTH / INVQ_EPROTO
  * with a message; *transient is set to 1 when the error means "Redis cannot
- * take it right now" (OOM, LOADING, READONLY, ...). */
+ * take it right now" (OOM, LOADING, READONLY, ...), and to ENQ_REDIRECT for
+ * a cluster redirect (-MOVED, -ASK: the queue's slot is served elsewhere;
+ * the transaction was discarded, so sending it again is safe). */
+#define ENQ_REDIRECT 2
+
 int enq_check_reply(const enq_plan *p, size_t i, const redisReply *r, int *transient,
                     char *err, size_t errlen);
 

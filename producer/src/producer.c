@@ -10,6 +10,7 @@
 
 #include <invq/invq.h>
 
+#include "cluster_route.h"
 #include "config.h"
 #include "enqueue.h"
 #include "error.h"
@@ -79,6 +80,10 @@ static int connect_now(invq_producer *p)
     check_master(p);
     if (p->c)
         return 0;
+    if (redis_url_is_cluster(&p->cfg.url)) /* the master of the queue's slot */
+        return cluster_route_connect(&p->cfg.url, cluster_route_slot(p->cfg.keys.pending),
+                                     p->cfg.connect_timeout_ms, p->cfg.command_timeout_ms, &p->c, &p->tls, NULL, 0,
+                                     NULL, p->errstr, sizeof(p->errstr));
     if (!redis_url_is_sentinel(&p->cfg.url))
         return redis_sync_connect_tls(&p->cfg.url, p->cfg.connect_timeout_ms, p->cfg.command_timeout_ms, &p->c,
                                       &p->tls, p->errstr, sizeof(p->errstr));
@@ -101,7 +106,9 @@ static void note_spool_warning(invq_producer *p)
 /* One enqueue round trip. A reused connection that turns out dead (say the
  * server restarted since the last call), or whose node cannot take writes
  * now (a failover), is replaced once and the round trip retried: at least
- * once, never lost. */
+ * once, never lost. On a cluster a redirect (-MOVED,
+ * -ASK: the queue's slot moved, MULTI discarded) is followed by routing
+ * again and retrying, up to CLUSTER_ROUTE_MAX_HOPS times. */
 static int push(invq_producer *p, const uint8_t *const *payloads, const size_t *lens, size_t n,
                 int *transient)
 {
@@ -111,6 +118,7 @@ static int push(invq_producer *p, const uint8_t *const *payloads, const size_t *
     *transient = 0;
     if (enq_plan_build(&plan, p->cfg.keys.pending, p->cfg.keys.stats, payloads, lens, n) < 0)
         return err_set(p->errstr, sizeof(p->errstr), INVQ_ENOMEM, "out of memory");
+    int redirects = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         bool fresh = p->c == NULL;
         if ((rc = connect_now(p)) < 0)
@@ -123,6 +131,11 @@ static int push(invq_producer *p, const uint8_t *const *payloads, const size_t *
         bool node = rc == INVQ_EREPLY && *transient;
         if (broken || node)
             drop_conn(p);
+        if (rc == INVQ_EREPLY && *transient == ENQ_REDIRECT && redirects++ < CLUSTER_ROUTE_MAX_HOPS) {
+            drop_conn(p);
+            attempt--;
+            continue;
+        }
         if (rc == 0 || !(broken || node) || fresh || rc == INVQ_ETIMEOUT)
             break;
     }

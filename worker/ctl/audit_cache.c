@@ -24,6 +24,12 @@ int audit_cache_open(audit_cache *c, const char *url, const ctl_common *common, 
         snprintf(err, errlen, "--cache-url: %s", why);
         return CTL_USAGE;
     }
+    if (redis_url_is_cluster(&u)) { /* GET per slot owner not built: refuse rather than half-work */
+        redis_url_deinit(&u);
+        snprintf(err, errlen, "--cache-url: a Redis Cluster cache (redis-cluster://) is not supported by audit; "
+                              "give the redis:// URL of one node and audit the families whose keys it serves");
+        return CTL_USAGE;
+    }
     redis_url_describe(&u, c->where, sizeof(c->where));
     int rc = redis_sync_connect(&u, (int)common->connect_timeout_ms, (int)common->command_timeout_ms, &c->rc, why,
                                 sizeof(why));

@@ -12,6 +12,7 @@
 
 #include <invq/invq.h>
 
+#include "cluster_route.h"
 #include "redis_sync.h"
 #include "redis_url.h"
 #include "tls.h"
@@ -34,19 +35,25 @@ int conn_open(conn *c, const ctl_common *o)
         fprintf(stderr, "invqctl: --queue-url: %s\n", err);
         return CTL_USAGE;
     }
-    int rc = redis_sync_connect_tls(&u, (int)o->connect_timeout_ms, (int)o->command_timeout_ms, &c->rc, &c->tls,
+    if (qkeys_init(&c->keys, o->ns, o->queue) < 0) {
+        redis_url_deinit(&u);
+        fprintf(stderr, "invqctl: out of memory\n");
+        return CTL_SOFTWARE;
+    }
+    int rc;
+    if (redis_url_is_cluster(&u)) /* every key of the queue is in one slot: its master */
+        rc = cluster_route_connect(&u, cluster_route_slot(c->keys.pending), (int)o->connect_timeout_ms,
+                                   (int)o->command_timeout_ms, &c->rc, &c->tls, NULL, 0, NULL, err, sizeof err);
+    else
+        rc = redis_sync_connect_tls(&u, (int)o->connect_timeout_ms, (int)o->command_timeout_ms, &c->rc, &c->tls,
                                     err, sizeof err);
     char where[300];
     redis_url_describe(&u, where, sizeof where);
     redis_url_deinit(&u);
     if (rc < 0) {
+        conn_close(c);
         fprintf(stderr, "invqctl: queue redis %s unreachable: %s\n", where, err);
         return rc == INVQ_ENOMEM ? CTL_SOFTWARE : CTL_UNAVAILABLE;
-    }
-    if (qkeys_init(&c->keys, o->ns, o->queue) < 0) {
-        conn_close(c);
-        fprintf(stderr, "invqctl: out of memory\n");
-        return CTL_SOFTWARE;
     }
     c->failure = CTL_SOFTWARE;
     return 0;

@@ -120,8 +120,9 @@ typedef enum invq_fsync_policy {
 typedef struct invq_options {
     const char *url;              /* redis://[[user]:password@]host[:port][/db], rediss://... (TLS),
                                      unix:///path/to/sock[?db=N] or
-                                     redis-sentinel://host:port[,host:port...][/db]#MASTER
-                                     (forms and parameters: producer/README.md);
+                                     redis-sentinel://host:port[,host:port...][/db]#MASTER,
+                                     redis-cluster://host:port[,host:port...] (the master of the
+                                     queue's slot; forms and parameters: producer/README.md);
                                      default redis://127.0.0.1:6379 */
     const char *ns;               /* key namespace, default "invq" */
     const char *queue;            /* queue name, default "default" */
@@ -317,8 +318,9 @@ typedef enum invq_wait_policy {
 /* Reader options. Initialise with invq_reader_options_init(), then set
  * fields. Strings are borrowed for the duration of invq_reader_new() only. */
 typedef struct invq_reader_options {
-    const char *url;              /* the cache Redis, same forms as invq_options.url;
-                                     default redis://127.0.0.1:6379 */
+    const char *url;              /* the cache Redis, same forms as invq_options.url except
+                                     redis-cluster:// (refused with INVQ_EURL: the reader does
+                                     not route by slot); default redis://127.0.0.1:6379 */
     int connect_timeout_ms;       /* connect + AUTH + SELECT; default 500 (0: none) */
     int command_timeout_ms;       /* one round trip; default 250 (0: none) */
     int down_retry_ms;            /* after a connection failure, answer from the loader without

@@ -1,0 +1,267 @@
+/* The queue on a real Redis Cluster (3 masters + 3 replicas,
+ * tests/fixture/cluster_fixture.c), the cache on a single Redis.
+ *
+ * libinvq's sync and async producers enqueue on `redis-cluster://` (each
+ * routed to the master of the queue's slot), the worker drains from the
+ * same URL, and mid-drain the queue's master is killed with -9: its
+ * replica is promoted, the worker and the producer follow to it, the
+ * producer keeps sending (spooling while no master is reachable). At the
+ * end every key is gone, the queue is empty and nothing is dead-lettered;
+ * invqctl `stats` and `dlq list` work on the cluster URL. The jobs of the
+ * first wave are confirmed on the replica (WAIT) before the kill: a job
+ * the master acknowledged but never replicated is lost with it (Redis's
+ * asynchronous replication, see worker/README.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <invq/invq.h>
+#include <uv.h>
+
+#include "cluster_fixture.h"
+#include "cluster_slot.h"
+#include "wtest.h"
+
+enum { WAVE = 300, PER_JOB = 5 };
+
+static cfix *cl;
+static rfix *cache;
+static redisContext *cc;
+static char log_path[600], spool_dir[600];
+
+static void key_name(char *buf, size_t len, int wave, int i)
+{
+    snprintf(buf, len, "w%d:k:%d", wave, i);
+}
+
+/* SETs the keys of wave w on the cache (WAVE jobs of PER_JOB keys). */
+static void set_wave(int w)
+{
+    for (int i = 0; i < WAVE * PER_JOB; i++) {
+        char k[48];
+        key_name(k, sizeof k, w, i);
+        redisAppendCommand(cc, "SET %s x", k);
+    }
+    for (int i = 0; i < WAVE * PER_JOB; i++) {
+        redisReply *r = NULL;
+        WT_CHECK(redisGetReply(cc, (void **)&r) == REDIS_OK && r != NULL, "SET reply");
+        freeReplyObject(r);
+    }
+}
+
+static invq_job *wave_job(int w, int j)
+{
+    char k[PER_JOB][48];
+    const void *keys[PER_JOB];
+    size_t lens[PER_JOB];
+    for (int i = 0; i < PER_JOB; i++) {
+        key_name(k[i], sizeof k[i], w, j * PER_JOB + i);
+        keys[i] = k[i];
+        lens[i] = strlen(k[i]);
+    }
+    invq_job *job = invq_job_new();
+    WT_CHECK(job != NULL && invq_job_del(job, keys, lens, PER_JOB) == 0, "job");
+    return job;
+}
+
+static void options(invq_options *o, bool spool)
+{
+    invq_options_init(o);
+    o->url = cfix_url(cl);
+    o->connect_timeout_ms = 1000;
+    o->command_timeout_ms = 2000;
+    o->reconnect_min_ms = 50;
+    o->reconnect_max_ms = 500;
+    o->spool_dir = spool ? spool_dir : NULL;
+}
+
+/* Sends wave w with the sync producer; a send may be spooled (no master
+ * reachable yet) and is flushed until the spool is empty. */
+static void send_sync(invq_producer *p, int w)
+{
+    for (int j = 0; j < WAVE; j++) {
+        invq_job *job = wave_job(w, j);
+        int rc = invq_send(p, job);
+        WT_CHECK(rc == 0 || rc == INVQ_SPOOLED, "send %d/%d: %s: %s", w, j, invq_strerror(rc),
+                 invq_producer_errstr(p));
+        invq_job_free(job);
+    }
+    long long deadline = rfix_now_ms() + WT_DEADLINE_MS;
+    for (;;) {
+        invq_spool_stats st;
+        int rc = invq_flush_spool(p);
+        invq_producer_spool_stats(p, &st);
+        if (rc == 0 && st.pending_jobs == 0)
+            break;
+        WT_CHECK(rfix_now_ms() < deadline, "spool not flushed: %s", invq_producer_errstr(p));
+        rfix_sleep_ms(50);
+    }
+}
+
+static int async_left, async_failed;
+
+static void on_sent(invq_async *a, int status, void *data)
+{
+    (void)a, (void)data;
+    async_left--;
+    async_failed += status != INVQ_SENT;
+}
+
+/* Sends wave w with the async producer on its own loop. */
+static void send_async(int w)
+{
+    uv_loop_t loop;
+    invq_async *a = NULL;
+    invq_options o;
+    char err[512];
+    options(&o, false);
+    WT_CHECK(uv_loop_init(&loop) == 0, "loop");
+    WT_CHECK(invq_async_new(&loop, &o, &a, err, sizeof err) == 0, "async: %s", err);
+    async_left = WAVE;
+    for (int j = 0; j < WAVE; j++) {
+        invq_job *job = wave_job(w, j);
+        WT_CHECK(invq_async_send(a, job, on_sent, NULL) == 0, "async send");
+        invq_job_free(job);
+    }
+    long long deadline = rfix_now_ms() + WT_DEADLINE_MS;
+    while (async_left > 0 && rfix_now_ms() < deadline)
+        uv_run(&loop, UV_RUN_ONCE);
+    WT_CHECK(async_left == 0 && async_failed == 0, "async: %d left, %d failed", async_left, async_failed);
+    invq_async_close(a, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    WT_CHECK(uv_loop_close(&loop) == 0, "loop left busy");
+}
+
+static redisContext *queue_master(void)
+{
+    int m = cfix_master_of(cl, (int)cluster_keyslot("invq:{default}:pending", 22));
+    WT_CHECK(m >= 0, "no master for the queue's slot");
+    return cfix_connect(cl, m);
+}
+
+static long long cache_keys(void)
+{
+    redisReply *r = redisCommand(cc, "DBSIZE");
+    WT_CHECK(r != NULL && r->type == REDIS_REPLY_INTEGER, "DBSIZE");
+    long long n = r->integer;
+    freeReplyObject(r);
+    return n;
+}
+
+static bool drained(void *ctx)
+{
+    (void)ctx;
+    if (cache_keys() != 0)
+        return false;
+    redisContext *q = queue_master();
+    if (q == NULL)
+        return false;
+    char k[64];
+    long long left = wt_llen(q, wt_qkey(k, sizeof k, "pending")) + wt_count_keys(q, "invq:{default}:processing:*");
+    redisFree(q);
+    return left == 0;
+}
+
+static bool some_done(void *ctx)
+{
+    return cache_keys() < *(long long *)ctx;
+}
+
+static void ctl(const char *const *args, int want_status, const char *want)
+{
+    const char *exe = getenv("INVQCTL");
+    if (exe == NULL || !*exe)
+        return;
+    char log[700];
+    snprintf(log, sizeof log, "%s/ctl.log", rfix_dir(cache));
+    remove(log);
+    const char *argv[12] = { exe, "--queue-url", cfix_url(cl) };
+    int n = 3;
+    for (int i = 0; args[i] != NULL && n < 11; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    int st = wt_run(exe, argv, NULL, log, WT_DEADLINE_MS);
+    bool ok = WIFEXITED(st) && WEXITSTATUS(st) == want_status;
+    if (!ok || !wt_file_contains(log, want))
+        wt_file_dump(log);
+    WT_CHECK(ok, "invqctl %s: status %d", args[0], st);
+    WT_CHECK(wt_file_contains(log, want), "invqctl %s: no '%s'", args[0], want);
+}
+
+int main(void)
+{
+    int rc = cfix_start(&cl, NULL);
+    if (rc == RFIX_SKIP)
+        return 77;
+    WT_CHECK(rc == 0, "cluster did not start");
+    cache = wt_server(NULL);
+    cc = wt_connect(cache);
+    snprintf(log_path, sizeof log_path, "%s/worker.log", rfix_dir(cache));
+    snprintf(spool_dir, sizeof spool_dir, "%s/spool", rfix_dir(cache));
+    wt_set_log(log_path);
+
+    int qslot = (int)cluster_keyslot("invq:{default}:pending", 22);
+    WT_CHECK(cfix_keyslot(cl, "invq:{default}:pending") == qslot, "slot of the queue");
+    int m = cfix_master_of(cl, qslot);
+    int r = cfix_replica_of(cl, m);
+    WT_CHECK(m >= 0 && r >= 0, "queue master %d, replica %d", m, r);
+    wt_note("queue slot %d on node %d, replica %d", qslot, m, r);
+
+    /* wave 0 (sync) and 1 (async), before the worker: confirmed on the replica */
+    invq_options o;
+    invq_producer *p = NULL;
+    char err[512];
+    options(&o, true);
+    WT_CHECK(invq_producer_new(&o, &p, err, sizeof err) == 0, "producer: %s", err);
+    set_wave(0);
+    set_wave(1);
+    send_sync(p, 0);
+    send_async(1);
+    redisContext *mq = cfix_connect(cl, m);
+    char k[64];
+    WT_CHECK(wt_llen(mq, wt_qkey(k, sizeof k, "pending")) == 2 * WAVE, "pending on the queue's master");
+    redisReply *wr = redisCommand(mq, "WAIT 1 10000");
+    WT_CHECK(wr != NULL && wr->type == REDIS_REPLY_INTEGER && wr->integer >= 1, "WAIT");
+    freeReplyObject(wr);
+    redisFree(mq);
+
+    /* the worker drains; once it has deleted some keys the master dies */
+    const char *extra[] = { "--batch", "8", "--consumers", "2", NULL };
+    wt_proc *w = wt_worker_start(cfix_url(cl), rfix_url(cache), log_path, extra);
+    long long before = cache_keys();
+    WT_CHECK(wt_wait_for(some_done, &before, WT_DEADLINE_MS), "the worker deleted nothing");
+    long long t0 = rfix_now_ms();
+    WT_CHECK(rfix_kill(cfix_node(cl, m)) == 0, "kill -9 the queue's master");
+    wt_note("killed node %d with %lld keys left", m, cache_keys());
+
+    /* wave 2 while the failover runs: spooled or routed to the new master */
+    set_wave(2);
+    send_sync(p, 2);
+    WT_CHECK(cfix_wait_role(cl, r, "master", WT_DEADLINE_MS), "replica %d not promoted", r);
+    WT_CHECK(cfix_wait_ok(cl, WT_DEADLINE_MS), "cluster not ok after the failover");
+    wt_note("replica %d promoted after %lld ms", r, rfix_now_ms() - t0);
+    set_wave(3);
+    send_async(3);
+
+    WT_CHECK(wt_wait_for(drained, NULL, WT_DEADLINE_MS), "not drained: %lld cache keys left", cache_keys());
+    wt_note("drained %lld ms after the kill", rfix_now_ms() - t0);
+    redisContext *nq = queue_master();
+    WT_CHECK(nq != NULL, "new queue master");
+    WT_CHECK(wt_llen(nq, wt_qkey(k, sizeof k, "dead")) == 0, "dead-lettered jobs");
+    redisFree(nq);
+
+    const char *stats[] = { "stats", NULL };
+    ctl(stats, 0, "pending      0");
+    const char *dlq[] = { "dlq", "list", NULL };
+    ctl(dlq, 1, "no dead-letter entries matched"); /* exit 1: nothing matched */
+
+    wt_worker_stop(w);
+    invq_producer_free(p);
+    redisFree(cc);
+    wt_set_log(NULL);
+    wt_server_free(cache);
+    cfix_free(cl);
+    printf("ok\n");
+    return 0;
+}
