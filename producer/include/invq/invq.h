@@ -318,9 +318,9 @@ typedef enum invq_wait_policy {
 /* Reader options. Initialise with invq_reader_options_init(), then set
  * fields. Strings are borrowed for the duration of invq_reader_new() only. */
 typedef struct invq_reader_options {
-    const char *url;              /* the cache Redis, same forms as invq_options.url except
-                                     redis-cluster:// (refused with INVQ_EURL: the reader does
-                                     not route by slot); default redis://127.0.0.1:6379 */
+    const char *url;              /* the cache Redis, same forms as invq_options.url (on
+                                     redis-cluster:// each command goes to its key's master,
+                                     following MOVED and ASK); default redis://127.0.0.1:6379 */
     int connect_timeout_ms;       /* connect + AUTH + SELECT; default 500 (0: none) */
     int command_timeout_ms;       /* one round trip; default 250 (0: none) */
     int down_retry_ms;            /* after a connection failure, answer from the loader without
