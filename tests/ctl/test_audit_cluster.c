@@ -28,19 +28,9 @@ static const char *ctl_path(void)
 /* Runs invqctl audit; returns its exit code, its output (stdout + stderr) in out. */
 static int audit(const char *dir, const char *url, const char *fam, char *out, size_t outlen)
 {
-    char log[512];
     const char *argv[] = { ctl_path(), "audit", "--cache-url", url, "--families", fam, "--sample", "100000",
                            "--grace-ms", "100", "--json", NULL };
-    snprintf(log, sizeof log, "%s/audit.out", dir);
-    remove(log);
-    int st = wt_run(argv[0], argv, NULL, log, WT_DEADLINE_MS);
-    WT_CHECK(st != -1 && WIFEXITED(st), "invqctl audit did not exit");
-    FILE *f = fopen(log, "r");
-    size_t got = f ? fread(out, 1, outlen - 1, f) : 0;
-    out[got] = '\0';
-    if (f)
-        fclose(f);
-    return WEXITSTATUS(st);
+    return wt_run_output(argv, dir, "audit", out, outlen);
 }
 
 /* The JSON line of family `name` in the audit's output. */

@@ -31,15 +31,10 @@ static char *raw_on_master(const char *key, size_t *len)
     return v;
 }
 
+/* CLUSTER MYID of node i into id. */
 static void node_id(int i, char *id, size_t len)
 {
-    redisContext *c = cfix_connect(cl, i);
-    WT_CHECK(c != NULL, "node %d", i);
-    redisReply *r = redisCommand(c, "CLUSTER MYID");
-    WT_CHECK(r != NULL && r->type == REDIS_REPLY_STRING, "CLUSTER MYID");
-    snprintf(id, len, "%s", r->str);
-    freeReplyObject(r);
-    redisFree(c);
+    WT_CHECK(cfix_node_id(cl, i, id, len) == 0, "CLUSTER MYID of node %d", i);
 }
 
 static void on_node(int i, const char *fmt, const char *a, int slot)
