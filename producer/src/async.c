@@ -407,6 +407,12 @@ INVQ_API int invq_async_new(void *loop, const invq_options *o, invq_async **out,
         free(a);
         return rc;
     }
+    if (a->cfg.shards > 1) {
+        prod_config_deinit(&a->cfg);
+        free(a);
+        return err_set(err, errlen, INVQ_EINVAL,
+                       "option queue_shards: a sharded queue needs the sync producer (invq_producer_new)");
+    }
     if (a->cfg.spool_dir) {
         spool_opts so = {
             .dir = a->cfg.spool_dir,
