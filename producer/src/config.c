@@ -125,3 +125,14 @@ unsigned prod_config_key_shard(const prod_config *c, const invq_job *job)
     const job_key *k = &job->ops[0].keys[0];
     return crc32c(k->data, k->len) % c->shards;
 }
+
+unsigned prod_config_payload_shard(const prod_config *c, const uint8_t *payload, size_t len)
+{
+    if (c->shards <= 1)
+        return 0;
+    invq_job *j = NULL;
+    job_error je;
+    unsigned s = job_decode(payload, len, &c->lim, &j, &je) == 0 ? prod_config_key_shard(c, j) : 0;
+    job_free(j);
+    return s;
+}

@@ -47,6 +47,9 @@ const qkeys *prod_config_shard(const prod_config *c, unsigned i);
 /* The shard of a job by its first key (INVQ_SHARD_BY_KEY): the CRC-32C of
  * the key modulo the shards; 0 for a job without keys. */
 unsigned prod_config_key_shard(const prod_config *c, const invq_job *job);
+/* The same for an encoded job (a spooled one): decoded for its first key;
+ * a payload that does not decode goes to shard 0. */
+unsigned prod_config_payload_shard(const prod_config *c, const uint8_t *payload, size_t len);
 
 /* With a families file: checks every job of jobs[0..n) against it (the
  * whole batch is refused when one job is). Returns 0 or INVQ_EFAMILY with

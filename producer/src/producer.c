@@ -178,10 +178,7 @@ static void pick_shards(invq_producer *p, const invq_job *const *jobs, const uin
             shard[i] = prod_config_key_shard(&p->cfg, jobs[i]);
             continue;
         }
-        invq_job *j = NULL;
-        job_error je;
-        shard[i] = job_decode(payloads[i], lens[i], &p->cfg.lim, &j, &je) == 0 ? prod_config_key_shard(&p->cfg, j) : 0;
-        job_free(j);
+        shard[i] = prod_config_payload_shard(&p->cfg, payloads[i], lens[i]);
     }
 }
 

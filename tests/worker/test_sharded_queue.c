@@ -3,8 +3,9 @@
  * 3 replicas, tests/fixture/cluster_fixture.c, the shards routed to their
  * own masters) or on one Redis (`single`); the cache on a single Redis.
  *
- * libinvq's sync producer sends a wave round robin and a wave by key, two
- * workers drain every shard. At the end every key is gone, every shard was
+ * libinvq's sync producer sends a wave round robin and a wave by key, the
+ * async producer a wave by key and one round robin, two workers drain
+ * every shard. At the end every key is gone, every shard was
  * used (its "enqueued" and "done" counters), nothing is dead-lettered, and
  * `invqctl stats --queue-shards 3` shows the totals: the sum of the
  * shards. */
@@ -14,12 +15,13 @@
 #include <sys/wait.h>
 
 #include <invq/invq.h>
+#include <uv.h>
 
 #include "cluster_fixture.h"
 #include "cluster_slot.h"
 #include "wtest.h"
 
-enum { SHARDS = 3, WAVE = 150, PER_JOB = 4 };
+enum { SHARDS = 3, WAVE = 150, PER_JOB = 4, WAVES = 4 };
 
 static cfix *cl;     /* cluster mode */
 static rfix *single; /* single mode: the queue Redis */
@@ -74,6 +76,53 @@ static void send_wave(int w, invq_shard_pick pick)
         WT_CHECK(rc == 0, "send %d/%d: %s: %s", w, j, invq_strerror(rc), invq_producer_errstr(p));
     }
     invq_producer_free(p);
+}
+
+static int async_left, async_failed;
+
+static void on_sent(invq_async *a, int status, void *data)
+{
+    (void)a, (void)data;
+    async_left--;
+    async_failed += status != INVQ_SENT;
+}
+
+/* Wave w through the async producer on its own loop. */
+static void send_wave_async(int w, invq_shard_pick pick)
+{
+    uv_loop_t loop;
+    invq_async *a = NULL;
+    invq_options o;
+    char err[512];
+    invq_options_init(&o);
+    o.url = queue_url();
+    o.queue_shards = SHARDS;
+    o.shard_pick = pick;
+    WT_CHECK(uv_loop_init(&loop) == 0, "loop");
+    WT_CHECK(invq_async_new(&loop, &o, &a, err, sizeof err) == 0, "async: %s", err);
+    async_left = WAVE;
+    async_failed = 0;
+    for (int j = 0; j < WAVE; j++) {
+        char k[PER_JOB][48];
+        const void *keys[PER_JOB];
+        size_t lens[PER_JOB];
+        for (int i = 0; i < PER_JOB; i++) {
+            key_name(k[i], sizeof k[i], w, j * PER_JOB + i);
+            keys[i] = k[i];
+            lens[i] = strlen(k[i]);
+        }
+        invq_job *job = invq_job_new();
+        WT_CHECK(job != NULL && invq_job_del(job, keys, lens, PER_JOB) == 0, "job");
+        WT_CHECK(invq_async_send(a, job, on_sent, NULL) == 0, "async send: %s", invq_async_errstr(a));
+        invq_job_free(job);
+    }
+    long long deadline = rfix_now_ms() + WT_DEADLINE_MS;
+    while (async_left > 0 && rfix_now_ms() < deadline)
+        uv_run(&loop, UV_RUN_ONCE);
+    WT_CHECK(async_left == 0 && async_failed == 0, "async: %d left, %d failed", async_left, async_failed);
+    invq_async_close(a, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    WT_CHECK(uv_loop_close(&loop) == 0, "loop left busy");
 }
 
 /* A connection to the node holding shard i's keys. */
@@ -178,10 +227,12 @@ int main(int argc, char **argv)
     snprintf(log_path, sizeof log_path, "%s/worker.log", rfix_dir(cache));
     wt_set_log(log_path);
 
-    set_wave(0);
-    set_wave(1);
+    for (int w = 0; w < WAVES; w++)
+        set_wave(w);
     send_wave(0, INVQ_SHARD_ROUND_ROBIN);
     send_wave(1, INVQ_SHARD_BY_KEY);
+    send_wave_async(2, INVQ_SHARD_BY_KEY);
+    send_wave_async(3, INVQ_SHARD_ROUND_ROBIN);
     long long enq = 0;
     for (int i = 0; i < SHARDS; i++) {
         long long e = shard_counter(i, "enqueued");
@@ -189,7 +240,7 @@ int main(int argc, char **argv)
         WT_CHECK(e > 0, "shard %d never used", i);
         enq += e;
     }
-    WT_CHECK(enq == 2 * WAVE, "%lld jobs enqueued over the shards, sent %d", enq, 2 * WAVE);
+    WT_CHECK(enq == WAVES * WAVE, "%lld jobs enqueued over the shards, sent %d", enq, WAVES * WAVE);
 
     /* two workers, 2 consumers each: spread over 3 shards, at least one each */
     const char *extra[] = { "--batch", "8", "--consumers", "2", "--queue-shards", "3", NULL };
@@ -202,10 +253,10 @@ int main(int argc, char **argv)
         WT_CHECK(d > 0, "shard %d: nothing done", i);
         done += d;
     }
-    WT_CHECK(done == 2 * WAVE, "%lld jobs done over the shards, sent %d", done, 2 * WAVE);
+    WT_CHECK(done == WAVES * WAVE, "%lld jobs done over the shards, sent %d", done, WAVES * WAVE);
 
     char want[64];
-    snprintf(want, sizeof want, "enqueued %d done %d", 2 * WAVE, 2 * WAVE);
+    snprintf(want, sizeof want, "enqueued %d done %d", WAVES * WAVE, WAVES * WAVE);
     const char *stats[] = { "stats", "--queue-shards", "3", NULL };
     ctl(stats, 0, want);
     ctl(stats, 0, "pending      0");

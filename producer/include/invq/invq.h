@@ -153,8 +153,8 @@ typedef struct invq_options {
                                      file's reserved namespace is `ns`. */
     unsigned queue_shards;        /* shards of the queue, 1..1024 (default 1: the unsharded queue);
                                      S > 1: the jobs go to the queues "<queue>.0" .. "<queue>.S-1",
-                                     each its own hash tag (sync producer only: invq_async_new
-                                     refuses S > 1 with INVQ_EINVAL) */
+                                     each its own hash tag (both producers: a connection, or for
+                                     invq_async a link and a waiting list, per shard) */
     invq_shard_pick shard_pick;   /* default INVQ_SHARD_ROUND_ROBIN */
 } invq_options;
 
