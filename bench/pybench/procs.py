@@ -109,8 +109,9 @@ class RedisServer:
 
     TLS = None  # {"ca", "cert", "key"} paths from make_certs()
 
-    def __init__(self, workdir, name="redis"):
+    def __init__(self, workdir, name="redis", args=()):
         self.dir = os.path.join(workdir, name)
+        self.args = list(args)  # more redis-server arguments (e.g. --cluster-enabled yes)
         os.makedirs(self.dir, exist_ok=True)
         self.proc = None
         self.port = None
@@ -122,7 +123,7 @@ class RedisServer:
             argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
                     "--save", "", "--appendonly", "no", "--dir", self.dir,
                     "--protected-mode", "yes", "--daemonize", "no",
-                    "--logfile", os.path.join(self.dir, "redis.log")]
+                    "--logfile", os.path.join(self.dir, "redis.log")] + self.args
             tls_port = None
             if RedisServer.TLS:
                 tls_port = free_port()

@@ -61,6 +61,7 @@ typedef struct fp_conn {
     size_t nout;
     size_t capout;
     int dead;
+    bool asking; /* cluster mode: the last command was ASKING */
 } fp_conn;
 
 typedef struct fp_rule {
@@ -92,6 +93,7 @@ struct faultproxy {
     size_t nrules;
     int delay_ms;
     bool refuse;
+    bool cluster;
     long injected;
     fp_count counts[FP_MAX_NAMES];
     size_t ncounts;
@@ -356,12 +358,14 @@ static void count_command(faultproxy *p, const char *name)
 
 /* Decides the fate of one command: a malloc'd error reply ("-ERR...\r\n")
  * to answer instead of forwarding it, or NULL to forward it. */
-static char *apply_rules(faultproxy *p, const char *name)
+static char *apply_rules(faultproxy *p, const char *name, bool asking)
 {
     char *out = NULL;
     pthread_mutex_lock(&p->mu);
     for (size_t i = 0; i < p->nrules; i++) {
         fp_rule *r = &p->rules[i];
+        if (asking && strncmp(r->error, "ASK ", 4) == 0)
+            continue; /* an importing node takes the command after ASKING */
         if (strcasecmp(r->name, name) == 0 && r->remaining != 0) {
             size_t n = strlen(r->error) + 4;
             out = malloc(n);
@@ -386,6 +390,33 @@ static int current_delay(faultproxy *p)
     d = p->delay_ms;
     pthread_mutex_unlock(&p->mu);
     return d;
+}
+
+/* Cluster mode: the proxy's own reply to CLUSTER (the slot map) and
+ * ASKING, malloc'd; NULL for every other command (or when off). */
+static char *cluster_reply(faultproxy *p, fp_conn *c, const char *name)
+{
+    bool on;
+    char *out = NULL;
+    pthread_mutex_lock(&p->mu);
+    on = p->cluster;
+    pthread_mutex_unlock(&p->mu);
+    if (!on) {
+        return NULL;
+    }
+    if (strcasecmp(name, "ASKING") == 0) {
+        out = strdup("+OK\r\n");
+        c->asking = true;
+    } else if (strcasecmp(name, "CLUSTER") == 0) {
+        /* [[0, 16383, ["127.0.0.1", port, node id]]] */
+        size_t len = 160;
+        out = malloc(len);
+        if (out != NULL) {
+            snprintf(out, len, "*1\r\n*3\r\n:0\r\n:16383\r\n*3\r\n$9\r\n127.0.0.1\r\n:%d\r\n$40\r\n%040d\r\n",
+                     p->port, p->port);
+        }
+    }
+    return out;
 }
 
 /* Queues the injected errors at the head of the line: they answer, in
@@ -432,7 +463,14 @@ static int on_client_data(faultproxy *p, fp_conn *c)
         pthread_mutex_lock(&p->mu);
         count_command(p, name);
         pthread_mutex_unlock(&p->mu);
-        synthetic = apply_rules(p, name);
+        {
+            bool asking = c->asking;
+            c->asking = false;
+            synthetic = cluster_reply(p, c, name);
+            if (synthetic == NULL) {
+                synthetic = apply_rules(p, name, asking);
+            }
+        }
         if (names_push(c, name, synthetic) != 0) {
             free(synthetic);
             return -1;
@@ -657,6 +695,13 @@ int faultproxy_fail_next(faultproxy *p, const char *cmd, int n, const char *erro
     r->remaining = n;
     pthread_mutex_unlock(&p->mu);
     return 0;
+}
+
+void faultproxy_set_cluster(faultproxy *p, bool on)
+{
+    pthread_mutex_lock(&p->mu);
+    p->cluster = on;
+    pthread_mutex_unlock(&p->mu);
 }
 
 void faultproxy_set_delay(faultproxy *p, int ms)

@@ -28,6 +28,16 @@ const char *faultproxy_url(const faultproxy *p);
  * name replaces the rule. */
 int faultproxy_fail_next(faultproxy *p, const char *cmd, int n, const char *error);
 
+/* Makes the proxy a one-node Redis Cluster in front of its plain upstream
+ * (on: before clients connect). It answers every CLUSTER command itself
+ * with the CLUSTER SLOTS reply naming 127.0.0.1:<its port> the master of
+ * slots 0-16383 (so a cluster client sends everything to it), and ASKING
+ * with +OK. A rule whose error starts with "ASK " then behaves like a node
+ * that imports the slot: a command right after ASKING on its connection is
+ * forwarded, neither answered by the rule nor counted against its n.
+ * "MOVED <slot> 127.0.0.1:<its port>" makes a redirect loop. */
+void faultproxy_set_cluster(faultproxy *p, bool on);
+
 /* Holds every reply for `ms` milliseconds before passing it on (0: off). */
 void faultproxy_set_delay(faultproxy *p, int ms);
 
