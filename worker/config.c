@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache_target.h"
 #include "http.h"
 #include "redis_url.h"
 #include "tls.h"
@@ -68,6 +69,12 @@ static const opt opts[] = {
       "acknowledge a batch only once N replicas of every cache master it wrote to confirm (WAIT; default 0: no WAIT)" },
     { "cache-wait-timeout-ms", "INVQ_CACHE_WAIT_TIMEOUT_MS", OPT_U64, OFF(cache_wait_timeout_ms), 1, 60000,
       "WAIT's timeout; fewer replicas by then: the batch is applied again (default 1000)" },
+    { "cache-window-keys", "INVQ_CACHE_WINDOW_KEYS", OPT_SIZE, OFF(cache_window_keys), 1, 1000000,
+      "most cache keys in flight per cache connection; smaller is kinder to the cache's other clients, "
+      "larger drains faster (default 256)" },
+    /* keybudget.c: a hard ceiling for this process, batches over it wait */
+    { "cache-max-keys-per-s", "INVQ_CACHE_MAX_KEYS_PER_S", OPT_U64, OFF(cache_max_keys_per_s), 0, 1000000000,
+      "send at most N cache keys a second from this process; a batch over budget waits (default 0: no ceiling)" },
     { "unlink", "INVQ_UNLINK", OPT_FLAG, OFF(unlink), 0, 0, "delete with UNLINK instead of DEL" },
     { "log-level", "INVQ_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0, "debug|info|warn|error (default info)" },
     { "log-format", "INVQ_LOG_FORMAT", OPT_FORMAT, OFF(log_format), 0, 0, "text|json (default text)" },
@@ -94,6 +101,7 @@ void config_defaults(worker_config *c)
     c->queue = "default";
     c->http_addr = "127.0.0.1:9464";
     c->consumers = 4;
+    c->cache_window_keys = CACHE_WINDOW_KEYS;
     c->batch = 512;
     c->max_attempts = 5;
     c->backoff_base_ms = 200;

@@ -34,6 +34,8 @@ typedef struct worker_config {
     uint64_t connect_timeout_ms;
     unsigned cache_wait_replicas;   /* WAIT N after a batch's cache commands; 0: none */
     uint64_t cache_wait_timeout_ms; /* WAIT's timeout */
+    uint64_t cache_max_keys_per_s; /* 0: no ceiling (keybudget.h) */
+    size_t cache_window_keys;      /* keys in flight per cache connection (cache_target.h) */
     bool unlink;
     log_level log_level;
     log_format log_format;

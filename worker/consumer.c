@@ -29,9 +29,9 @@ enum { RETRY_KICK = 0, RETRY_PREFILLED_FETCH, RETRY_RELEASE };
 
 static void reset_batch(consumer *c)
 {
-    if (c->rate_wait) {
+    if (c->rate_wait || c->budget_wait) {
         uv_timer_stop(&c->rate_timer);
-        c->rate_wait = false;
+        c->rate_wait = c->budget_wait = false;
     }
     batch_reset(&c->b);
     argv_reset(&c->finish_argv);
@@ -165,8 +165,38 @@ static void on_applied(cache_target *t, int status, void *data)
     consumer_kick(c);
 }
 
+/* --cache-max-keys-per-s: the batch waits on the rate timer (unstarted, so
+ * no attempt is used) until the process's key budget has room for it. */
+static void on_budget_timer(uv_timer_t *t)
+{
+    consumer *c = t->data;
+    c->budget_wait = false;
+    consumer_kick(c);
+}
+
+static bool budget_wait(consumer *c)
+{
+    keybudget *kb = &c->p->keys_budget;
+    if (!keybudget_on(kb))
+        return false;
+    uint64_t keys = 0;
+    for (size_t i = 0; i < c->b.co.nentries; i++)
+        keys += c->b.co.entries[i].action != ENTRY_COUNT;
+    uint64_t wait_ns = keybudget_take(kb, keys, uv_hrtime());
+    if (wait_ns == 0)
+        return false;
+    uint64_t wait_ms = (wait_ns + 999999) / 1000000;
+    log_event(LOG_DEBUG, "batch waits for the cache key budget", LOG_S("consumer", c->id), LOG_N("keys", keys),
+              LOG_N("wait_ms", wait_ms));
+    c->budget_wait = true;
+    uv_timer_start(&c->rate_timer, on_budget_timer, wait_ms, 0);
+    return true;
+}
+
 static void start_apply(consumer *c)
 {
+    if (budget_wait(c))
+        return;
     c->started = true;
     c->applying = true;
     c->held = false;
@@ -666,6 +696,8 @@ void consumer_kick(consumer *c)
                     send_rate(c);
                 return;
             }
+            if (c->budget_wait)
+                return;
             if (c->c.up)
                 start_apply(c);
             else
@@ -843,6 +875,7 @@ int consumer_init(consumer *c, pool *p, unsigned index)
     uv_timer_init(p->loop, &c->rate_timer);
     c->rate_timer.data = c;
     cache_target_init(&c->ct, &c->c, cfg->unlink);
+    c->ct.window = cfg->cache_window_keys;
     if (redis_url_is_cluster(&p->curl)) {
         /* a Redis Cluster cache: c->c reaches a startup node, the target routes by slot */
         cache_cluster_opts co = { .loop = p->loop, .seed = &c->c, .consumer = c->id,

@@ -54,6 +54,7 @@ typedef struct consumer {
     int at_max, at_leave; /* finish_argv indices of finish.lua's max and leave */
     bool rating;          /* rate.lua outstanding */
     bool rate_wait;       /* the rate timer runs: the batch waits for its families' rate */
+    bool budget_wait;     /* the rate timer runs: the batch waits for the process's key budget */
     uv_timer_t rate_timer;
     uint64_t rate_since_ns; /* when the current wait began */
     argv_buf rate_argv;

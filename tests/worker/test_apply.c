@@ -128,6 +128,51 @@ static void test_unlink(void)
     wt_pair_stop(&p);
 }
 
+/* A batch far larger than the cache window (--cache-window-keys 8, DEL
+ * chunks of CACHE_DEL_CHUNK keys: one command in flight at a time) is
+ * applied whole, every job done once. */
+static void test_window(void)
+{
+    enum { NJOBS = 3000 };
+    wt_pair p;
+    const char *extra[] = {"--batch", "4096", "--cache-window-keys", "8", NULL};
+    wt_pair_start(&p, NULL, NULL);
+    wt_push_dels_bulk(p.qc, p.cc, "win", 0, NJOBS);
+    wt_proc *w = wt_worker_start(rfix_url(p.queue), rfix_url(p.cache), p.log, extra);
+    WT_CHECK(w != NULL, "worker did not start");
+    WT_CHECK(wt_wait_stat(p.qc, "done", NJOBS, WT_DEADLINE_MS), "done never reached %d (done=%lld)", NJOBS,
+             wt_stat(p.qc, "done"));
+    WT_CHECK(wt_drained(p.qc, p.cc), "not drained: cache holds %lld keys", wt_dbsize(p.cc));
+    WT_CHECK(wt_stat(p.qc, "done") == NJOBS && wt_stat(p.qc, "retried") == 0, "done=%lld retried=%lld",
+             wt_stat(p.qc, "done"), wt_stat(p.qc, "retried"));
+    wt_worker_stop(w);
+    wt_pair_stop(&p);
+}
+
+/* --cache-max-keys-per-s 10 with batches of 20 keys: the first batch goes
+ * (the bucket starts full), the next ones wait for the budget (logged) and
+ * are applied once it has room: nothing dropped, no attempt used. */
+static void test_key_ceiling(void)
+{
+    enum { NJOBS = 40 };
+    wt_pair p;
+    const char *extra[] = {"--batch", "20", "--consumers", "1", "--cache-max-keys-per-s", "10",
+                           "--log-level", "debug", NULL};
+    wt_pair_start(&p, NULL, NULL);
+    wt_push_dels(p.qc, p.cc, "kc", 0, NJOBS);
+    wt_proc *w = wt_worker_start(rfix_url(p.queue), rfix_url(p.cache), p.log, extra);
+    WT_CHECK(w != NULL, "worker did not start");
+    WT_CHECK(wt_wait_stat(p.qc, "done", NJOBS, WT_DEADLINE_MS), "done never reached %d (done=%lld)", NJOBS,
+             wt_stat(p.qc, "done"));
+    WT_CHECK(wt_drained(p.qc, p.cc), "not drained: cache holds %lld keys", wt_dbsize(p.cc));
+    WT_CHECK(wt_stat(p.qc, "retried") == 0 && wt_stat(p.qc, "dead") == 0, "retried=%lld dead=%lld",
+             wt_stat(p.qc, "retried"), wt_stat(p.qc, "dead"));
+    WT_CHECK(wt_llen(p.qc, "invq:{default}:dead") == 0, "dead letters");
+    WT_CHECK(wt_file_contains(p.log, "batch waits for the cache key budget"), "no batch waited for the budget");
+    wt_worker_stop(w);
+    wt_pair_stop(&p);
+}
+
 int main(void)
 {
     wt_worker_path();
@@ -137,5 +182,9 @@ int main(void)
     wt_note("ok coalescing");
     test_unlink();
     wt_note("ok --unlink sends UNLINK instead of DEL");
+    test_window();
+    wt_note("ok a batch larger than --cache-window-keys is applied whole");
+    test_key_ceiling();
+    wt_note("ok --cache-max-keys-per-s: batches wait for the budget and complete");
     return 0;
 }
