@@ -58,22 +58,6 @@ static void test_del_bump_expire(void)
     wt_server_free(srv);
 }
 
-static long long cmdstat_calls(redisContext *c, const char *cmd)
-{
-    redisReply *r = redisCommand(c, "INFO commandstats");
-    char needle[64];
-    long long v = 0;
-    const char *p;
-    WT_CHECK(r != NULL && r->type == REDIS_REPLY_STRING, "INFO commandstats");
-    snprintf(needle, sizeof(needle), "cmdstat_%s:calls=", cmd);
-    p = strstr(r->str, needle);
-    if (p != NULL) {
-        v = strtoll(p + strlen(needle), NULL, 10);
-    }
-    freeReplyObject(r);
-    return v;
-}
-
 static void test_coalescing(void)
 {
     enum { NJOBS = 1000, NKEYS = 10 };
@@ -100,7 +84,7 @@ static void test_coalescing(void)
              wt_stat(p.qc, "done"));
     WT_CHECK(wt_dbsize(p.cc) == 0, "cache still holds %lld keys", wt_dbsize(p.cc));
     WT_CHECK(wt_stat(p.qc, "done") == NJOBS, "done=%lld, want %d", wt_stat(p.qc, "done"), NJOBS);
-    dels = cmdstat_calls(p.cc, "del") + cmdstat_calls(p.cc, "unlink");
+    dels = wt_cmdstat_calls(p.cc, "del") + wt_cmdstat_calls(p.cc, "unlink");
     wt_note("%d jobs x %d keys applied with %lld DEL/UNLINK calls", NJOBS, NKEYS, dels);
     WT_CHECK(dels >= 1 && dels <= 50, "expected a handful of coalesced DELs, got %lld", dels);
     wt_worker_stop(w);
@@ -122,8 +106,8 @@ static void test_unlink(void)
     WT_CHECK(w != NULL, "worker did not start");
     WT_CHECK(wt_wait_stat(p.qc, "done", 1, WT_DEADLINE_MS), "job not applied");
     WT_CHECK(wt_exists(p.cc, "u:1") + wt_exists(p.cc, "u:2") + wt_exists(p.cc, "u:3") == 0, "keys still there");
-    WT_CHECK(cmdstat_calls(p.cc, "unlink") >= 1 && cmdstat_calls(p.cc, "del") == 0, "--unlink: unlink=%lld del=%lld",
-             cmdstat_calls(p.cc, "unlink"), cmdstat_calls(p.cc, "del"));
+    WT_CHECK(wt_cmdstat_calls(p.cc, "unlink") >= 1 && wt_cmdstat_calls(p.cc, "del") == 0, "--unlink: unlink=%lld del=%lld",
+             wt_cmdstat_calls(p.cc, "unlink"), wt_cmdstat_calls(p.cc, "del"));
     wt_worker_stop(w);
     wt_pair_stop(&p);
 }

@@ -11,18 +11,6 @@
 
 #include "wtest.h"
 
-static long long cmdstat_calls(redisContext *c, const char *cmd)
-{
-    redisReply *r = redisCommand(c, "INFO commandstats");
-    WT_CHECK(r != NULL && r->type == REDIS_REPLY_STRING, "INFO commandstats");
-    char needle[64];
-    snprintf(needle, sizeof needle, "cmdstat_%s:calls=", cmd);
-    const char *p = strstr(r->str, needle);
-    long long v = p != NULL ? strtoll(p + strlen(needle), NULL, 10) : 0;
-    freeReplyObject(r);
-    return v;
-}
-
 static bool blocked(void *ctx)
 {
     redisContext *c = ctx;
@@ -49,7 +37,7 @@ static void test_one_at_a_time(void)
     }
     WT_CHECK(wt_drained(p.qc, p.cc), "not drained: cache holds %lld keys", wt_dbsize(p.cc));
     WT_CHECK(wt_stat(p.qc, "done") == NJOBS, "done=%lld, want %d", wt_stat(p.qc, "done"), NJOBS);
-    long long trims = cmdstat_calls(p.qc, "ltrim"), scripts = cmdstat_calls(p.qc, "evalsha");
+    long long trims = wt_cmdstat_calls(p.qc, "ltrim"), scripts = wt_cmdstat_calls(p.qc, "evalsha");
     wt_note("%d jobs one at a time: %lld LTRIM, %lld EVALSHA", NJOBS, trims, scripts);
     /* finish.lua's own LTRIM counts too: more trims than scripts means plain finishes */
     WT_CHECK(trims >= scripts + NJOBS / 2, "the plain finish was not used (%lld LTRIM, %lld EVALSHA for %d jobs)",
