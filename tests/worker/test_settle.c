@@ -29,19 +29,20 @@ static void test_one_at_a_time(void)
     wt_pair_start(&p, NULL, NULL);
     wt_proc *w = wt_worker_start(rfix_url(p.queue), rfix_url(p.cache), p.log, extra);
     WT_CHECK(w != NULL, "worker did not start");
+    int plain = 0; /* jobs finished with no script run between their push and their count */
     for (int i = 0; i < NJOBS; i++) {
         WT_CHECK(wt_wait_for(blocked, p.qc, WT_DEADLINE_MS), "the consumer never waited in BLMOVE");
+        long long scripts = wt_cmdstat_calls(p.qc, "evalsha");
         wt_push_dels(p.qc, p.cc, "one", i, i + 1);
         WT_CHECK(wt_wait_stat(p.qc, "done", i + 1, WT_DEADLINE_MS), "job %d not done (done=%lld)", i,
                  wt_stat(p.qc, "done"));
+        plain += wt_cmdstat_calls(p.qc, "evalsha") == scripts;
     }
     WT_CHECK(wt_drained(p.qc, p.cc), "not drained: cache holds %lld keys", wt_dbsize(p.cc));
     WT_CHECK(wt_stat(p.qc, "done") == NJOBS, "done=%lld, want %d", wt_stat(p.qc, "done"), NJOBS);
-    long long trims = wt_cmdstat_calls(p.qc, "ltrim"), scripts = wt_cmdstat_calls(p.qc, "evalsha");
-    wt_note("%d jobs one at a time: %lld LTRIM, %lld EVALSHA", NJOBS, trims, scripts);
-    /* finish.lua's own LTRIM counts too: more trims than scripts means plain finishes */
-    WT_CHECK(trims >= scripts + NJOBS / 2, "the plain finish was not used (%lld LTRIM, %lld EVALSHA for %d jobs)",
-             trims, scripts, NJOBS);
+    wt_note("%d jobs one at a time, %d finished without a script", NJOBS, plain);
+    /* (a BLMOVE timing out meanwhile runs fetch.lua: not every job counts) */
+    WT_CHECK(plain >= NJOBS / 2, "the plain finish was not used (%d of %d jobs)", plain, NJOBS);
     wt_worker_stop(w);
     wt_pair_stop(&p);
 }
