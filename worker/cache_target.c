@@ -1,7 +1,8 @@
 /* The cache target over one Redis connection: coalesced entries become
  * chunked DEL/UNLINK, INCR and PEXPIRE ... LT commands (EXISTS for a
- * shadow-mode family's keys, nothing for an off one), pipelined; every
- * reply is read and its result given to the entries it concerned. */
+ * shadow-mode family's keys, nothing for an off one), pipelined within a
+ * window of keys in flight; every reply is read and its
+ * result given to the entries it concerned. */
 #include "cache_target.h"
 
 #include <errno.h>
@@ -17,6 +18,7 @@ void cache_target_init(cache_target *t, rlink *conn, bool use_unlink)
     memset(t, 0, sizeof *t);
     t->conn = conn;
     t->unlink = use_unlink;
+    t->window = CACHE_WINDOW_KEYS;
     argv_init(&t->argv);
 }
 
@@ -101,10 +103,13 @@ static void on_wait_reply(uvredis *r, int status, redisReply *reply, void *data)
     finish_one(t);
 }
 
+static void send_window(cache_target *t);
+
 static void on_reply(uvredis *r, int status, redisReply *reply, void *data)
 {
     cache_cmd *c = data;
     cache_target *t = c->t;
+    t->window_keys -= c->count;
     if (status < 0 || reply == NULL) {
         t->lost = true;
     } else if (reply->type == REDIS_REPLY_ERROR) {
@@ -123,6 +128,8 @@ static void on_reply(uvredis *r, int status, redisReply *reply, void *data)
     } else {
         set_results(t, c, CACHE_PERMANENT, "bad_reply", "unexpected reply type from the cache");
     }
+    if (!t->lost)
+        send_window(t); /* this reply's count is still held */
     finish_one(t);
 }
 
@@ -230,37 +237,50 @@ int cache_target_apply(cache_target *t, const cache_entry *entries, size_t n, ca
     for (size_t i = 0; i < n; i++)
         t->results[i] = entries[i].action == ENTRY_COUNT ? (cache_result){ CACHE_OK, NULL, NULL, false }
                                                          : (cache_result){ CACHE_TRANSIENT, "lost", "no reply", false };
+    t->next_cmd = 0;
+    t->window_keys = 0;
     /* hold one count while sending so a synchronous failure cannot finish early */
     t->outstanding = 1;
-    for (size_t i = 0; i < t->ncmds; i++) {
-        if ((rc = cache_target_build_argv(t, &t->cmds[i])) < 0)
-            break;
-        rc = rlink_command(t->conn, (int)t->argv.n, t->argv.argv, t->argv.lens, on_reply, &t->cmds[i]);
-        if (rc < 0) {
+    t->wait_sent = false;
+    send_window(t);
+    finish_one(t);
+    return 0;
+}
+
+/* Sends the next commands while the window has room (always at least one
+ * when nothing is in flight). A send that fails, or out of memory, marks
+ * the apply lost: what was sent is waited for, the rest stays unsent and
+ * the whole batch is applied again. The caller holds a count. */
+static void send_window(cache_target *t)
+{
+    while (t->next_cmd < t->ncmds) {
+        cache_cmd *c = &t->cmds[t->next_cmd];
+        if (t->window_keys > 0 && t->window_keys + c->count > t->window)
+            return;
+        if (cache_target_build_argv(t, c) < 0 ||
+            rlink_command(t->conn, (int)t->argv.n, t->argv.argv, t->argv.lens, on_reply, c) < 0) {
             t->lost = true;
-            rc = 0;
-            break;
+            return;
         }
+        t->next_cmd++;
+        t->window_keys += c->count;
         t->outstanding++;
     }
-    if (rc < 0) { /* out of memory mid-way: wait for what was sent, report lost */
-        t->lost = true;
-    }
-    if (!t->lost && t->wait_replicas > 0 && writes(t)) {
-        /* on the same connection: it waits for this client's writes */
+    if (!t->lost && !t->wait_sent && t->wait_replicas > 0 && writes(t)) {
+        /* after the batch's last command, on the same connection: WAIT
+         * waits for this client's writes */
         char nrep[24], ms[24];
         snprintf(nrep, sizeof nrep, "%u", t->wait_replicas);
         snprintf(ms, sizeof ms, "%llu", (unsigned long long)t->wait_timeout_ms);
         const char *argv[] = { "WAIT", nrep, ms };
         size_t lens[] = { 4, strlen(nrep), strlen(ms) };
         t->wait_cmd = (cache_cmd){ t, 0, 0 };
+        t->wait_sent = true;
         if (rlink_command(t->conn, 3, argv, lens, on_wait_reply, &t->wait_cmd) < 0)
             t->lost = true;
         else
             t->outstanding++;
     }
-    finish_one(t);
-    return 0;
 }
 
 void cache_target_close(cache_target *t, void (*cb)(void *data), void *data)

@@ -1,6 +1,11 @@
 /* The cache target: applies a batch of (op, key, arg) entries to the cache
- * Redis and reports a result per entry. DEL/UNLINK go in chunks of up to 256
- * keys, INCR and PEXPIRE ... LT one command per key, all pipelined. Entries
+ * Redis and reports a result per entry. DEL/UNLINK go in chunks of up to
+ * CACHE_DEL_CHUNK keys, INCR and PEXPIRE ... LT one command per key,
+ * pipelined within a window: at most t->window keys (CACHE_WINDOW_KEYS
+ * unless set after init) are in flight on
+ * the connection at a time (the next command goes out as a reply comes
+ * back), so that the cache Redis never holds a long run of one worker's
+ * commands in front of its other clients' (bench/README.md, "Fairness"). Entries
  * of a shadow-mode family are probed with EXISTS instead (their result says
  * whether the key exists), and those of an off family are not sent. This is
  * the one place that sends invalidations; with a Redis Cluster (t->cluster
@@ -18,7 +23,10 @@
 #include "coalesce.h"
 #include "rlink.h"
 
-#define CACHE_DEL_CHUNK 256
+#define CACHE_DEL_CHUNK 128
+/* Keys in flight per cache connection by default (--cache-window-keys); a
+ * command with more than the window is sent alone. */
+#define CACHE_WINDOW_KEYS 256
 
 typedef struct cache_target cache_target;
 struct cache_cluster;
@@ -57,9 +65,13 @@ struct cache_target {
     size_t cap_idx;
     argv_buf argv;
     size_t outstanding;
+    size_t window;      /* most keys in flight (at least one command always goes) */
+    size_t next_cmd;    /* the first of t->cmds not sent yet */
+    size_t window_keys; /* keys of the commands in flight */
     bool lost;
     char lost_why[256]; /* a node error that lost the batch ("" when the connection broke) */
     bool wait_short;
+    bool wait_sent;     /* this batch's WAIT went out */
     long long replicas; /* WAIT's answer, -1 when no WAIT was sent */
     cache_cmd wait_cmd;
     cache_done_cb cb;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache_target.h"
 #include "http.h"
 #include "redis_url.h"
 #include "tls.h"
@@ -72,6 +73,12 @@ static const opt opts[] = {
       "the WAIT's timeout; must be under --command-timeout-ms (default 1000)" },
     { "dlq-max", "INVQ_DLQ_MAX", OPT_U64, OFF(dlq_max), 0, 1000000000000ULL,
       "most dead letters the queue holds; batches that would add more are held until it drains (default 1000000, 0: no cap)" },
+    { "cache-window-keys", "INVQ_CACHE_WINDOW_KEYS", OPT_SIZE, OFF(cache_window_keys), 1, 1000000,
+      "most cache keys in flight per cache connection; smaller is kinder to the cache's other clients, "
+      "larger drains faster (default 256)" },
+    /* keybudget.c: a hard ceiling for this process, batches over it wait */
+    { "cache-max-keys-per-s", "INVQ_CACHE_MAX_KEYS_PER_S", OPT_U64, OFF(cache_max_keys_per_s), 0, 1000000000,
+      "send at most N cache keys a second from this process; a batch over budget waits (default 0: no ceiling)" },
     { "unlink", "INVQ_UNLINK", OPT_FLAG, OFF(unlink), 0, 0, "delete with UNLINK instead of DEL" },
     { "log-level", "INVQ_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0, "debug|info|warn|error (default info)" },
     { "log-format", "INVQ_LOG_FORMAT", OPT_FORMAT, OFF(log_format), 0, 0, "text|json (default text)" },
@@ -99,6 +106,7 @@ void config_defaults(worker_config *c)
     c->http_addr = "127.0.0.1:9464";
     c->consumers = 4;
     c->queue_shards = 1;
+    c->cache_window_keys = CACHE_WINDOW_KEYS;
     c->batch = 512;
     c->max_attempts = 5;
     c->backoff_base_ms = 200;

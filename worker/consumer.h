@@ -49,11 +49,18 @@ typedef struct consumer {
     bool take_blmoved;    /* the BLMOVE brought a job into the batch */
     long long take_hlen;  /* HLEN reaped after the BLMOVE */
     bool take_failed;     /* a reply of the pipeline was an error (reported) */
+    bool take_more;       /* a plain finish saw more jobs in pending than the BLMOVE takes */
+    bool settled_plain;   /* the settlement is all done, no records: may finish without the script */
+    size_t plain_n;       /* jobs of the plain finish in flight */
+    bool plain_uncounted; /* its HINCRBY was refused */
+    uint64_t carry_done;  /* jobs a plain finish trimmed but could not count (stats refused the HINCRBY) */
+    uint64_t carried;     /* of those, the ones finish_argv counts */
     char *stash;          /* owned: a job BLMOVEd behind a batch whose finish failed */
     size_t stash_len;
     int at_max, at_leave; /* finish_argv indices of finish.lua's max and leave */
     bool rating;          /* rate.lua outstanding */
     bool rate_wait;       /* the rate timer runs: the batch waits for its families' rate */
+    bool budget_wait;     /* the rate timer runs: the batch waits for the process's key budget */
     uv_timer_t rate_timer;
     uint64_t rate_since_ns; /* when the current wait began */
     argv_buf rate_argv;

@@ -733,6 +733,7 @@ int pool_init(pool *p, uv_loop_t *loop, const worker_config *cfg, metrics *m, ch
     }
     snprintf(p->reap_list_cmd, sizeof p->reap_list_cmd, "ZRANGEBYSCORE %s", p->keys.consumers);
     rng_init(&p->rng);
+    keybudget_init(&p->keys_budget, cfg->cache_max_keys_per_s, uv_hrtime());
     p->policy = (batch_policy){
         .limits = cfg->limits,
         .max_attempts = cfg->max_attempts,

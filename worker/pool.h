@@ -14,6 +14,7 @@
 #include "config.h"
 #include "consumer.h"
 #include "fampolicy.h"
+#include "keybudget.h"
 #include "rlink.h"
 #include "metrics.h"
 #include "qfault.h"
@@ -35,6 +36,7 @@ typedef struct pool {
     char start_tag[300];
     metrics *m; /* borrowed; may be NULL */
     rng rng;
+    keybudget keys_budget; /* --cache-max-keys-per-s, shared by the consumers (of every shard: group[0]'s) */
     batch_policy policy;
     fampolicy *fam; /* the families file new batches are planned with (a reference); NULL: none */
     scripts sc;

@@ -109,7 +109,8 @@ class RedisServer:
 
     TLS = None  # {"ca", "cert", "key"} paths from make_certs()
 
-    def __init__(self, workdir, name="redis", args=()):
+    def __init__(self, workdir, name="redis", args=(), wrap=()):
+        self.wrap = list(wrap)  # e.g. ["nice", "-n", "-10"]: runs the server under it
         self.dir = os.path.join(workdir, name)
         self.args = list(args)  # more redis-server arguments (e.g. --cluster-enabled yes)
         os.makedirs(self.dir, exist_ok=True)
@@ -120,7 +121,7 @@ class RedisServer:
     def start(self, attempts=20):
         for _ in range(attempts):
             port = free_port()
-            argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+            argv = self.wrap + ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
                     "--save", "", "--appendonly", "no", "--dir", self.dir,
                     "--protected-mode", "yes", "--daemonize", "no",
                     "--logfile", os.path.join(self.dir, "redis.log")] + self.args
@@ -176,13 +177,14 @@ class RedisServer:
 
 
 class Worker:
-    """One invq-worker process against `server` (queue in db 0, cache in db 1)."""
+    """One invq-worker process against `server` (queue in db 0, cache in db 1;
+    the cache on `cache_server` instead when given)."""
 
     EXTRA = []  # arguments bench/run --worker-arg adds to every worker
 
-    def __init__(self, exe, server, workdir, consumers=2, http_port=None, extra=(), tag="worker"):
+    def __init__(self, exe, server, workdir, consumers=2, http_port=None, extra=(), tag="worker", cache_server=None):
         self.log = os.path.join(workdir, "%s.log" % tag)
-        argv = [exe, "--queue-url", server.url(0), "--cache-url", server.url(1),
+        argv = [exe, "--queue-url", server.url(0), "--cache-url", (cache_server or server).url(1),
                 "--consumers", str(consumers), "--log-level", "warn",
                 "--http-addr", "127.0.0.1:%d" % http_port if http_port else "off"]
         argv.extend(extra)

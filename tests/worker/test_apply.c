@@ -58,22 +58,6 @@ static void test_del_bump_expire(void)
     wt_server_free(srv);
 }
 
-static long long cmdstat_calls(redisContext *c, const char *cmd)
-{
-    redisReply *r = redisCommand(c, "INFO commandstats");
-    char needle[64];
-    long long v = 0;
-    const char *p;
-    WT_CHECK(r != NULL && r->type == REDIS_REPLY_STRING, "INFO commandstats");
-    snprintf(needle, sizeof(needle), "cmdstat_%s:calls=", cmd);
-    p = strstr(r->str, needle);
-    if (p != NULL) {
-        v = strtoll(p + strlen(needle), NULL, 10);
-    }
-    freeReplyObject(r);
-    return v;
-}
-
 static void test_coalescing(void)
 {
     enum { NJOBS = 1000, NKEYS = 10 };
@@ -100,7 +84,7 @@ static void test_coalescing(void)
              wt_stat(p.qc, "done"));
     WT_CHECK(wt_dbsize(p.cc) == 0, "cache still holds %lld keys", wt_dbsize(p.cc));
     WT_CHECK(wt_stat(p.qc, "done") == NJOBS, "done=%lld, want %d", wt_stat(p.qc, "done"), NJOBS);
-    dels = cmdstat_calls(p.cc, "del") + cmdstat_calls(p.cc, "unlink");
+    dels = wt_cmdstat_calls(p.cc, "del") + wt_cmdstat_calls(p.cc, "unlink");
     wt_note("%d jobs x %d keys applied with %lld DEL/UNLINK calls", NJOBS, NKEYS, dels);
     WT_CHECK(dels >= 1 && dels <= 50, "expected a handful of coalesced DELs, got %lld", dels);
     wt_worker_stop(w);
@@ -122,8 +106,53 @@ static void test_unlink(void)
     WT_CHECK(w != NULL, "worker did not start");
     WT_CHECK(wt_wait_stat(p.qc, "done", 1, WT_DEADLINE_MS), "job not applied");
     WT_CHECK(wt_exists(p.cc, "u:1") + wt_exists(p.cc, "u:2") + wt_exists(p.cc, "u:3") == 0, "keys still there");
-    WT_CHECK(cmdstat_calls(p.cc, "unlink") >= 1 && cmdstat_calls(p.cc, "del") == 0, "--unlink: unlink=%lld del=%lld",
-             cmdstat_calls(p.cc, "unlink"), cmdstat_calls(p.cc, "del"));
+    WT_CHECK(wt_cmdstat_calls(p.cc, "unlink") >= 1 && wt_cmdstat_calls(p.cc, "del") == 0, "--unlink: unlink=%lld del=%lld",
+             wt_cmdstat_calls(p.cc, "unlink"), wt_cmdstat_calls(p.cc, "del"));
+    wt_worker_stop(w);
+    wt_pair_stop(&p);
+}
+
+/* A batch far larger than the cache window (--cache-window-keys 8, DEL
+ * chunks of CACHE_DEL_CHUNK keys: one command in flight at a time) is
+ * applied whole, every job done once. */
+static void test_window(void)
+{
+    enum { NJOBS = 3000 };
+    wt_pair p;
+    const char *extra[] = {"--batch", "4096", "--cache-window-keys", "8", NULL};
+    wt_pair_start(&p, NULL, NULL);
+    wt_push_dels_bulk(p.qc, p.cc, "win", 0, NJOBS);
+    wt_proc *w = wt_worker_start(rfix_url(p.queue), rfix_url(p.cache), p.log, extra);
+    WT_CHECK(w != NULL, "worker did not start");
+    WT_CHECK(wt_wait_stat(p.qc, "done", NJOBS, WT_DEADLINE_MS), "done never reached %d (done=%lld)", NJOBS,
+             wt_stat(p.qc, "done"));
+    WT_CHECK(wt_drained(p.qc, p.cc), "not drained: cache holds %lld keys", wt_dbsize(p.cc));
+    WT_CHECK(wt_stat(p.qc, "done") == NJOBS && wt_stat(p.qc, "retried") == 0, "done=%lld retried=%lld",
+             wt_stat(p.qc, "done"), wt_stat(p.qc, "retried"));
+    wt_worker_stop(w);
+    wt_pair_stop(&p);
+}
+
+/* --cache-max-keys-per-s 10 with batches of 20 keys: the first batch goes
+ * (the bucket starts full), the next ones wait for the budget (logged) and
+ * are applied once it has room: nothing dropped, no attempt used. */
+static void test_key_ceiling(void)
+{
+    enum { NJOBS = 40 };
+    wt_pair p;
+    const char *extra[] = {"--batch", "20", "--consumers", "1", "--cache-max-keys-per-s", "10",
+                           "--log-level", "debug", NULL};
+    wt_pair_start(&p, NULL, NULL);
+    wt_push_dels(p.qc, p.cc, "kc", 0, NJOBS);
+    wt_proc *w = wt_worker_start(rfix_url(p.queue), rfix_url(p.cache), p.log, extra);
+    WT_CHECK(w != NULL, "worker did not start");
+    WT_CHECK(wt_wait_stat(p.qc, "done", NJOBS, WT_DEADLINE_MS), "done never reached %d (done=%lld)", NJOBS,
+             wt_stat(p.qc, "done"));
+    WT_CHECK(wt_drained(p.qc, p.cc), "not drained: cache holds %lld keys", wt_dbsize(p.cc));
+    WT_CHECK(wt_stat(p.qc, "retried") == 0 && wt_stat(p.qc, "dead") == 0, "retried=%lld dead=%lld",
+             wt_stat(p.qc, "retried"), wt_stat(p.qc, "dead"));
+    WT_CHECK(wt_llen(p.qc, "invq:{default}:dead") == 0, "dead letters");
+    WT_CHECK(wt_file_contains(p.log, "batch waits for the cache key budget"), "no batch waited for the budget");
     wt_worker_stop(w);
     wt_pair_stop(&p);
 }
@@ -137,5 +166,9 @@ int main(void)
     wt_note("ok coalescing");
     test_unlink();
     wt_note("ok --unlink sends UNLINK instead of DEL");
+    test_window();
+    wt_note("ok a batch larger than --cache-window-keys is applied whole");
+    test_key_ceiling();
+    wt_note("ok --cache-max-keys-per-s: batches wait for the budget and complete");
     return 0;
 }

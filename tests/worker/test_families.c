@@ -38,19 +38,6 @@ static const char FAMILIES[] =
 
 enum { NUSERS = 10, NCARTS = 20, CACHED_CARTS = 8, NRECS = 5 };
 
-/* INFO commandstats calls of one command on c (0 when never called). */
-static long long calls(redisContext *c, const char *cmd)
-{
-    redisReply *r = redisCommand(c, "INFO commandstats");
-    WT_CHECK(r != NULL && r->type == REDIS_REPLY_STRING, "INFO commandstats");
-    char needle[64];
-    snprintf(needle, sizeof needle, "cmdstat_%s:calls=", cmd);
-    const char *p = strstr(r->str, needle);
-    long long n = p != NULL ? strtoll(p + strlen(needle), NULL, 10) : 0;
-    freeReplyObject(r);
-    return n;
-}
-
 static void fill(redisContext *cc)
 {
     for (int i = 1; i <= NUSERS; i++)
@@ -139,10 +126,10 @@ static void check_cache(redisContext *cc)
     char key[32];
     /* the worker's commands first (the checks below send EXISTS too):
      * shadow keys were probed, never deleted; off keys not even probed */
-    long long exists = calls(cc, "exists");
+    long long exists = wt_cmdstat_calls(cc, "exists");
     WT_CHECK(exists == NCARTS + 2, "EXISTS calls: %lld, want %d (20 + expire + mixed)", exists, NCARTS + 2);
-    WT_CHECK(calls(cc, "pexpire") == 0, "PEXPIRE sent: %lld", calls(cc, "pexpire"));
-    WT_CHECK(calls(cc, "incr") == 1, "INCR calls: %lld, want 1", calls(cc, "incr"));
+    WT_CHECK(wt_cmdstat_calls(cc, "pexpire") == 0, "PEXPIRE sent: %lld", wt_cmdstat_calls(cc, "pexpire"));
+    WT_CHECK(wt_cmdstat_calls(cc, "incr") == 1, "INCR calls: %lld, want 1", wt_cmdstat_calls(cc, "incr"));
     for (int i = 1; i <= NUSERS; i++) {
         snprintf(key, sizeof key, "user:%d", i);
         WT_CHECK(wt_exists(cc, key) == 0, "enforce: %s not deleted", key);

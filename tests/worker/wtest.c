@@ -796,3 +796,15 @@ void wt_dead_records_free(dead_record **recs, size_t n)
     }
     free(recs);
 }
+
+long long wt_cmdstat_calls(redisContext *c, const char *cmd)
+{
+    redisReply *r = redisCommand(c, "INFO commandstats");
+    WT_CHECK(r != NULL && r->type == REDIS_REPLY_STRING, "INFO commandstats");
+    char needle[64];
+    snprintf(needle, sizeof needle, "cmdstat_%s:calls=", cmd);
+    const char *p = strstr(r->str, needle);
+    long long n = p != NULL ? strtoll(p + strlen(needle), NULL, 10) : 0;
+    freeReplyObject(r);
+    return n;
+}

@@ -165,6 +165,9 @@ long long wt_stat(redisContext *c, const char *field);
 long long wt_pttl(redisContext *c, const char *key);
 long long wt_get_int(redisContext *c, const char *key);
 
+/* INFO commandstats calls of one command on c (0 when never called). */
+long long wt_cmdstat_calls(redisContext *c, const char *cmd);
+
 /* Number of keys matching a pattern (SCAN). */
 long long wt_count_keys(redisContext *c, const char *pattern);
 
