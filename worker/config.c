@@ -70,6 +70,9 @@ static const opt opts[] = {
       "the WAIT's timeout; must be under --command-timeout-ms (default 1000)" },
     { "dlq-max", "INVQ_DLQ_MAX", OPT_U64, OFF(dlq_max), 0, 1000000000000ULL,
       "most dead letters the queue holds; batches that would add more are held until it drains (default 1000000, 0: no cap)" },
+    { "dlq-overflow", "INVQ_DLQ_OVERFLOW", OPT_STR, OFF(dlq_overflow), 0, 0,
+      "at --dlq-max: hold (default: batches that would add dead letters wait) or spill:FILE (move the oldest "
+      "records to FILE in `invqctl dlq export` format)" },
     { "unlink", "INVQ_UNLINK", OPT_FLAG, OFF(unlink), 0, 0, "delete with UNLINK instead of DEL" },
     { "log-level", "INVQ_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0, "debug|info|warn|error (default info)" },
     { "log-format", "INVQ_LOG_FORMAT", OPT_FORMAT, OFF(log_format), 0, 0, "text|json (default text)" },
@@ -341,6 +344,15 @@ int config_parse(worker_config *c, int argc, char **argv, char *err, size_t errl
                  "), got \"%" PRIu64 "\"",
                  c->command_timeout_ms, c->cache_wait_timeout_ms);
         return -1;
+    }
+    c->dlq_spill = NULL;
+    if (c->dlq_overflow != NULL && strcmp(c->dlq_overflow, "hold") != 0) {
+        if (strncmp(c->dlq_overflow, "spill:", 6) != 0 || c->dlq_overflow[6] == '\0') {
+            snprintf(err, errlen, "invq-worker: --dlq-overflow: expected hold or spill:FILE, got \"%s\"",
+                     c->dlq_overflow);
+            return -1;
+        }
+        c->dlq_spill = c->dlq_overflow + 6;
     }
     if (c->backoff_max_ms < c->backoff_base_ms) {
         snprintf(err, errlen,

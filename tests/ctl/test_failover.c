@@ -10,52 +10,10 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "ctltest.h"
 #include "dead.h"
 #include "faultproxy.h"
 #include "wtest.h"
-
-static const char *const node_errors[] = {
-    "READONLY You can't write against a read only replica.",
-    "LOADING Redis is loading the dataset in memory",
-    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
-    "NOREPLICAS Not enough good replicas to write.",
-};
-#define NERRORS (sizeof node_errors / sizeof node_errors[0])
-
-static const char *ctl_path(void)
-{
-    const char *p = getenv("INVQCTL");
-    if (p == NULL || *p == '\0') {
-        printf("# INVQCTL is not set: skipping\n");
-        exit(77);
-    }
-    return p;
-}
-
-/* Runs invqctl on url with args (NULL-terminated); returns its exit code,
- * its output (stdout and stderr) in out. */
-static int ctl(const char *dir, const char *url, const char *const *args, char *out, size_t outlen)
-{
-    const char *argv[16];
-    char log[512];
-    int n = 0;
-    argv[n++] = ctl_path();
-    argv[n++] = "--queue-url";
-    argv[n++] = url;
-    for (const char *const *a = args; *a != NULL && n < 15; a++)
-        argv[n++] = *a;
-    argv[n] = NULL;
-    snprintf(log, sizeof log, "%s/invqctl.out", dir);
-    remove(log);
-    int st = wt_run(argv[0], argv, NULL, log, WT_DEADLINE_MS);
-    WT_CHECK(st != -1 && WIFEXITED(st), "invqctl did not exit");
-    FILE *f = fopen(log, "r");
-    size_t got = f ? fread(out, 1, outlen - 1, f) : 0;
-    out[got] = '\0';
-    if (f)
-        fclose(f);
-    return WEXITSTATUS(st);
-}
 
 /* One dead letter (a valid DEL job) on the queue's dead list. */
 static void push_dead(redisContext *qc)
@@ -96,41 +54,41 @@ int main(void)
     const char *const *writes[] = { requeue, purge };
     long injected = 0;
 
-    for (size_t i = 0; i < NERRORS; i++) {
-        int name = (int)strcspn(node_errors[i], " ");
-        WT_CHECK(faultproxy_fail_next(fp, "LLEN", -1, node_errors[i]) == 0, "rule");
-        int rc = ctl(dir, url, stats, out, sizeof out);
-        WT_CHECK(rc == 69, "stats on %.*s: exit %d, want 69: %s", name, node_errors[i], rc, out);
-        WT_CHECK(strstr(out, "run it again") != NULL && strstr(out, node_errors[i]) != NULL,
-                 "stats on %.*s: the message does not say so: %s", name, node_errors[i], out);
+    for (size_t i = 0; i < WT_NODE_ERRORS; i++) {
+        int name = (int)strcspn(wt_node_errors[i], " ");
+        WT_CHECK(faultproxy_fail_next(fp, "LLEN", -1, wt_node_errors[i]) == 0, "rule");
+        int rc = ctl_run(dir, url, stats, out, sizeof out);
+        WT_CHECK(rc == 69, "stats on %.*s: exit %d, want 69: %s", name, wt_node_errors[i], rc, out);
+        WT_CHECK(strstr(out, "run it again") != NULL && strstr(out, wt_node_errors[i]) != NULL,
+                 "stats on %.*s: the message does not say so: %s", name, wt_node_errors[i], out);
         faultproxy_clear(fp);
         for (size_t w = 0; w < 2; w++) {
-            WT_CHECK(faultproxy_fail_next(fp, "EVALSHA", -1, node_errors[i]) == 0, "rule");
-            WT_CHECK(faultproxy_fail_next(fp, "EVAL", -1, node_errors[i]) == 0, "rule");
-            rc = ctl(dir, url, writes[w], out, sizeof out);
-            WT_CHECK(rc == 69, "dlq %s on %.*s: exit %d, want 69: %s", writes[w][1], name, node_errors[i], rc, out);
+            WT_CHECK(faultproxy_fail_next(fp, "EVALSHA", -1, wt_node_errors[i]) == 0, "rule");
+            WT_CHECK(faultproxy_fail_next(fp, "EVAL", -1, wt_node_errors[i]) == 0, "rule");
+            rc = ctl_run(dir, url, writes[w], out, sizeof out);
+            WT_CHECK(rc == 69, "dlq %s on %.*s: exit %d, want 69: %s", writes[w][1], name, wt_node_errors[i], rc, out);
             WT_CHECK(strstr(out, "run it again") != NULL, "dlq %s on %.*s: the message does not say so: %s",
-                     writes[w][1], name, node_errors[i], out);
+                     writes[w][1], name, wt_node_errors[i], out);
             WT_CHECK(wt_llen(qc, dead) == 1 && wt_llen(qc, pending) == 0,
                      "dlq %s on %.*s changed the lists: dead %lld, pending %lld", writes[w][1], name,
-                     node_errors[i], wt_llen(qc, dead), wt_llen(qc, pending));
+                     wt_node_errors[i], wt_llen(qc, dead), wt_llen(qc, pending));
             faultproxy_clear(fp);
         }
-        WT_CHECK(faultproxy_injected(fp) > injected + 2, "%.*s: the proxy refused nothing", name, node_errors[i]);
+        WT_CHECK(faultproxy_injected(fp) > injected + 2, "%.*s: the proxy refused nothing", name, wt_node_errors[i]);
         injected = faultproxy_injected(fp);
-        wt_note("%.*s: stats, dlq requeue and dlq purge exit 69 and change nothing", name, node_errors[i]);
+        wt_note("%.*s: stats, dlq requeue and dlq purge exit 69 and change nothing", name, wt_node_errors[i]);
     }
 
     /* not a failover: an error about the command */
     WT_CHECK(faultproxy_fail_next(fp, "LLEN", -1, "WRONGTYPE Operation against a key holding the wrong kind of value") ==
                  0, "rule");
-    int rc = ctl(dir, url, stats, out, sizeof out);
+    int rc = ctl_run(dir, url, stats, out, sizeof out);
     WT_CHECK(rc == 70, "stats on WRONGTYPE: exit %d, want 70: %s", rc, out);
     WT_CHECK(strstr(out, "run it again") == NULL, "WRONGTYPE called a failover: %s", out);
     faultproxy_clear(fp);
 
     /* run it again: it works */
-    rc = ctl(dir, url, requeue, out, sizeof out);
+    rc = ctl_run(dir, url, requeue, out, sizeof out);
     WT_CHECK(rc == 0, "requeue after the failover: exit %d: %s", rc, out);
     WT_CHECK(wt_llen(qc, dead) == 0 && wt_llen(qc, pending) == 1, "requeue: dead %lld, pending %lld",
              wt_llen(qc, dead), wt_llen(qc, pending));

@@ -213,24 +213,39 @@ static void map_create(soak *s, long long per_slot)
     s->map->per_slot = per_slot;
 }
 
+/* Sends `cmd sk:<slot>:<i>` for every key of every slot to c, 1000 per
+ * round trip, and passes each reply (which must have type `want`) to
+ * on_reply (may be NULL). */
+static void each_key(soak *s, redisContext *c, const char *cmd, int want,
+                     void (*on_reply)(soak *s, int slot, long long i, const redisReply *r, void *ctx), void *ctx)
+{
+    for (int slot = 0; slot < SOAK_SLOTS; slot++) {
+        for (long long i = 0; i < s->map->per_slot; i += 1000) {
+            long long n = s->map->per_slot - i < 1000 ? s->map->per_slot - i : 1000;
+            for (long long j = 0; j < n; j++) {
+                if (strcmp(cmd, "SET") == 0)
+                    redisAppendCommand(c, "SET sk:%d:%lld 1", slot, i + j);
+                else
+                    redisAppendCommand(c, "%s sk:%d:%lld", cmd, slot, i + j);
+            }
+            for (long long j = 0; j < n; j++) {
+                redisReply *r = NULL;
+                WT_CHECK(redisGetReply(c, (void **)&r) == REDIS_OK && r != NULL && r->type == want, "%s sk:%d:%lld",
+                         cmd, slot, i + j);
+                if (on_reply != NULL)
+                    on_reply(s, slot, i + j, r, ctx);
+                freeReplyObject(r);
+            }
+        }
+    }
+}
+
 /* Every key of every slot, set on the cache master and replicated. */
 static void prefill(soak *s)
 {
     redisContext *c = rfix_connect(sfix_master(s->cache));
     WT_CHECK(c != NULL, "cache master");
-    for (int slot = 0; slot < SOAK_SLOTS; slot++) {
-        for (long long i = 0; i < s->map->per_slot; i += 1000) {
-            long long n = s->map->per_slot - i < 1000 ? s->map->per_slot - i : 1000;
-            for (long long j = 0; j < n; j++)
-                redisAppendCommand(c, "SET sk:%d:%lld 1", slot, i + j);
-            for (long long j = 0; j < n; j++) {
-                redisReply *r = NULL;
-                WT_CHECK(redisGetReply(c, (void **)&r) == REDIS_OK && r != NULL && r->type == REDIS_REPLY_STATUS,
-                         "prefill SET");
-                freeReplyObject(r);
-            }
-        }
-    }
+    each_key(s, c, "SET", REDIS_REPLY_STATUS, NULL, NULL);
     redisFree(c);
     WT_CHECK(sfix_wait_replicated(s->cache) == 0, "the prefill did not replicate");
 }
@@ -401,40 +416,37 @@ static bool queue_drained(soak *s)
            qconn(s) != NULL && wt_count_keys(qconn(s), "invq:{default}:processing:*") == 0;
 }
 
+typedef struct key_count {
+    long long left[4], total[4];
+    long long first_lost;
+    int lost_slot;
+} key_count;
+
+static void count_key(soak *s, int slot, long long i, const redisReply *r, void *ctx)
+{
+    key_count *k = ctx;
+    int st = atomic_load(soak_status_of(s->map, slot, i));
+    k->total[st]++;
+    if (r->integer == 1) {
+        k->left[st]++;
+        if ((st == SOAK_SENT || st == SOAK_SPOOLED) && k->first_lost < 0) {
+            k->first_lost = i;
+            k->lost_slot = slot;
+        }
+    }
+}
+
 /* Counts, per status, the keys still in the cache. */
-static void check_keys(soak *s, long long left[4], long long total[4])
+static void check_keys(soak *s, key_count *k)
 {
     redisContext *c = rfix_connect(sfix_master(s->cache));
     WT_CHECK(c != NULL, "cache master");
-    memset(left, 0, 4 * sizeof *left);
-    memset(total, 0, 4 * sizeof *total);
-    long long first_lost = -1;
-    int lost_slot = -1;
-    for (int slot = 0; slot < SOAK_SLOTS; slot++) {
-        for (long long i = 0; i < s->map->per_slot; i += 1000) {
-            long long n = s->map->per_slot - i < 1000 ? s->map->per_slot - i : 1000;
-            for (long long j = 0; j < n; j++)
-                redisAppendCommand(c, "EXISTS sk:%d:%lld", slot, i + j);
-            for (long long j = 0; j < n; j++) {
-                redisReply *r = NULL;
-                WT_CHECK(redisGetReply(c, (void **)&r) == REDIS_OK && r != NULL && r->type == REDIS_REPLY_INTEGER,
-                         "EXISTS");
-                int st = atomic_load(soak_status_of(s->map, slot, i + j));
-                total[st]++;
-                if (r->integer == 1) {
-                    left[st]++;
-                    if ((st == SOAK_SENT || st == SOAK_SPOOLED) && first_lost < 0) {
-                        first_lost = i + j;
-                        lost_slot = slot;
-                    }
-                }
-                freeReplyObject(r);
-            }
-        }
-    }
+    memset(k, 0, sizeof *k);
+    k->first_lost = -1;
+    each_key(s, c, "EXISTS", REDIS_REPLY_INTEGER, count_key, k);
     redisFree(c);
-    if (first_lost >= 0)
-        wt_note("first lost key: sk:%d:%lld", lost_slot, first_lost);
+    if (k->first_lost >= 0)
+        wt_note("first lost key: sk:%d:%lld", k->lost_slot, k->first_lost);
 }
 
 /* ------------------------------------------------------------------ main */
@@ -537,8 +549,9 @@ int main(int argc, char **argv)
     s.rss_end = rss_kb(wt_proc_pid(s.worker[0]));
     uint64_t t_drained = wt_mono_ms();
 
-    long long left[4], total[4];
-    check_keys(&s, left, total);
+    key_count k;
+    check_keys(&s, &k);
+    const long long *left = k.left, *total = k.total;
     long long sent = 0, spooled = 0, errors = 0, replayed = 0;
     for (int i = 0; i < SOAK_SLOTS; i++) {
         sent += atomic_load(&s.map->slot[i].sent);
