@@ -31,7 +31,8 @@ typedef struct spill_run {
     unsigned pending;   /* LREM replies still to come */
     long long removed;
     size_t written;
-    bool broken;        /* an LREM failed: the link broke */
+    bool broken;        /* an LREM failed */
+    bool lost;          /* ... because the link broke */
 } spill_run;
 
 static json_t *text_or_null(const char *s)
@@ -171,7 +172,7 @@ static void finish_run(spill_run *s)
     p->dlq_spilling = false;
     if (s->broken) {
         /* in the file and maybe still on the list: imported, they come back twice at worst */
-        log_event(LOG_WARN, "dead letters spilled, but not all removed from the list (link lost)",
+        log_event(LOG_WARN, "dead letters spilled, but not all removed from the list",
                   LOG_S("file", p->cfg->dlq_spill), LOG_N("records", s->written), LOG_N("removed", s->removed));
     } else {
         log_event(LOG_INFO, "dead-letter list at --dlq-max: oldest records spilled to the file",
@@ -180,7 +181,7 @@ static void finish_run(spill_run *s)
     }
     if (p->m != NULL)
         metrics_dlq_spilled(p->m, (uint64_t)s->written);
-    int verdict = s->broken ? -1 : 0;
+    int verdict = s->lost ? -1 : 0;
     long long len = s->len;
     free(s);
     cb(c, verdict, len, NULL);
@@ -190,8 +191,10 @@ static void on_lrem(uvredis *r, int status, redisReply *reply, void *data)
 {
     (void)r;
     spill_run *s = data;
-    if (status < 0 || reply == NULL || reply->type != REDIS_REPLY_INTEGER)
-        s->broken = true;
+    if (status < 0 || reply == NULL)
+        s->broken = s->lost = true;
+    else if (reply->type != REDIS_REPLY_INTEGER)
+        s->broken = true; /* a dead list of the wrong type: finish.lua reports it */
     else
         s->removed += reply->integer;
     if (--s->pending == 0)
@@ -209,8 +212,10 @@ static void on_lrange(uvredis *r, int status, redisReply *reply, void *data)
         p->dlq_spilling = false;
         long long len = s->len;
         free(s);
-        /* an empty range: the list was drained meanwhile, there is room */
-        cb(c, status < 0 || reply == NULL ? -1 : reply->type == REDIS_REPLY_ARRAY ? 0 : 1, len, NULL);
+        /* an empty range: the list was drained meanwhile, there is room;
+         * an error reply (a dead list of the wrong type): finish.lua
+         * refuses the batch and reports it, as without the policy */
+        cb(c, status < 0 || reply == NULL ? -1 : 0, len, NULL);
         return;
     }
     char err[320];
@@ -226,13 +231,16 @@ static void on_lrange(uvredis *r, int status, redisReply *reply, void *data)
     }
     /* in the file and synced: now remove exactly those records, each from
      * the oldest end (a record the list holds twice loses one copy) */
-    s->written = reply->elements;
+    for (size_t i = 0; i < reply->elements; i++)
+        s->written += reply->element[i]->type == REDIS_REPLY_STRING;
     for (size_t i = 0; i < reply->elements; i++) {
         const redisReply *e = reply->element[i];
+        if (e->type != REDIS_REPLY_STRING)
+            continue; /* not written either */
         const char *argv[] = { "LREM", p->keys.dead, "-1", e->str };
         size_t lens[] = { 4, strlen(p->keys.dead), 2, e->len };
         if (rlink_command(&c->q, 4, argv, lens, on_lrem, s) < 0) {
-            s->broken = true;
+            s->broken = s->lost = true;
             break;
         }
         s->pending++;
