@@ -53,6 +53,16 @@
  * with the number of jobs. A leak of 100 bytes per job would add more
  * than this over the long run's jobs. */
 #define RSS_SLACK_KB (12 * 1024)
+/* Under AddressSanitizer (this test and the worker are built alike) the
+ * resident set says nothing about leaks: freed memory waits in ASan's
+ * quarantine (up to 256 MiB) and shadow pages come on top. There the number
+ * is printed, not checked; LeakSanitizer checks the steady worker when it
+ * exits at the end (wt_worker_stop() requires exit status 0). */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_CHECKED 0
+#else
+#define RSS_CHECKED 1
+#endif
 
 static const char *const aof_conf[] = { "appendonly yes", "appendfsync always", NULL };
 
@@ -578,8 +588,8 @@ int main(int argc, char **argv)
     printf("# keys: reported sent %lld (%lld left), spooled %lld (%lld left), refused %lld (%lld left), "
            "never sent %lld (%lld left)\n", total[SOAK_SENT], left[SOAK_SENT], total[SOAK_SPOOLED],
            left[SOAK_SPOOLED], total[SOAK_ERROR], left[SOAK_ERROR], total[SOAK_NONE], left[SOAK_NONE]);
-    printf("# steady worker RSS: %ld KiB at start, %ld KiB at the end (%+ld KiB; slack %d KiB)\n", s.rss_start,
-           s.rss_end, s.rss_end - s.rss_start, RSS_SLACK_KB);
+    printf("# steady worker RSS: %ld KiB at start, %ld KiB at the end (%+ld KiB; slack %d KiB%s)\n", s.rss_start,
+           s.rss_end, s.rss_end - s.rss_start, RSS_SLACK_KB, RSS_CHECKED ? "" : ", not checked under ASan");
     if (errors > 0)
         printf("# last refusal of slot 2: %s\n", s.map->slot[2].last_error);
 
@@ -592,7 +602,7 @@ int main(int argc, char **argv)
              s.map->slot[0].last_error[0] ? s.map->slot[0].last_error : s.map->slot[1].last_error);
     WT_CHECK(total[SOAK_SENT] > 0 && total[SOAK_SPOOLED] > 0, "no load: %lld sent, %lld spooled", total[SOAK_SENT],
              total[SOAK_SPOOLED]);
-    WT_CHECK(s.rss_start > 0 && s.rss_end > 0 && s.rss_end - s.rss_start <= RSS_SLACK_KB,
+    WT_CHECK(s.rss_start > 0 && s.rss_end > 0 && (!RSS_CHECKED || s.rss_end - s.rss_start <= RSS_SLACK_KB),
              "steady worker RSS grew from %ld to %ld KiB", s.rss_start, s.rss_end);
     teardown(&s);
     printf("soak ok\n");
