@@ -59,6 +59,14 @@ void qkeys_deinit(qkeys *k)
     memset(k, 0, sizeof *k);
 }
 
+int qkeys_shard_name(char *buf, size_t len, const char *queue, unsigned shards, unsigned i)
+{
+    if (shards > 1 && i >= shards)
+        return -EINVAL;
+    int n = shards <= 1 ? snprintf(buf, len, "%s", queue) : snprintf(buf, len, "%s.%u", queue, i);
+    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
 int qkeys_processing(const qkeys *k, const char *consumer, char *buf, size_t len)
 {
     int n = snprintf(buf, len, "%sprocessing:%s", k->prefix, consumer);

@@ -21,6 +21,12 @@ typedef struct qkeys {
 int qkeys_init(qkeys *k, const char *ns, const char *queue);
 void qkeys_deinit(qkeys *k);
 
+/* The queue name of shard i of a queue declared with `shards` shards:
+ * "<queue>.<i>" (each shard its own hash tag {<queue>.<i>}, so the shards
+ * spread over a cluster's masters); shards <= 1 is the unsharded queue
+ * itself. Returns 0, -EINVAL (i >= shards) or -ENAMETOOLONG. */
+int qkeys_shard_name(char *buf, size_t len, const char *queue, unsigned shards, unsigned i);
+
 /* "<ns>:{<q>}:processing:<consumer>" into buf; returns -ENAMETOOLONG if it
  * does not fit. */
 int qkeys_processing(const qkeys *k, const char *consumer, char *buf, size_t len);

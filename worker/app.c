@@ -1,8 +1,10 @@
-/* invq-worker as a whole: metrics, HTTP listener and pool on one loop. */
+/* invq-worker as a whole: metrics, HTTP listener and the pools (one per
+ * queue shard) on one loop. */
 #include "app.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fam_metrics.h"
@@ -47,7 +49,24 @@ static int load_families(app *a, bool reload, char *err, size_t errlen)
     fam_problems probs;
     fampolicy *f = NULL;
     fam_problems_init(&probs);
-    int rc = fampolicy_load(path, a->cfg->ns, a->pool.keys.rate, &f, &probs);
+    /* each shard counts its families' rates with its own keys (in its own
+     * slot): the file is read once per shard, the first one reporting */
+    fampolicy **more = calloc(a->npools, sizeof *more);
+    int rc = more == NULL ? FAM_ENOMEM : fampolicy_load(path, a->cfg->ns, a->pools[0].keys.rate, &f, &probs);
+    for (unsigned i = 1; rc >= 0 && i < a->npools; i++) {
+        fam_problems quiet;
+        fam_problems_init(&quiet);
+        rc = fampolicy_load(path, a->cfg->ns, a->pools[i].keys.rate, &more[i], &quiet);
+        if (rc < 0)
+            probs.oom = probs.oom || quiet.oom || quiet.n == 0;
+        fam_problems_deinit(&quiet);
+    }
+    if (rc < 0) {
+        for (unsigned i = 1; more != NULL && i < a->npools; i++)
+            fampolicy_unref(more[i]);
+        fampolicy_unref(f);
+        f = NULL;
+    }
     fam_metrics *fm = metrics_families(a->m);
     if (rc < 0) {
         char line[1024];
@@ -62,14 +81,20 @@ static int load_families(app *a, bool reload, char *err, size_t errlen)
             snprintf(err, errlen, "invq-worker: --families %s: %zu problem%s%s", path, probs.n,
                      probs.n == 1 ? "" : "s", reload ? "; the loaded file stays" : "");
         fam_problems_deinit(&probs);
+        free(more);
         if (reload && fm != NULL)
             fam_metrics_reload(fm, false);
         return rc == FAM_ENOMEM ? -ENOMEM : -EINVAL;
     }
     fam_problems_deinit(&probs);
-    if (a->pool.fam != NULL)
-        log_changes(a->pool.fam, f);
-    pool_set_families(&a->pool, f);
+    if (a->pools[0].fam != NULL)
+        log_changes(a->pools[0].fam, f);
+    pool_set_families(&a->pools[0], f);
+    for (unsigned i = 1; i < a->npools; i++) {
+        pool_set_families(&a->pools[i], more[i]);
+        fampolicy_unref(more[i]);
+    }
+    free(more);
     if (fm != NULL) {
         fam_metrics_declare_begin(fm);
         for (size_t i = 0; i < f->n; i++)
@@ -101,12 +126,35 @@ int app_init(app *a, uv_loop_t *loop, const worker_config *cfg, char *err, size_
         snprintf(err, errlen, "invq-worker: out of memory");
         return -ENOMEM;
     }
-    int rc = pool_init(&a->pool, loop, cfg, a->m, err, errlen);
-    if (rc == -EINVAL)
-        *exit_code = CONFIG_EX_USAGE;
-    if (rc < 0)
-        return rc;
-    a->pool_ready = true;
+    unsigned shards = cfg->queue_shards > 1 ? cfg->queue_shards : 1;
+    a->npools = shards;
+    a->pools = calloc(shards, sizeof *a->pools);
+    a->shard_cfg = calloc(shards, sizeof *a->shard_cfg);
+    a->shard_queue = calloc(shards, sizeof *a->shard_queue);
+    if (a->pools == NULL || a->shard_cfg == NULL || a->shard_queue == NULL) {
+        snprintf(err, errlen, "invq-worker: out of memory");
+        return -ENOMEM;
+    }
+    /* the consumers spread over the shards, at least one each */
+    unsigned total = cfg->consumers > shards ? cfg->consumers : shards;
+    for (unsigned i = 0; i < shards; i++) {
+        a->shard_cfg[i] = *cfg;
+        if (qkeys_shard_name(a->shard_queue[i], sizeof a->shard_queue[i], cfg->queue, shards, i) < 0) {
+            snprintf(err, errlen, "invq-worker: --queue: name too long");
+            *exit_code = CONFIG_EX_USAGE;
+            return -EINVAL;
+        }
+        a->shard_cfg[i].queue = a->shard_queue[i];
+        a->shard_cfg[i].consumers = total / shards + (i < total % shards ? 1 : 0);
+        int rc = pool_init(&a->pools[i], loop, &a->shard_cfg[i], a->m, err, errlen);
+        if (rc == -EINVAL)
+            *exit_code = CONFIG_EX_USAGE;
+        if (rc < 0)
+            return rc;
+        a->pools_ready++;
+    }
+    pool_group(a->pools, shards);
+    int rc;
     if (cfg->families != NULL && (rc = load_families(a, false, err, errlen)) < 0) {
         if (rc == -EINVAL)
             *exit_code = CONFIG_EX_USAGE;
@@ -125,7 +173,10 @@ static void on_http_closed(void *data)
 static void on_pool_closed(pool *p)
 {
     app *a = p->data;
-    a->exit_code = p->exit_code;
+    if (p->exit_code != 0)
+        a->exit_code = p->exit_code;
+    if (--a->pools_open > 0)
+        return;
     if (a->http != NULL)
         http_server_close(a->http, on_http_closed, a);
     else
@@ -151,16 +202,21 @@ int app_start(app *a, app_done_cb done, void *data, char *err, size_t errlen)
             return rc;
         }
     }
-    log_event(LOG_INFO, "worker starting", LOG_S("queue_url", a->pool.qdesc), LOG_S("cache_url", a->pool.cdesc),
-              LOG_S("queue", a->pool.keys.prefix), LOG_N("consumers", a->cfg->consumers),
-              LOG_N("batch", a->cfg->batch), LOG_S("http_addr", a->cfg->http_addr));
-    pool_start(&a->pool, on_pool_closed, a);
+    log_event(LOG_INFO, "worker starting", LOG_S("queue_url", a->pools[0].qdesc),
+              LOG_S("cache_url", a->pools[0].cdesc), LOG_S("queue", a->pools[0].keys.prefix),
+              LOG_N("shards", a->npools), LOG_N("consumers", a->cfg->consumers), LOG_N("batch", a->cfg->batch),
+              LOG_S("http_addr", a->cfg->http_addr));
+    a->exit_code = 0;
+    a->pools_open = a->npools;
+    for (unsigned i = 0; i < a->npools; i++)
+        pool_start(&a->pools[i], on_pool_closed, a);
     return 0;
 }
 
 void app_stop(app *a)
 {
-    pool_stop(&a->pool);
+    for (unsigned i = 0; i < a->npools; i++)
+        pool_stop(&a->pools[i]);
 }
 
 int app_reload(app *a, char *err, size_t errlen)
@@ -178,8 +234,11 @@ int app_reload(app *a, char *err, size_t errlen)
 
 void app_deinit(app *a)
 {
-    if (a->pool_ready)
-        pool_deinit(&a->pool);
+    for (unsigned i = 0; i < a->pools_ready; i++)
+        pool_deinit(&a->pools[i]);
+    free(a->pools);
+    free(a->shard_cfg);
+    free(a->shard_queue);
     metrics_free(a->m);
     memset(a, 0, sizeof *a);
 }

@@ -1,5 +1,5 @@
 /* invq-worker as a whole on one loop: the metrics registry, the HTTP
- * listener and the consumer pool, started and shut down together. */
+ * listener and the consumer pools (one per queue shard), started and shut down together. */
 #ifndef INVQ_WORKER_APP_H
 #define INVQ_WORKER_APP_H
 
@@ -21,8 +21,15 @@ struct app {
     const worker_config *cfg;
     metrics *m;
     http_server *http;
-    pool pool;
-    bool pool_ready;
+    /* one pool per shard of the queue (one for an unsharded queue), each
+     * with its own copy of cfg naming its shard and its share of the
+     * consumers */
+    pool *pools;
+    worker_config *shard_cfg;
+    char (*shard_queue)[256];
+    unsigned npools;
+    unsigned pools_ready; /* pools initialised */
+    unsigned pools_open;  /* pools not yet closed */
     app_done_cb done;
     void *data; /* the owner's, for done */
     int exit_code;

@@ -41,6 +41,8 @@ static const opt opts[] = {
       "cache Redis to invalidate (default: the queue's); also redis-cluster://host:port[,host:port...]" },
     { "namespace", "INVQ_NAMESPACE", OPT_STR, OFF(ns), 0, 0, "key namespace (default invq)" },
     { "queue", "INVQ_QUEUE", OPT_STR, OFF(queue), 0, 0, "queue name (default default)" },
+    { "queue-shards", "INVQ_QUEUE_SHARDS", OPT_UINT, OFF(queue_shards), 1, 1024,
+      "the queue's shards <queue>.0 ... <queue>.S-1, each its own hash tag; consumers are spread over them, at least one each (default 1: unsharded)" },
     { "consumers", "INVQ_CONSUMERS", OPT_UINT, OFF(consumers), 1, 256,
       "consumers on the loop, each with its own connections (default 4)" },
     { "batch", "INVQ_BATCH", OPT_UINT, OFF(batch), 1, 100000, "jobs taken per fetch (default 512)" },
@@ -99,6 +101,7 @@ void config_defaults(worker_config *c)
     c->queue = "default";
     c->http_addr = "127.0.0.1:9464";
     c->consumers = 4;
+    c->queue_shards = 1;
     c->batch = 512;
     c->max_attempts = 5;
     c->backoff_base_ms = 200;

@@ -23,6 +23,9 @@ typedef struct worker_config {
     const char *probe_url; /* non-NULL: --probe mode */
     const char *families;  /* --families: path of the families file; NULL: none (every key allowed) */
     unsigned consumers;
+    /* --queue-shards: the queue's shards (1: the unsharded queue); the
+     * consumers are spread over them, at least one per shard */
+    unsigned queue_shards;
     unsigned batch;
     unsigned max_attempts;
     uint64_t backoff_base_ms;

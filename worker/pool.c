@@ -74,9 +74,43 @@ static void set_connected(pool *p)
     if (p->m == NULL)
         return;
     /* the queue counts as connected once its control link could load the
-     * scripts: a link that connects and fails at once (NOAUTH) is not */
-    metrics_set_connected(p->m, "queue", p->queue_down == 0 && p->control_ready);
-    metrics_set_connected(p->m, "cache", p->cache_down == 0);
+     * scripts: a link that connects and fails at once (NOAUTH) is not; a
+     * sharded queue once every shard's is */
+    bool queue = true, cache = true;
+    for (unsigned i = 0; i < p->ngroup; i++) {
+        queue = queue && p->group[i].queue_down == 0 && p->group[i].control_ready;
+        cache = cache && p->group[i].cache_down == 0;
+    }
+    metrics_set_connected(p->m, "queue", queue);
+    metrics_set_connected(p->m, "cache", cache);
+}
+
+void pool_group(pool *pools, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        pools[i].group = pools;
+        pools[i].ngroup = n;
+    }
+}
+
+/* The group's sums of what its pools sampled last. */
+static void publish_depths(pool *p)
+{
+    uint64_t d[4] = { 0, 0, 0, 0 };
+    for (unsigned i = 0; i < p->ngroup; i++)
+        for (int k = 0; k < 4; k++)
+            d[k] += p->group[i].depth[k];
+    metrics_set_depths(p->m, d[0], d[1], d[2], d[3]);
+    for (unsigned t = 0; t < p->ntotals; t++) {
+        uint64_t sum = 0;
+        for (unsigned i = 0; i < p->ngroup; i++) {
+            const pool *o = &p->group[i];
+            for (unsigned j = 0; j < o->ntotals; j++)
+                if (strcmp(o->total_name[j], p->total_name[t]) == 0)
+                    sum += o->total_value[j];
+        }
+        metrics_set_queue_total(p->m, p->total_name[t], sum);
+    }
 }
 
 void pool_consumer_link(pool *p, consumer *c, rlink *l, bool up)
@@ -272,7 +306,11 @@ static void on_heartbeat(uvredis *r, int status, redisReply *reply, void *data)
             p->was_registered = true;
             log_event(LOG_INFO, "worker ready", LOG_S("queue", p->keys.prefix), LOG_N("consumers", p->n),
                       LOG_S("consumer", p->start_tag));
-            notify("READY=1");
+            bool all = true;
+            for (unsigned i = 0; i < p->ngroup; i++)
+                all = all && p->group[i].was_registered;
+            if (all)
+                notify("READY=1");
         }
         kick_all(p);
     }
@@ -436,13 +474,23 @@ static void on_sampled(uvredis *r, int status, redisReply *reply, void *data)
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 5 || p->m == NULL)
         return;
     redisReply **e = reply->element;
-    metrics_set_depths(p->m, reply_u64(e[0]), reply_u64(e[1]), reply_u64(e[2]), reply_u64(e[3]));
+    for (int k = 0; k < 4; k++)
+        p->depth[k] = reply_u64(e[k]);
+    p->ntotals = 0;
     if (e[4]->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i + 1 < e[4]->elements; i += 2) {
-            if (e[4]->element[i]->type == REDIS_REPLY_STRING)
-                metrics_set_queue_total(p->m, e[4]->element[i]->str, reply_u64(e[4]->element[i + 1]));
+            const redisReply *name = e[4]->element[i];
+            if (name->type != REDIS_REPLY_STRING)
+                continue;
+            if (p->ngroup == 1) {
+                metrics_set_queue_total(p->m, name->str, reply_u64(e[4]->element[i + 1]));
+            } else if (p->ntotals < POOL_TOTALS_MAX && name->len < sizeof p->total_name[0]) {
+                memcpy(p->total_name[p->ntotals], name->str, name->len + 1);
+                p->total_value[p->ntotals++] = reply_u64(e[4]->element[i + 1]);
+            }
         }
     }
+    publish_depths(p);
 }
 
 static void on_sample_timer(uv_timer_t *t)
@@ -668,6 +716,8 @@ static int parse_url(const char *flag, const char *text, redis_url *u, char *des
 int pool_init(pool *p, uv_loop_t *loop, const worker_config *cfg, metrics *m, char *err, size_t errlen)
 {
     memset(p, 0, sizeof *p);
+    p->group = p;
+    p->ngroup = 1;
     p->loop = loop;
     p->cfg = cfg;
     p->m = m;
@@ -736,7 +786,10 @@ void pool_start(pool *p, void (*on_closed)(pool *p), void *data)
     p->on_closed = on_closed;
     p->data = data;
     if (p->m != NULL) {
-        metrics_set_consumers(p->m, p->n);
+        unsigned n = 0;
+        for (unsigned i = 0; i < p->ngroup; i++)
+            n += p->group[i].n;
+        metrics_set_consumers(p->m, n);
         metrics_set_dlq_max(p->m, p->cfg->dlq_max);
         set_connected(p);
     }

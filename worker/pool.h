@@ -68,6 +68,16 @@ typedef struct pool {
     int exit_code;
     unsigned open_handles;
     uv_timer_t heartbeat, promote, reap, sample, grace;
+    /* A sharded queue: one pool per shard on the same loop and metrics, the
+     * group being all of them (pools[0..ngroup-1], borrowed; a pool alone
+     * is its own group of one). Gauges are published as the group's sums. */
+    struct pool *group;
+    unsigned ngroup;
+    uint64_t depth[4]; /* this pool's last sampled pending, delayed, dead, processing */
+#define POOL_TOTALS_MAX 16
+    unsigned ntotals;
+    char total_name[POOL_TOTALS_MAX][32]; /* this pool's last sampled stats counters */
+    uint64_t total_value[POOL_TOTALS_MAX];
     void (*on_closed)(struct pool *p); /* runs once everything is closed */
     void *data;                        /* the owner's, for on_closed */
 } pool;
@@ -75,6 +85,9 @@ typedef struct pool {
 /* Validates the URLs (message in err) and prepares everything; borrows loop,
  * cfg and m (all must outlive the pool). Returns 0 or a negative code. */
 int pool_init(pool *p, uv_loop_t *loop, const worker_config *cfg, metrics *m, char *err, size_t errlen);
+/* Makes pools[0..n-1] (each initialised) one group: the shards of one
+ * queue, whose gauges are summed. */
+void pool_group(pool *pools, unsigned n);
 /* Starts the connections and timers. on_closed runs when the pool has shut
  * down (after pool_stop), with p->exit_code set. */
 void pool_start(pool *p, void (*on_closed)(pool *p), void *data);

@@ -1,8 +1,10 @@
 /* The asynchronous producer: jobs sent during one loop iteration are flushed
  * together (a uv_idle handle, see uvredis.c) as one MULTI/LPUSH/EXEC round trip over an
- * rlink (core's self-reconnecting link: backoff, TLS, Sentinel);
+ * rlink (core's self-reconnecting link: backoff, TLS, Sentinel, cluster);
  * disconnected, they are spooled or held in memory; the spool is replayed
- * chunk by chunk once connected. */
+ * chunk by chunk once connected. A sharded queue has one link and one
+ * waiting list per shard (on a cluster each shard's slot may be on another
+ * master); a job is placed on its shard's list when it is sent. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,9 +42,19 @@ typedef struct send_list {
     size_t n;
 } send_list;
 
+/* One shard of the queue (the only one of an unsharded queue). */
+typedef struct ashard {
+    struct invq_async *a;
+    const qkeys *keys;   /* borrowed from a->cfg */
+    rlink link;
+    send_list waiting;
+    bool down;           /* the last connect failed or the connection broke */
+} ashard;
+
 /* One round trip in flight: fresh jobs, or a spool chunk being replayed. */
 typedef struct abatch {
     invq_async *a;
+    ashard *sh;
     send_list jobs;
     spool_chunk chunk;
     bool replay;
@@ -59,14 +71,14 @@ struct invq_async {
     uv_loop_t *loop;
     prod_config cfg;
     spool *spool;
-    rlink link;
+    ashard *sh;          /* cfg.shards of them */
+    unsigned next;       /* INVQ_SHARD_ROUND_ROBIN: the next send's shard */
     char url_text[300];
     uv_idle_t flusher;
-    int open_handles;    /* handles and the link still closing */
-    send_list waiting;
+    int open_handles;    /* handles and links still closing */
+    size_t waiting;      /* jobs on every shard's waiting list */
     size_t inflight;     /* batches sent, not yet completed */
     bool replaying;
-    bool down;           /* the last connect failed or the connection broke */
     bool closing;
     bool finishing;
     invq_close_cb close_cb;
@@ -97,16 +109,17 @@ static asend *list_pop(send_list *l)
     return s;
 }
 
-/* Puts every job of l back at the head of a->waiting, in order. */
-static void requeue_front(invq_async *a, send_list *l)
+/* Puts every job of l back at the head of sh->waiting, in order. */
+static void requeue_front(ashard *sh, send_list *l)
 {
     if (l->n == 0)
         return;
-    l->tail->next = a->waiting.head;
-    if (!a->waiting.tail)
-        a->waiting.tail = l->tail;
-    a->waiting.head = l->head;
-    a->waiting.n += l->n;
+    l->tail->next = sh->waiting.head;
+    if (!sh->waiting.tail)
+        sh->waiting.tail = l->tail;
+    sh->waiting.head = l->head;
+    sh->waiting.n += l->n;
+    sh->a->waiting += l->n;
     *l = (send_list){ 0 };
 }
 
@@ -123,10 +136,20 @@ static bool spoolable(int rc, int transient)
            rc == INVQ_ECLOSED || (rc == INVQ_EREPLY && transient);
 }
 
+static bool shard_ready(const ashard *sh)
+{
+    return sh->link.up && !sh->a->finishing;
+}
+
+/* Every shard connected. */
 static bool is_ready(const invq_async *a)
 {
-    return a->link.up && !a->finishing;
+    for (unsigned i = 0; i < a->cfg.shards; i++)
+        if (!shard_ready(&a->sh[i]))
+            return false;
+    return true;
 }
+
 
 static void kick(invq_async *a);
 static void maybe_finish(invq_async *a);
@@ -178,7 +201,7 @@ static void batch_done(abatch *b)
     } else if (b->transient == ENQ_REDIRECT) {
         /* the queue's slot moved (cluster): nothing was written; send
          * again, first, once the link reached the slot's new master */
-        requeue_front(a, &b->jobs);
+        requeue_front(b->sh, &b->jobs);
     } else if (a->spool && spoolable(b->status, b->transient)) {
         spool_list(a, &b->jobs);
     } else {
@@ -191,12 +214,13 @@ static void batch_done(abatch *b)
     bool reset = b->status == INVQ_EREPLY && b->transient;
     char why[256];
     snprintf(why, sizeof(why), "%s", b->err);
+    ashard *sh = b->sh;
     enq_plan_deinit(&b->plan);
     free(b->payloads);
     free(b->lens);
     free(b);
     if (reset)
-        rlink_reset(&a->link, why);
+        rlink_reset(&sh->link, why);
     kick(a);
     maybe_finish(a);
 }
@@ -223,7 +247,7 @@ static void on_batch_reply(uvredis *r, int status, redisReply *reply, void *data
  * completes whatever part was already queued. */
 static void batch_send(invq_async *a, abatch *b, size_t n)
 {
-    int rc = enq_plan_build(&b->plan, a->cfg.keys.pending, a->cfg.keys.stats, b->payloads, b->lens, n);
+    int rc = enq_plan_build(&b->plan, b->sh->keys->pending, b->sh->keys->stats, b->payloads, b->lens, n);
     a->inflight++;
     if (rc < 0) {
         b->status = rc;
@@ -233,7 +257,7 @@ static void batch_send(invq_async *a, abatch *b, size_t n)
         return;
     }
     for (size_t i = 0; i < b->plan.ncmds; i++) {
-        rc = rlink_command(&a->link, b->plan.argc[i], b->plan.argv + b->plan.start[i],
+        rc = rlink_command(&b->sh->link, b->plan.argc[i], b->plan.argv + b->plan.start[i],
                            b->plan.lens + b->plan.start[i], on_batch_reply, b);
         if (rc < 0) {
             /* Commands 0..i-1 complete through the connection's teardown;
@@ -244,18 +268,19 @@ static void batch_send(invq_async *a, abatch *b, size_t n)
             if (i == 0)
                 batch_done(b);
             else
-                rlink_reset(&a->link, b->err); /* completes b through the teardown */
+                rlink_reset(&b->sh->link, b->err); /* completes b through the teardown */
             return;
         }
     }
 }
 
-static abatch *batch_new(invq_async *a, size_t n)
+static abatch *batch_new(invq_async *a, ashard *sh, size_t n)
 {
     abatch *b = calloc(1, sizeof(*b));
     if (!b)
         return NULL;
     b->a = a;
+    b->sh = sh;
     b->payloads = malloc(n * sizeof(*b->payloads));
     b->lens = malloc(n * sizeof(*b->lens));
     if (!b->payloads || !b->lens) {
@@ -267,6 +292,20 @@ static abatch *batch_new(invq_async *a, size_t n)
     return b;
 }
 
+/* The shard of a job: by its first key, or the next in turn. */
+static unsigned pick_job_shard(invq_async *a, const invq_job *job)
+{
+    if (a->cfg.shards <= 1)
+        return 0;
+    if (a->cfg.pick == INVQ_SHARD_BY_KEY)
+        return prod_config_key_shard(&a->cfg, job);
+    return a->next++ % a->cfg.shards;
+}
+
+/* Replays one spool chunk: to the next shard in turn, or with
+ * INVQ_SHARD_BY_KEY one job at a time to its key's shard (the shard is
+ * decided when the job is replayed, as for a fresh one). Every shard must be
+ * connected, so a chunk never waits on a shard that is down. */
 static void replay_step(invq_async *a)
 {
     spool_chunk c;
@@ -275,10 +314,13 @@ static void replay_step(invq_async *a)
 
     if (a->replaying || a->closing || !a->spool || spool_pending(a->spool) == 0 || !is_ready(a))
         return;
-    n = spool_peek(a->spool, &c, REPLAY_MAX_JOBS, REPLAY_MAX_BYTES, a->errstr, sizeof(a->errstr));
+    bool by_key = a->cfg.shards > 1 && a->cfg.pick == INVQ_SHARD_BY_KEY;
+    n = spool_peek(a->spool, &c, by_key ? 1 : REPLAY_MAX_JOBS, REPLAY_MAX_BYTES, a->errstr, sizeof(a->errstr));
     if (n <= 0)
         return;
-    if (!(b = batch_new(a, (size_t)n))) {
+    unsigned shard = by_key ? prod_config_payload_shard(&a->cfg, c.payloads[0], c.lens[0])
+                            : a->cfg.shards > 1 ? a->next++ % a->cfg.shards : 0;
+    if (!(b = batch_new(a, &a->sh[shard], (size_t)n))) {
         spool_chunk_deinit(&c);
         return;
     }
@@ -297,24 +339,30 @@ static void flush(invq_async *a)
     bool spool_busy = a->spool && spool_pending(a->spool) > 0;
 
     replay_step(a);
-    while (a->waiting.n > 0 && is_ready(a) && !spool_busy) {
-        size_t n = 0, bytes = 0;
-        abatch *b = batch_new(a, a->waiting.n < BATCH_MAX_JOBS ? a->waiting.n : BATCH_MAX_JOBS);
-        if (!b)
-            return;
-        while (a->waiting.n > 0 && n < BATCH_MAX_JOBS && bytes < BATCH_MAX_BYTES) {
-            asend *s = list_pop(&a->waiting);
-            list_push(&b->jobs, s);
-            b->payloads[n] = s->buf;
-            b->lens[n++] = s->len;
-            bytes += s->len;
+    for (unsigned i = 0; i < a->cfg.shards; i++) {
+        ashard *sh = &a->sh[i];
+        while (sh->waiting.n > 0 && shard_ready(sh) && !spool_busy) {
+            size_t n = 0, bytes = 0;
+            abatch *b = batch_new(a, sh, sh->waiting.n < BATCH_MAX_JOBS ? sh->waiting.n : BATCH_MAX_JOBS);
+            if (!b)
+                return;
+            while (sh->waiting.n > 0 && n < BATCH_MAX_JOBS && bytes < BATCH_MAX_BYTES) {
+                asend *s = list_pop(&sh->waiting);
+                a->waiting--;
+                list_push(&b->jobs, s);
+                b->payloads[n] = s->buf;
+                b->lens[n++] = s->len;
+                bytes += s->len;
+            }
+            batch_send(a, b, n);
         }
-        batch_send(a, b, n);
+        /* While a first connect is under way jobs wait; once Redis is known
+         * to be down (or the spool still drains) they go to the spool. */
+        if (sh->waiting.n > 0 && a->spool && (spool_busy || sh->down || a->closing)) {
+            a->waiting -= sh->waiting.n;
+            spool_list(a, &sh->waiting);
+        }
     }
-    /* While a first connect is under way jobs wait; once Redis is known
-     * to be down (or the spool still drains) they go to the spool. */
-    if (a->waiting.n > 0 && a->spool && (spool_busy || a->down || a->closing))
-        spool_list(a, &a->waiting);
 }
 
 static void on_flusher(uv_idle_t *h)
@@ -335,18 +383,20 @@ static void kick(invq_async *a)
 
 static void on_link_state(rlink *l, bool up, void *data)
 {
-    invq_async *a = data;
-    a->down = !up;
+    ashard *sh = data;
+    invq_async *a = sh->a;
+    sh->down = !up;
     kick(a); /* send, or spool what waits, or let close finish */
     maybe_finish(a);
 }
 
 static void on_link_event(rlink *l, const rlink_event *ev, void *data)
 {
-    invq_async *a = data;
+    ashard *sh = data;
+    invq_async *a = sh->a;
     if (ev->kind == RLINK_EV_UP || ev->kind == RLINK_EV_STABLE)
         return;
-    a->down = true;
+    sh->down = true;
     snprintf(a->errstr, sizeof(a->errstr), "%s", ev->error);
     kick(a);
     maybe_finish(a);
@@ -361,21 +411,34 @@ static void on_handle_closed(uv_handle_t *h)
     if (--a->open_handles > 0 || !a->finishing)
         return;
     /* Nothing of the producer is left on the loop; settle what waits. */
-    if (a->waiting.n > 0 && a->spool)
-        spool_list(a, &a->waiting);
-    while ((s = list_pop(&a->waiting)) != NULL)
-        complete(a, s, INVQ_ECLOSED);
+    for (unsigned i = 0; i < a->cfg.shards; i++) {
+        if (a->sh[i].waiting.n > 0 && a->spool)
+            spool_list(a, &a->sh[i].waiting);
+        while ((s = list_pop(&a->sh[i].waiting)) != NULL)
+            complete(a, s, INVQ_ECLOSED);
+    }
+    a->waiting = 0;
     if (a->close_cb)
         a->close_cb(a, a->close_data);
     spool_close(a->spool);
+    free(a->sh);
     prod_config_deinit(&a->cfg);
     free(a);
 }
 
 static void on_link_closed(rlink *l, void *data)
 {
-    invq_async *a = data;
-    on_handle_closed((uv_handle_t *)&a->flusher);
+    ashard *sh = data;
+    on_handle_closed((uv_handle_t *)&sh->a->flusher);
+}
+
+/* Jobs wait on a shard that could take them now. */
+static bool sendable(const invq_async *a)
+{
+    for (unsigned i = 0; i < a->cfg.shards; i++)
+        if (a->sh[i].waiting.n > 0 && shard_ready(&a->sh[i]))
+            return true;
+    return false;
 }
 
 /* Once closing and nothing is in flight: close every handle. */
@@ -383,12 +446,13 @@ static void maybe_finish(invq_async *a)
 {
     if (!a->closing || a->finishing)
         return;
-    if (a->inflight > 0 || (a->waiting.n > 0 && is_ready(a)))
+    if (a->inflight > 0 || sendable(a))
         return;
     a->finishing = true;
-    a->open_handles += 2;
+    a->open_handles += 1 + (int)a->cfg.shards;
     uv_close((uv_handle_t *)&a->flusher, on_handle_closed);
-    rlink_close(&a->link, on_link_closed, a);
+    for (unsigned i = 0; i < a->cfg.shards; i++)
+        rlink_close(&a->sh[i].link, on_link_closed, &a->sh[i]);
 }
 
 /* ------------------------------------------------------------------- API */
@@ -407,6 +471,11 @@ INVQ_API int invq_async_new(void *loop, const invq_options *o, invq_async **out,
         free(a);
         return rc;
     }
+    if (!(a->sh = calloc(a->cfg.shards, sizeof(*a->sh)))) {
+        prod_config_deinit(&a->cfg);
+        free(a);
+        return err_set(err, errlen, INVQ_ENOMEM, "out of memory");
+    }
     if (a->cfg.spool_dir) {
         spool_opts so = {
             .dir = a->cfg.spool_dir,
@@ -416,6 +485,7 @@ INVQ_API int invq_async_new(void *loop, const invq_options *o, invq_async **out,
             .max_record = a->cfg.lim.max_payload,
         };
         if ((rc = spool_open(&so, &a->spool, err, errlen)) < 0) {
+            free(a->sh);
             prod_config_deinit(&a->cfg);
             free(a);
             return rc;
@@ -425,28 +495,38 @@ INVQ_API int invq_async_new(void *loop, const invq_options *o, invq_async **out,
     }
     a->loop = loop;
     redis_url_describe(&a->cfg.url, a->url_text, sizeof(a->url_text));
-    rlink_opts lo = {
-        .target = "queue",
-        .url = &a->cfg.url,
-        .url_text = a->url_text,
-        .connect_timeout_ms = a->cfg.connect_timeout_ms,
-        .command_timeout_ms = a->cfg.command_timeout_ms,
-        .backoff_base_ms = (uint64_t)a->cfg.reconnect_min_ms,
-        .backoff_max_ms = (uint64_t)a->cfg.reconnect_max_ms,
-        .route_key = a->cfg.keys.pending, /* a queue on a cluster: its slot's master */
-        .on_state = on_link_state,
-        .on_event = on_link_event,
-        .data = a,
-    };
-    if ((rc = rlink_init(&a->link, loop, &lo)) < 0) {
-        spool_close(a->spool);
-        prod_config_deinit(&a->cfg);
-        free(a);
-        return err_set(err, errlen, rc, "%s", invq_strerror(rc));
-    }
     uv_idle_init(loop, &a->flusher);
     a->flusher.data = a;
-    rlink_start(&a->link);
+    for (unsigned i = 0; i < a->cfg.shards; i++) {
+        ashard *sh = &a->sh[i];
+        sh->a = a;
+        sh->keys = prod_config_shard(&a->cfg, i);
+        rlink_opts lo = {
+            .target = "queue",
+            .url = &a->cfg.url,
+            .url_text = a->url_text,
+            .connect_timeout_ms = a->cfg.connect_timeout_ms,
+            .command_timeout_ms = a->cfg.command_timeout_ms,
+            .backoff_base_ms = (uint64_t)a->cfg.reconnect_min_ms,
+            .backoff_max_ms = (uint64_t)a->cfg.reconnect_max_ms,
+            .route_key = sh->keys->pending, /* a queue on a cluster: its (shard's) slot's master */
+            .on_state = on_link_state,
+            .on_event = on_link_event,
+            .data = sh,
+        };
+        if ((rc = rlink_init(&sh->link, loop, &lo)) < 0) {
+            /* rlink_init leaves nothing on the loop when it fails; the
+             * flusher and the links made so far close as on
+             * invq_async_close(), which then frees everything */
+            err_set(err, errlen, rc, "%s", invq_strerror(rc));
+            a->cfg.shards = i;
+            a->closing = true;
+            maybe_finish(a);
+            return rc;
+        }
+    }
+    for (unsigned i = 0; i < a->cfg.shards; i++)
+        rlink_start(&a->sh[i].link);
     *out = a;
     return 0;
 }
@@ -460,9 +540,9 @@ INVQ_API int invq_async_send(invq_async *a, const invq_job *job, invq_send_cb cb
         return INVQ_EINVAL;
     if (a->closing)
         return err_set(a->errstr, sizeof(a->errstr), INVQ_ECLOSED, "producer is closing");
-    if (!a->spool && !is_ready(a) && a->waiting.n >= a->cfg.async_queue_max)
+    if (!a->spool && !is_ready(a) && a->waiting >= a->cfg.async_queue_max)
         return err_set(a->errstr, sizeof(a->errstr), INVQ_EQUEUEFULL,
-                       "%zu jobs already wait for a connection (async_queue_max)", a->waiting.n);
+                       "%zu jobs already wait for a connection (async_queue_max)", a->waiting);
     if ((rc = prod_config_check_jobs(&a->cfg, &job, 1, a->errstr, sizeof(a->errstr))) < 0)
         return rc;
     if (!(s = calloc(1, sizeof(*s))))
@@ -474,7 +554,8 @@ INVQ_API int invq_async_send(invq_async *a, const invq_job *job, invq_send_cb cb
     }
     s->cb = cb;
     s->data = data;
-    list_push(&a->waiting, s);
+    list_push(&a->sh[pick_job_shard(a, job)].waiting, s);
+    a->waiting++;
     kick(a);
     return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crc32c.h"
 #include "error.h"
 #include "job_limits.h"
 #include "tls.h"
@@ -42,6 +43,11 @@ int prod_config_init(prod_config *c, const invq_options *o, char *err, size_t er
     if (o->spool_fsync != INVQ_FSYNC_ALWAYS && o->spool_fsync != INVQ_FSYNC_INTERVAL &&
         o->spool_fsync != INVQ_FSYNC_NEVER)
         return err_set(err, errlen, INVQ_EINVAL, "option spool_fsync is not an invq_fsync_policy");
+    if (o->queue_shards > 1024)
+        return err_set(err, errlen, INVQ_EINVAL, "option queue_shards must be 1..1024 (0 means 1), got %u",
+                       o->queue_shards);
+    if (o->shard_pick != INVQ_SHARD_ROUND_ROBIN && o->shard_pick != INVQ_SHARD_BY_KEY)
+        return err_set(err, errlen, INVQ_EINVAL, "option shard_pick is not an invq_shard_pick");
     if (o->reconnect_min_ms < 0 || o->reconnect_max_ms < o->reconnect_min_ms)
         return err_set(err, errlen, INVQ_EINVAL, "reconnect delays need 0 <= min <= max");
     if ((rc = redis_url_parse(o->url ? o->url : "redis://127.0.0.1:6379", &c->url, err, errlen)) < 0)
@@ -51,7 +57,19 @@ int prod_config_init(prod_config *c, const invq_options *o, char *err, size_t er
         return rc;
     }
     snprintf(c->ns, sizeof(c->ns), "%s", ns);
-    int krc = qkeys_init(&c->keys, ns, queue);
+    c->shards = o->queue_shards > 1 ? o->queue_shards : 1;
+    c->pick = o->shard_pick;
+    char q0[160];
+    qkeys_shard_name(q0, sizeof(q0), queue, c->shards, 0);
+    int krc = qkeys_init(&c->keys, ns, q0);
+    if (krc == 0 && c->shards > 1) {
+        c->shard_keys = calloc(c->shards, sizeof(*c->shard_keys));
+        krc = c->shard_keys ? 0 : -1;
+        for (unsigned i = 0; krc == 0 && i < c->shards; i++) {
+            qkeys_shard_name(q0, sizeof(q0), queue, c->shards, i);
+            krc = qkeys_init(&c->shard_keys[i], ns, q0);
+        }
+    }
     c->spool_dir = o->spool_dir ? strdup(o->spool_dir) : NULL;
     if (krc < 0 || (o->spool_dir && !c->spool_dir)) {
         prod_config_deinit(c);
@@ -87,7 +105,34 @@ void prod_config_deinit(prod_config *c)
 {
     redis_url_deinit(&c->url);
     qkeys_deinit(&c->keys);
+    for (unsigned i = 0; c->shard_keys && i < c->shards; i++)
+        qkeys_deinit(&c->shard_keys[i]);
+    free(c->shard_keys);
     free(c->spool_dir);
     invq_families_free(c->fams);
     memset(c, 0, sizeof(*c));
+}
+
+const qkeys *prod_config_shard(const prod_config *c, unsigned i)
+{
+    return c->shard_keys && i < c->shards ? &c->shard_keys[i] : &c->keys;
+}
+
+unsigned prod_config_key_shard(const prod_config *c, const invq_job *job)
+{
+    if (c->shards <= 1 || !job || job->nops == 0 || job->ops[0].nkeys == 0)
+        return 0;
+    const job_key *k = &job->ops[0].keys[0];
+    return crc32c(k->data, k->len) % c->shards;
+}
+
+unsigned prod_config_payload_shard(const prod_config *c, const uint8_t *payload, size_t len)
+{
+    if (c->shards <= 1)
+        return 0;
+    invq_job *j = NULL;
+    job_error je;
+    unsigned s = job_decode(payload, len, &c->lim, &j, &je) == 0 ? prod_config_key_shard(c, j) : 0;
+    job_free(j);
+    return s;
 }

@@ -17,7 +17,10 @@
 typedef struct prod_config {
     redis_url url;
     char ns[129]; /* the namespace: no job may name a key under "<ns>:" */
-    qkeys keys;   /* the queue's key names */
+    qkeys keys;   /* the queue's key names (a sharded queue: shard 0's) */
+    unsigned shards;        /* 1: unsharded */
+    invq_shard_pick pick;
+    qkeys *shard_keys;      /* shards > 1: every shard's key names; NULL otherwise */
     int connect_timeout_ms;
     int command_timeout_ms;
     job_limits lim;
@@ -38,6 +41,15 @@ typedef struct prod_config {
 int prod_config_init(prod_config *c, const invq_options *o, char *err, size_t errlen);
 
 void prod_config_deinit(prod_config *c);
+
+/* The key names of shard i (keys itself for an unsharded queue). */
+const qkeys *prod_config_shard(const prod_config *c, unsigned i);
+/* The shard of a job by its first key (INVQ_SHARD_BY_KEY): the CRC-32C of
+ * the key modulo the shards; 0 for a job without keys. */
+unsigned prod_config_key_shard(const prod_config *c, const invq_job *job);
+/* The same for an encoded job (a spooled one): decoded for its first key;
+ * a payload that does not decode goes to shard 0. */
+unsigned prod_config_payload_shard(const prod_config *c, const uint8_t *payload, size_t len);
 
 /* With a families file: checks every job of jobs[0..n) against it (the
  * whole batch is refused when one job is). Returns 0 or INVQ_EFAMILY with

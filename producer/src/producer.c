@@ -23,17 +23,32 @@
 #define REPLAY_MAX_BYTES (4u * 1024u * 1024u)
 #define SENTINEL_CHECK_MS 1000
 
-struct invq_producer {
-    prod_config cfg;
+/* One connection: a sharded queue has one per shard (on a cluster each
+ * shard's slot may be on another master). */
+typedef struct prod_conn {
     redisContext *c;
     struct tlsthread *tls; /* the TLS pump of c, NULL for a plain connection */
-    spool *spool;
-    uint64_t events_seen;
     char master_host[SENTINEL_HOST_MAX]; /* Sentinel: the node c is connected to */
     int master_port;
     uint64_t master_checked_ms;
+} prod_conn;
+
+struct invq_producer {
+    prod_config cfg;
+    prod_conn *conns; /* cfg.shards of them */
+    prod_conn *cur;   /* the one of the shard being sent to */
+    const qkeys *keys; /* that shard's key names */
+    unsigned next;     /* INVQ_SHARD_ROUND_ROBIN: the next send's shard */
+    spool *spool;
+    uint64_t events_seen;
     char errstr[512];
 };
+
+static void use_shard(invq_producer *p, unsigned shard)
+{
+    p->cur = &p->conns[shard];
+    p->keys = prod_config_shard(&p->cfg, shard);
+}
 
 static uint64_t mono_ms(void)
 {
@@ -51,9 +66,9 @@ static bool spoolable(int rc, int transient)
 
 static void drop_conn(invq_producer *p)
 {
-    redis_sync_free(p->c, p->tls);
-    p->c = NULL;
-    p->tls = NULL;
+    redis_sync_free(p->cur->c, p->cur->tls);
+    p->cur->c = NULL;
+    p->cur->tls = NULL;
 }
 
 /* A Sentinel master that was demoted keeps accepting writes until Sentinel
@@ -66,30 +81,32 @@ static void check_master(invq_producer *p)
     char host[SENTINEL_HOST_MAX], err[256];
     int port = 0;
     uint64_t now = mono_ms();
-    if (!p->c || !redis_url_is_sentinel(&p->cfg.url) || now - p->master_checked_ms < SENTINEL_CHECK_MS)
+    prod_conn *k = p->cur;
+    if (!k->c || !redis_url_is_sentinel(&p->cfg.url) || now - k->master_checked_ms < SENTINEL_CHECK_MS)
         return;
-    p->master_checked_ms = now;
+    k->master_checked_ms = now;
     if (sentinel_sync_master(&p->cfg.url, p->cfg.connect_timeout_ms, p->cfg.command_timeout_ms, host, sizeof host,
                              &port, err, sizeof err) == 0 &&
-        (strcmp(host, p->master_host) != 0 || port != p->master_port))
+        (strcmp(host, k->master_host) != 0 || port != k->master_port))
         drop_conn(p);
 }
 
 static int connect_now(invq_producer *p)
 {
     check_master(p);
-    if (p->c)
+    prod_conn *k = p->cur;
+    if (k->c)
         return 0;
-    if (redis_url_is_cluster(&p->cfg.url)) /* the master of the queue's slot */
-        return cluster_route_connect(&p->cfg.url, cluster_route_slot(p->cfg.keys.pending),
-                                     p->cfg.connect_timeout_ms, p->cfg.command_timeout_ms, &p->c, &p->tls, NULL, 0,
-                                     NULL, p->errstr, sizeof(p->errstr));
+    if (redis_url_is_cluster(&p->cfg.url)) /* the master of the queue's (shard's) slot */
+        return cluster_route_connect(&p->cfg.url, cluster_route_slot(p->keys->pending), p->cfg.connect_timeout_ms,
+                                     p->cfg.command_timeout_ms, &k->c, &k->tls, NULL, 0, NULL, p->errstr,
+                                     sizeof(p->errstr));
     if (!redis_url_is_sentinel(&p->cfg.url))
-        return redis_sync_connect_tls(&p->cfg.url, p->cfg.connect_timeout_ms, p->cfg.command_timeout_ms, &p->c,
-                                      &p->tls, p->errstr, sizeof(p->errstr));
-    p->master_checked_ms = mono_ms();
-    return sentinel_sync_connect(&p->cfg.url, p->cfg.connect_timeout_ms, p->cfg.command_timeout_ms, &p->c,
-                                 &p->tls, p->master_host, sizeof(p->master_host), &p->master_port, p->errstr,
+        return redis_sync_connect_tls(&p->cfg.url, p->cfg.connect_timeout_ms, p->cfg.command_timeout_ms, &k->c,
+                                      &k->tls, p->errstr, sizeof(p->errstr));
+    k->master_checked_ms = mono_ms();
+    return sentinel_sync_connect(&p->cfg.url, p->cfg.connect_timeout_ms, p->cfg.command_timeout_ms, &k->c,
+                                 &k->tls, k->master_host, sizeof(k->master_host), &k->master_port, p->errstr,
                                  sizeof(p->errstr));
 }
 
@@ -116,14 +133,14 @@ static int push(invq_producer *p, const uint8_t *const *payloads, const size_t *
     int rc, broken = 0;
 
     *transient = 0;
-    if (enq_plan_build(&plan, p->cfg.keys.pending, p->cfg.keys.stats, payloads, lens, n) < 0)
+    if (enq_plan_build(&plan, p->keys->pending, p->keys->stats, payloads, lens, n) < 0)
         return err_set(p->errstr, sizeof(p->errstr), INVQ_ENOMEM, "out of memory");
     int redirects = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
-        bool fresh = p->c == NULL;
+        bool fresh = p->cur->c == NULL;
         if ((rc = connect_now(p)) < 0)
             break;
-        rc = enq_plan_run_sync(&plan, p->c, transient, &broken, p->errstr, sizeof(p->errstr));
+        rc = enq_plan_run_sync(&plan, p->cur->c, transient, &broken, p->errstr, sizeof(p->errstr));
         /* a node that cannot take writes now (READONLY, NOREPLICAS, ...):
          * connect again (rediscovering a Sentinel master) and resend once;
          * a fresh connection that says so too is the answer (spooled or
@@ -143,6 +160,96 @@ static int push(invq_producer *p, const uint8_t *const *payloads, const size_t *
     return rc;
 }
 
+/* The shard of each payload of a sharded queue: INVQ_SHARD_BY_KEY by its
+ * first key (jobs: the jobs themselves, or NULL to decode the payloads, as
+ * spool replay does; a payload that does not decode goes to shard 0), else
+ * the next shard for all of them. */
+static void pick_shards(invq_producer *p, const invq_job *const *jobs, const uint8_t *const *payloads,
+                        const size_t *lens, size_t n, unsigned *shard)
+{
+    if (p->cfg.pick != INVQ_SHARD_BY_KEY) {
+        unsigned s = p->next++ % p->cfg.shards;
+        for (size_t i = 0; i < n; i++)
+            shard[i] = s;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (jobs) {
+            shard[i] = prod_config_key_shard(&p->cfg, jobs[i]);
+            continue;
+        }
+        shard[i] = prod_config_payload_shard(&p->cfg, payloads[i], lens[i]);
+    }
+}
+
+/* push() of a sharded queue: one round trip per shard the payloads go to
+ * (jobs: as for pick_shards). Stops at the first shard that fails; *sent
+ * says which payloads made it (the caller spools the others). */
+static int push_sharded(invq_producer *p, const invq_job *const *jobs, const uint8_t *const *payloads,
+                        const size_t *lens, size_t n, int *transient, bool *sent)
+{
+    if (p->cfg.shards <= 1) {
+        use_shard(p, 0);
+        int rc = push(p, payloads, lens, n, transient);
+        for (size_t i = 0; i < n; i++)
+            sent[i] = rc == 0;
+        return rc;
+    }
+    unsigned *shard = calloc(n, sizeof(*shard));
+    const uint8_t **sub = calloc(n, sizeof(*sub));
+    size_t *sublens = calloc(n, sizeof(*sublens));
+    int rc = 0;
+    if (!shard || !sub || !sublens)
+        rc = err_set(p->errstr, sizeof(p->errstr), INVQ_ENOMEM, "out of memory");
+    else
+        pick_shards(p, jobs, payloads, lens, n, shard);
+    for (size_t i = 0; i < n; i++)
+        sent[i] = false;
+    for (unsigned s = 0; rc == 0 && s < p->cfg.shards; s++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (shard[i] == s) {
+                sub[m] = payloads[i];
+                sublens[m++] = lens[i];
+            }
+        if (m == 0)
+            continue;
+        use_shard(p, s);
+        if ((rc = push(p, sub, sublens, m, transient)) == 0)
+            for (size_t i = 0; i < n; i++)
+                sent[i] = sent[i] || shard[i] == s;
+    }
+    free(shard);
+    free(sub);
+    free(sublens);
+    return rc;
+}
+
+/* The payloads not yet sent, spooled; INVQ_SPOOLED or the spool's error. */
+static int to_spool(invq_producer *p, const uint8_t *const *payloads, const size_t *lens, size_t n, int cause);
+
+static int spool_unsent(invq_producer *p, const uint8_t *const *payloads, const size_t *lens, size_t n,
+                        const bool *sent, int cause)
+{
+    const uint8_t **sub = calloc(n, sizeof(*sub));
+    size_t *sublens = calloc(n, sizeof(*sublens));
+    size_t m = 0;
+    int rc;
+    if (!sub || !sublens) {
+        rc = err_set(p->errstr, sizeof(p->errstr), INVQ_ENOMEM, "out of memory");
+    } else {
+        for (size_t i = 0; i < n; i++)
+            if (!sent[i]) {
+                sub[m] = payloads[i];
+                sublens[m++] = lens[i];
+            }
+        rc = to_spool(p, sub, sublens, m, cause);
+    }
+    free(sub);
+    free(sublens);
+    return rc;
+}
+
 /* Replays the spool chunk by chunk; each chunk is committed only after EXEC
  * confirmed it. */
 static int replay(invq_producer *p)
@@ -153,9 +260,14 @@ static int replay(invq_producer *p)
         rc = spool_peek(p->spool, &c, REPLAY_MAX_JOBS, REPLAY_MAX_BYTES, p->errstr, sizeof(p->errstr));
         if (rc <= 0)
             break;
-        rc = push(p, c.payloads, c.lens, c.n, &transient);
+        bool *sent = calloc(c.n, sizeof(*sent));
+        rc = sent ? push_sharded(p, NULL, c.payloads, c.lens, c.n, &transient, sent)
+                  : err_set(p->errstr, sizeof(p->errstr), INVQ_ENOMEM, "out of memory");
+        /* a sharded chunk half sent is replayed whole next time: those jobs
+         * arrive twice (at least once, never lost) */
         if (rc == 0)
             rc = spool_commit(p->spool, &c, p->errstr, sizeof(p->errstr));
+        free(sent);
         spool_chunk_deinit(&c);
         if (rc < 0)
             break;
@@ -164,8 +276,7 @@ static int replay(invq_producer *p)
     return rc < 0 ? rc : 0;
 }
 
-static int to_spool(invq_producer *p, const uint8_t *const *payloads, const size_t *lens, size_t n,
-                    int cause)
+static int to_spool(invq_producer *p, const uint8_t *const *payloads, const size_t *lens, size_t n, int cause)
 {
     char why[512];
     int rc;
@@ -182,7 +293,8 @@ static int to_spool(invq_producer *p, const uint8_t *const *payloads, const size
 
 /* Sends encoded jobs: spool first when it holds older jobs (order), then one
  * round trip, spooling what cannot reach Redis. */
-static int deliver(invq_producer *p, const uint8_t *const *payloads, const size_t *lens, size_t n)
+static int deliver(invq_producer *p, const invq_job *const *jobs, const uint8_t *const *payloads,
+                   const size_t *lens, size_t n)
 {
     int rc, transient = 0;
     if (p->spool && spool_pending(p->spool) > 0) {
@@ -190,9 +302,13 @@ static int deliver(invq_producer *p, const uint8_t *const *payloads, const size_
         if (rc < 0)
             return spoolable(rc, 1) ? to_spool(p, payloads, lens, n, rc) : rc;
     }
-    rc = push(p, payloads, lens, n, &transient);
+    bool *sent = calloc(n, sizeof(*sent));
+    if (!sent)
+        return err_set(p->errstr, sizeof(p->errstr), INVQ_ENOMEM, "out of memory");
+    rc = push_sharded(p, jobs, payloads, lens, n, &transient, sent);
     if (rc < 0 && p->spool && spoolable(rc, transient))
-        return to_spool(p, payloads, lens, n, rc);
+        rc = spool_unsent(p, payloads, lens, n, sent, rc);
+    free(sent);
     return rc;
 }
 
@@ -210,6 +326,12 @@ INVQ_API int invq_producer_new(const invq_options *o, invq_producer **out, char 
         free(p);
         return rc;
     }
+    if (!(p->conns = calloc(p->cfg.shards, sizeof(*p->conns)))) {
+        prod_config_deinit(&p->cfg);
+        free(p);
+        return err_set(err, errlen, INVQ_ENOMEM, "out of memory");
+    }
+    use_shard(p, 0);
     if (p->cfg.spool_dir) {
         spool_opts so = {
             .dir = p->cfg.spool_dir,
@@ -235,7 +357,11 @@ INVQ_API void invq_producer_free(invq_producer *p)
 {
     if (!p)
         return;
-    drop_conn(p);
+    for (unsigned i = 0; p->conns && i < p->cfg.shards; i++) {
+        use_shard(p, i);
+        drop_conn(p);
+    }
+    free(p->conns);
     spool_close(p->spool);
     prod_config_deinit(&p->cfg);
     free(p);
@@ -263,7 +389,7 @@ INVQ_API int invq_send_many(invq_producer *p, const invq_job *const *jobs, size_
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = job_encode_checked(jobs[i], &p->cfg.lim, p->cfg.ns, &bufs[i], &lens[i], p->errstr, sizeof(p->errstr));
     if (rc == 0)
-        rc = deliver(p, (const uint8_t *const *)bufs, lens, n);
+        rc = deliver(p, jobs, (const uint8_t *const *)bufs, lens, n);
     for (size_t i = 0; i < n; i++)
         free(bufs[i]);
     free(bufs);

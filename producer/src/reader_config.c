@@ -61,12 +61,6 @@ int reader_config_init(reader_config *c, const invq_reader_options *o, char *err
     int rc = redis_url_parse(o->url ? o->url : "redis://127.0.0.1:6379", &c->url, err, errlen);
     if (rc < 0)
         return rc;
-    if (redis_url_is_cluster(&c->url)) { /* the reader has no slot routing: refuse, never half-work */
-        redis_url_deinit(&c->url);
-        return err_set(err, errlen, INVQ_EURL,
-                       "reader: a Redis Cluster cache URL (redis-cluster://) is not supported by the reader; "
-                       "give a redis://, rediss://, unix:// or redis-sentinel:// URL");
-    }
     if (o->families) {
         if ((rc = invq_families_load(o->families, NULL, &c->fams, err, errlen)) < 0 ||
             !(c->fams_path = strdup(o->families))) {

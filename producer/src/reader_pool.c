@@ -2,6 +2,9 @@
  * failure message, commands and the lease scripts by EVALSHA. */
 #include "reader_pool.h"
 
+#include "cluster_slot.h"
+#include "cluster_sync.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,10 +36,20 @@ int rpool_init(rpool *p, const reader_config *cfg)
     return 0;
 }
 
+/* Closes a connection of either kind. */
+static void conn_free(rconn *c)
+{
+    if (c->c)
+        redisFree(c->c);
+    csync_free(c->cs);
+    c->c = NULL;
+    c->cs = NULL;
+}
+
 void rpool_deinit(rpool *p)
 {
     for (size_t i = 0; i < p->nidle; i++)
-        redisFree(p->idle[i].c);
+        conn_free(&p->idle[i]);
     free(p->idle);
     pthread_mutex_destroy(&p->mu);
     memset(p, 0, sizeof(*p));
@@ -92,11 +105,14 @@ int rpool_take(rpool *p, rconn *out, bool fresh)
             out->reused = true;
         }
         pthread_mutex_unlock(&p->mu);
-        if (out->c)
+        if (out->c || out->cs)
             return 0;
     }
-    int rc = redis_sync_connect(&p->cfg->url, p->cfg->connect_timeout_ms, p->cfg->command_timeout_ms, &out->c,
-                                err, sizeof(err));
+    int rc = redis_url_is_cluster(&p->cfg->url)
+                 ? csync_open(&p->cfg->url, p->cfg->connect_timeout_ms, p->cfg->command_timeout_ms, &out->cs, err,
+                              sizeof(err))
+                 : redis_sync_connect(&p->cfg->url, p->cfg->connect_timeout_ms, p->cfg->command_timeout_ms, &out->c,
+                                      err, sizeof(err));
     if (rc < 0) {
         rpool_note(p, "%s", err);
         start_down_window(p);
@@ -125,20 +141,17 @@ void rpool_give(rpool *p, rconn *c)
     if (p->nidle < p->cap) {
         p->idle[p->nidle++] = *c;
         c->c = NULL;
+        c->cs = NULL;
     }
     pthread_mutex_unlock(&p->mu);
-    if (c->c)
-        redisFree(c->c);
-    c->c = NULL;
+    conn_free(c);
 }
 
 void rpool_drop(rpool *p, rconn *c, int rc)
 {
     rconn *stale = NULL;
     size_t nstale = 0;
-    if (c->c)
-        redisFree(c->c);
-    c->c = NULL;
+    conn_free(c);
     if (rc == INVQ_ETIMEOUT || !c->reused)
         start_down_window(p);
     if (!c->reused)
@@ -150,8 +163,19 @@ void rpool_drop(rpool *p, rconn *c, int rc)
     p->nidle = p->cap = 0;
     pthread_mutex_unlock(&p->mu);
     for (size_t i = 0; i < nstale; i++)
-        redisFree(stale[i].c);
+        conn_free(&stale[i]);
     free(stale);
+}
+
+/* The key a reader command is about: GET key, EVAL/EVALSHA script 1 key,
+ * SCRIPT LOAD (no key: slot 0's master; EVALSHA falls back to EVAL on a node
+ * that lacks the script). */
+static unsigned command_slot(int argc, const char **argv, const size_t *lens)
+{
+    int k = argv[0][0] == 'E' ? 3 : argv[0][0] == 'G' ? 1 : -1;
+    if (k < 0 || k >= argc)
+        return 0;
+    return cluster_keyslot(argv[k], lens ? lens[k] : strlen(argv[k]));
 }
 
 int rpool_command(rpool *p, rconn *c, int argc, const char **argv, const size_t *lens, redisReply **out)
@@ -160,13 +184,17 @@ int rpool_command(rpool *p, rconn *c, int argc, const char **argv, const size_t 
     char err[512];
     if (c->guard_sigpipe)
         sigpipe_block(&g);
-    redisReply *r = redisCommandArgv(c->c, argc, argv, lens);
+    redisReply *r = NULL;
+    int rc = 0;
+    if (c->cs)
+        rc = csync_command(c->cs, command_slot(argc, argv, lens), argc, argv, lens, &r, err, sizeof(err));
+    else if ((r = redisCommandArgv(c->c, argc, argv, lens)) == NULL)
+        rc = redis_sync_ctx_error(c->c, argv[0], err, sizeof(err));
     if (c->guard_sigpipe)
         sigpipe_restore(&g);
     *out = r;
-    if (r)
+    if (rc == 0)
         return 0;
-    int rc = redis_sync_ctx_error(c->c, argv[0], err, sizeof(err));
     rpool_note(p, "%s", err);
     return rc;
 }

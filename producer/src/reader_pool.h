@@ -21,9 +21,14 @@ typedef enum lease_script {
     LEASE_SCRIPT_COUNT,
 } lease_script;
 
-/* A borrowed connection. */
+struct cluster_sync;
+
+/* A borrowed connection: one hiredis context, or for a Redis Cluster cache
+ * (redis-cluster://) a whole-cluster client (core/cluster_sync.h) that sends
+ * each command to the master of its key's slot. */
 typedef struct rconn {
     redisContext *c;
+    struct cluster_sync *cs;
     bool guard_sigpipe; /* SIGPIPE was not ignored when it connected: guard writes */
     bool reused;        /* came from the idle list, so it may have died since */
 } rconn;

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "wtest.h"
 
@@ -21,7 +20,6 @@ const char *ctl_path(void)
 int ctl_run(const char *dir, const char *url, const char *const *args, char *out, size_t outlen)
 {
     const char *argv[16];
-    char log[512];
     const char *cmd = args[0];
     int n = 0;
     argv[n++] = ctl_path();
@@ -32,15 +30,7 @@ int ctl_run(const char *dir, const char *url, const char *const *args, char *out
     for (; *args != NULL && n < 15; args++)
         argv[n++] = *args;
     argv[n] = NULL;
-    snprintf(log, sizeof log, "%s/invqctl.out", dir);
-    remove(log);
-    int st = wt_run(argv[0], argv, NULL, log, WT_DEADLINE_MS);
-    WT_CHECK(st != -1 && WIFEXITED(st), "invqctl did not exit");
-    FILE *f = fopen(log, "r");
-    size_t got = f ? fread(out, 1, outlen - 1, f) : 0;
-    out[got] = '\0';
-    if (f)
-        fclose(f);
-    printf("# invqctl %s (%.60s...) -> %d: %.*s\n", cmd, url, WEXITSTATUS(st), (int)strcspn(out, "\n"), out);
-    return WEXITSTATUS(st);
+    int code = wt_run_output(argv, dir, "invqctl", out, outlen);
+    printf("# invqctl %s (%.60s...) -> %d: %.*s\n", cmd, url, code, (int)strcspn(out, "\n"), out);
+    return code;
 }

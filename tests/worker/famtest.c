@@ -118,15 +118,8 @@ void ft_wait_settled(redisContext *qc, long long jobs)
 
 size_t ft_count_lines(const char *path, const char *needle)
 {
-    FILE *f = fopen(path, "r");
-    char line[8192];
-    size_t n = 0;
-    if (f == NULL)
-        return 0;
-    while (fgets(line, sizeof line, f) != NULL)
-        n += strstr(line, needle) != NULL;
-    fclose(f);
-    return n;
+    const char *needles[] = { needle, NULL };
+    return (size_t)wt_file_count(path, needles);
 }
 
 double ft_metric(int port, const char *series)

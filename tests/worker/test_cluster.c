@@ -315,13 +315,7 @@ static void test_failover(void)
 /* CLUSTER MYID of node i into id. */
 static void node_id(int i, char *id, size_t len)
 {
-    redisContext *c = cfix_connect(cl, i);
-    WT_CHECK(c != NULL, "connect node %d", i);
-    redisReply *r = redisCommand(c, "CLUSTER MYID");
-    WT_CHECK(r != NULL && r->type == REDIS_REPLY_STRING, "CLUSTER MYID");
-    snprintf(id, len, "%s", r->str);
-    freeReplyObject(r);
-    redisFree(c);
+    WT_CHECK(cfix_node_id(cl, i, id, len) == 0, "CLUSTER MYID of node %d", i);
 }
 
 /* Moves slot from master a to master b the way redis-cli --cluster reshard

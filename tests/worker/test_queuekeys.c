@@ -47,15 +47,8 @@ static long long jobs_held(redisContext *c)
 
 static size_t count_in_file(const char *path, const char *needle)
 {
-    FILE *f = fopen(path, "r");
-    char line[4096];
-    size_t n = 0;
-    if (f == NULL)
-        return 0;
-    while (fgets(line, sizeof line, f) != NULL)
-        n += strstr(line, needle) != NULL;
-    fclose(f);
-    return n;
+    const char *needles[] = { needle, NULL };
+    return (size_t)wt_file_count(path, needles);
 }
 
 static void push_dels(redisContext *c, const char *prefix, int n)

@@ -570,6 +570,21 @@ void wt_push_dels_bulk(redisContext *qc, redisContext *cc, const char *prefix, i
     }
 }
 
+int wt_run_output(const char *const *argv, const char *dir, const char *name, char *out, size_t outlen)
+{
+    char log[1024];
+    snprintf(log, sizeof(log), "%s/%s.out", dir, name);
+    remove(log);
+    int st = wt_run(argv[0], argv, NULL, log, WT_DEADLINE_MS);
+    WT_CHECK(st != -1 && WIFEXITED(st), "%s did not exit", argv[0]);
+    FILE *f = fopen(log, "r");
+    size_t got = f ? fread(out, 1, outlen - 1, f) : 0;
+    out[got] = '\0';
+    if (f)
+        fclose(f);
+    return WEXITSTATUS(st);
+}
+
 int wt_file_count(const char *path, const char *const *needles)
 {
     FILE *f = fopen(path, "r");

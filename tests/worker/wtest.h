@@ -142,6 +142,12 @@ void wt_push_bad(wt_pair *p, int i);
 #define WT_NODE_ERRORS 4
 extern const char *const wt_node_errors[WT_NODE_ERRORS];
 
+/* Runs argv (NULL-terminated, argv[0] the program) to completion within
+ * WT_DEADLINE_MS with stdout and stderr into dir/<name>.out, reads that
+ * (at most outlen - 1 bytes, NUL-terminated) into out and returns the exit
+ * code; a program that does not exit fails the test. */
+int wt_run_output(const char *const *argv, const char *dir, const char *name, char *out, size_t outlen);
+
 /* Lines of the file that contain every one of the NULL-terminated needles. */
 int wt_file_count(const char *path, const char *const *needles);
 

@@ -15,6 +15,8 @@ enum {
     OPT_QUEUE,
     OPT_CONNECT_TIMEOUT,
     OPT_COMMAND_TIMEOUT,
+    OPT_QUEUE_SHARDS,
+    OPT_SHARD,
     OPT_JSON,
     OPT_HELP,
 };
@@ -25,6 +27,8 @@ static const struct option common_opts[] = {
     {"queue", required_argument, NULL, OPT_QUEUE},
     {"connect-timeout-ms", required_argument, NULL, OPT_CONNECT_TIMEOUT},
     {"command-timeout-ms", required_argument, NULL, OPT_COMMAND_TIMEOUT},
+    {"queue-shards", required_argument, NULL, OPT_QUEUE_SHARDS},
+    {"shard", required_argument, NULL, OPT_SHARD},
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, OPT_HELP},
 };
@@ -36,6 +40,9 @@ const char args_common_help[] =
     "                            or unix:///path[?db=N]   (INVQ_QUEUE_URL, required)\n"
     "  --namespace NS            key namespace (INVQ_NAMESPACE, default invq)\n"
     "  --queue NAME              queue name (INVQ_QUEUE, default default)\n"
+    "  --queue-shards S          the queue's shards <queue>.0 .. <queue>.S-1\n"
+    "                            (INVQ_QUEUE_SHARDS, default 1: unsharded)\n"
+    "  --shard N                 a sharded queue's shard N (stats: totals without it)\n"
     "  --connect-timeout-ms N    (INVQ_CONNECT_TIMEOUT_MS, default 2000)\n"
     "  --command-timeout-ms N    (INVQ_COMMAND_TIMEOUT_MS, default 30000)\n"
     "  --json                    one JSON object per line\n"
@@ -74,7 +81,11 @@ int args_common_init(ctl_common *c)
     c->queue = "default";
     c->connect_timeout_ms = 2000;
     c->command_timeout_ms = 30000;
+    c->queue_shards = 1;
+    c->shard = -1;
     const char *e;
+    if ((e = getenv("INVQ_QUEUE_SHARDS")) && *e && args_uint("INVQ_QUEUE_SHARDS", e, 1, 1024, &c->queue_shards))
+        return CTL_USAGE;
     if ((e = getenv("INVQ_QUEUE_URL")) && *e)
         c->queue_url = e;
     if ((e = getenv("INVQ_NAMESPACE"))) {
@@ -112,6 +123,14 @@ static int common_opt(int id, const char *arg, ctl_common *c)
         return args_uint("--connect-timeout-ms", arg, 1, 3600000, &c->connect_timeout_ms);
     case OPT_COMMAND_TIMEOUT:
         return args_uint("--command-timeout-ms", arg, 1, 3600000, &c->command_timeout_ms);
+    case OPT_QUEUE_SHARDS:
+        return args_uint("--queue-shards", arg, 1, 1024, &c->queue_shards);
+    case OPT_SHARD: {
+        uint64_t v = 0;
+        int rc = args_uint("--shard", arg, 0, 1023, &v);
+        c->shard = (long long)v;
+        return rc;
+    }
     case OPT_JSON:
         c->json = true;
         return 0;
@@ -189,6 +208,10 @@ int args_parse(int argc, char **argv, const char *cmd, const struct option *extr
     *first_pos = optind;
     if (rc == ARGS_OK)
         rc = check_names(common);
+    if (rc == ARGS_OK && common->shard >= (long long)common->queue_shards)
+        rc = args_usage_error(hint, "--shard %lld: the queue has %" PRIu64 " shard%s (--queue-shards)%s",
+                              common->shard, common->queue_shards, common->queue_shards == 1 ? "" : "s",
+                              common->queue_shards == 1 ? ": --shard needs --queue-shards S > 1" : "");
     return rc;
 }
 

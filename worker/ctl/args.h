@@ -30,6 +30,8 @@ typedef struct ctl_common {
     uint64_t connect_timeout_ms; /* --connect-timeout-ms / INVQ_CONNECT_TIMEOUT_MS, 2000 */
     uint64_t command_timeout_ms; /* --command-timeout-ms / INVQ_COMMAND_TIMEOUT_MS, 30000 */
     bool json;             /* --json */
+    uint64_t queue_shards; /* --queue-shards / INVQ_QUEUE_SHARDS, 1: unsharded */
+    long long shard;       /* --shard N: that shard of a sharded queue; -1: none named */
     /* Whether ns and queue came from the environment (for messages). */
     bool ns_from_env, queue_from_env;
 } ctl_common;

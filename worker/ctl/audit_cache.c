@@ -11,6 +11,8 @@
 
 #include <invq/invq.h>
 
+#include "cluster_slot.h"
+#include "cluster_sync.h"
 #include "lease.h"
 #include "redis_sync.h"
 #include "redis_url.h"
@@ -24,16 +26,22 @@ int audit_cache_open(audit_cache *c, const char *url, const ctl_common *common, 
         snprintf(err, errlen, "--cache-url: %s", why);
         return CTL_USAGE;
     }
-    if (redis_url_is_cluster(&u)) { /* GET per slot owner not built: refuse rather than half-work */
-        redis_url_deinit(&u);
-        snprintf(err, errlen, "--cache-url: a Redis Cluster cache (redis-cluster://) is not supported by audit; "
-                              "give the redis:// URL of one node and audit the families whose keys it serves");
-        return CTL_USAGE;
-    }
     redis_url_describe(&u, c->where, sizeof(c->where));
-    int rc = redis_sync_connect(&u, (int)common->connect_timeout_ms, (int)common->command_timeout_ms, &c->rc, why,
+    int rc;
+    if (redis_url_is_cluster(&u)) {
+        c->url = u;
+        c->have_url = true;
+        rc = csync_open(&c->url, (int)common->connect_timeout_ms, (int)common->command_timeout_ms, &c->cs, why,
+                        sizeof(why));
+        if (rc < 0) {
+            redis_url_deinit(&c->url);
+            c->have_url = false;
+        }
+    } else {
+        rc = redis_sync_connect(&u, (int)common->connect_timeout_ms, (int)common->command_timeout_ms, &c->rc, why,
                                 sizeof(why));
-    redis_url_deinit(&u);
+        redis_url_deinit(&u);
+    }
     if (rc < 0) {
         snprintf(err, errlen, "cache redis %s unreachable: %s", c->where, why);
         return rc == INVQ_ENOMEM ? CTL_SOFTWARE : CTL_UNAVAILABLE;
@@ -46,17 +54,46 @@ void audit_cache_close(audit_cache *c)
     if (c->rc)
         redisFree(c->rc);
     c->rc = NULL;
+    csync_free(c->cs);
+    c->cs = NULL;
+    if (c->have_url)
+        redis_url_deinit(&c->url);
+    c->have_url = false;
+}
+
+/* On a cluster: the command on node `node` (SCAN), or when node is -1 on
+ * the master of argv[1]'s slot (GET). */
+static redisReply *run_cluster(audit_cache *c, int node, int argc, const char **argv, const size_t *lens, int *code,
+                               char *err, size_t errlen)
+{
+    redisReply *r = NULL;
+    char why[600];
+    int rc;
+    if (node >= 0) {
+        rc = csync_node_command(c->cs, (unsigned)node, argc, argv, lens, &r, why, sizeof(why));
+    } else {
+        size_t klen = lens ? lens[1] : strlen(argv[1]);
+        rc = csync_command(c->cs, cluster_keyslot(argv[1], klen), argc, argv, lens, &r, why, sizeof(why));
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "cache redis %s: %s: %s", c->where, argv[0], why);
+        *code = rc == INVQ_ENOMEM ? CTL_SOFTWARE : CTL_UNAVAILABLE;
+        return NULL;
+    }
+    return r;
 }
 
 /* Every command the audit sends goes through here: it reads, never writes. */
-static redisReply *run_read(audit_cache *c, int argc, const char **argv, const size_t *lens, int *code, char *err,
-                            size_t errlen)
+static redisReply *run_read(audit_cache *c, int node, int argc, const char **argv, const size_t *lens, int *code,
+                            char *err, size_t errlen)
 {
     if (strcmp(argv[0], "GET") != 0 && strcmp(argv[0], "SCAN") != 0) {
         snprintf(err, errlen, "internal error: the audit does not send %s", argv[0]);
         *code = CTL_SOFTWARE;
         return NULL;
     }
+    if (c->cs)
+        return run_cluster(c, node, argc, argv, lens, code, err, errlen);
     if (!c->rc) {
         snprintf(err, errlen, "cache redis %s: the connection was lost earlier", c->where);
         *code = CTL_UNAVAILABLE;
@@ -85,15 +122,16 @@ static int reply_error(audit_cache *c, redisReply *r, const char *what, char *er
     return down ? CTL_UNAVAILABLE : CTL_SOFTWARE;
 }
 
-int audit_cache_scan(audit_cache *c, const char *glob, uint64_t count, audit_scan_cb cb, void *data, char *err,
-                     size_t errlen)
+/* A full SCAN of one server (node: a cluster node id, or -1 for the one server). */
+static int scan_one(audit_cache *c, int node, const char *glob, uint64_t count, audit_scan_cb cb, void *data,
+                    char *err, size_t errlen)
 {
     char cursor[32] = "0", cnt[24];
     snprintf(cnt, sizeof(cnt), "%" PRIu64, count);
     do {
         const char *argv[] = {"SCAN", cursor, "MATCH", glob, "COUNT", cnt};
         int code = 0;
-        redisReply *r = run_read(c, 6, argv, NULL, &code, err, errlen);
+        redisReply *r = run_read(c, node, 6, argv, NULL, &code, err, errlen);
         if (!r)
             return code;
         if (r->type == REDIS_REPLY_ERROR)
@@ -120,6 +158,23 @@ int audit_cache_scan(audit_cache *c, const char *glob, uint64_t count, audit_sca
     return 0;
 }
 
+int audit_cache_scan(audit_cache *c, const char *glob, uint64_t count, audit_scan_cb cb, void *data, char *err,
+                     size_t errlen)
+{
+    if (c->cs == NULL)
+        return scan_one(c, -1, glob, count, cb, data, err, errlen);
+    unsigned ids[1024];
+    size_t n = csync_masters(c->cs, ids, sizeof(ids) / sizeof(ids[0]));
+    if (n > sizeof(ids) / sizeof(ids[0]))
+        n = sizeof(ids) / sizeof(ids[0]);
+    for (size_t i = 0; i < n; i++) {
+        int rc = scan_one(c, (int)ids[i], glob, count, cb, data, err, errlen);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 /* GET key: *out is the reply (string or nil), or NULL with *wrongtype set
  * for a WRONGTYPE error. Returns 0 or a failure code. */
 static int get(audit_cache *c, const void *key, size_t len, redisReply **out, bool *wrongtype, char *err,
@@ -130,7 +185,7 @@ static int get(audit_cache *c, const void *key, size_t len, redisReply **out, bo
     int code = 0;
     *out = NULL;
     *wrongtype = false;
-    redisReply *r = run_read(c, 2, argv, lens, &code, err, errlen);
+    redisReply *r = run_read(c, -1, 2, argv, lens, &code, err, errlen);
     if (!r)
         return code;
     if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "WRONGTYPE", 9) == 0) {

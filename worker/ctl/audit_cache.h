@@ -1,7 +1,10 @@
 /* The audit's view of the cache Redis: read-only by construction. Only
  * SCAN and GET are ever sent (a gate in audit_cache.c refuses anything
- * else), over the shared sync connect of core/ (every URL form core
- * accepts works for --cache-url). A read returns what a cache-aside reader
+ * else; on a Redis Cluster also CLUSTER SLOTS and ASKING, which read or
+ * change nothing), over the shared sync connect of core/ (every URL form
+ * core accepts works for --cache-url). On a Redis Cluster
+ * (redis-cluster://) SCAN runs on every master and each GET goes to the
+ * master of its key's slot (core/cluster_sync.h). A read returns what a cache-aside reader
  * would make of the key, interpreted by libinvq's one implementation of
  * the lease protocol (producer/src/lease.c, schemas/lease-v1.md). */
 #ifndef INVQ_CTL_AUDIT_CACHE_H
@@ -15,9 +18,15 @@
 
 #include "args.h"
 #include "families.h"
+#include "redis_url.h"
+
+struct cluster_sync;
 
 typedef struct audit_cache {
     redisContext *rc;  /* owned; NULL once a failure made it unusable */
+    struct cluster_sync *cs; /* owned; a Redis Cluster cache (then rc is NULL) */
+    redis_url url;     /* the parsed --cache-url (cs borrows it) */
+    bool have_url;
     char where[300];   /* the address without credentials, for messages */
 } audit_cache;
 
@@ -31,7 +40,8 @@ void audit_cache_close(audit_cache *c);
  * on, or a negative code to stop the scan with it. */
 typedef int (*audit_scan_cb)(const char *key, size_t len, void *data);
 
-/* A full SCAN with MATCH glob and COUNT count. Returns 0, the callback's
+/* A full SCAN with MATCH glob and COUNT count (on a cluster: of every
+ * master in turn; a key is seen once unless its slot moves mid-scan). Returns 0, the callback's
  * code, or CTL_UNAVAILABLE / CTL_SOFTWARE (message in err). */
 int audit_cache_scan(audit_cache *c, const char *glob, uint64_t count, audit_scan_cb cb, void *data, char *err,
                      size_t errlen);

@@ -306,7 +306,7 @@ int audit_run_family(audit_cache *c, const families *fs, const fam_family *f, co
     audit_source *src = NULL;
     audit_sampler *sampler = NULL;
     item *items = NULL;
-    if (!c->rc) {
+    if (!c->rc && !c->cs) {
         audit_result_fail(r, CTL_UNAVAILABLE, "cache redis %s unreachable", c->where);
         goto out;
     }

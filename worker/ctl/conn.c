@@ -17,9 +17,32 @@
 #include "redis_url.h"
 #include "tls.h"
 
+static int open_queue(conn *c, const ctl_common *o, const char *queue);
+
 int conn_open(conn *c, const ctl_common *o)
 {
     memset(c, 0, sizeof *c);
+    if (o->queue_shards > 1 && o->shard < 0) {
+        fprintf(stderr, "invqctl: the queue has %llu shards (--queue-shards): name one with --shard N (0..%llu)\n",
+                (unsigned long long)o->queue_shards, (unsigned long long)o->queue_shards - 1);
+        return CTL_USAGE;
+    }
+    return conn_open_shard(c, o, o->shard < 0 ? 0 : (unsigned)o->shard);
+}
+
+int conn_open_shard(conn *c, const ctl_common *o, unsigned i)
+{
+    char q[300];
+    memset(c, 0, sizeof *c);
+    if (qkeys_shard_name(q, sizeof q, o->queue, (unsigned)o->queue_shards, i) < 0) {
+        fprintf(stderr, "invqctl: --queue: name too long\n");
+        return CTL_USAGE;
+    }
+    return open_queue(c, o, q);
+}
+
+static int open_queue(conn *c, const ctl_common *o, const char *queue)
+{
     if (!o->queue_url || !*o->queue_url) {
         fprintf(stderr, "invqctl: --queue-url (or INVQ_QUEUE_URL) is required\n");
         return CTL_USAGE;
@@ -35,7 +58,7 @@ int conn_open(conn *c, const ctl_common *o)
         fprintf(stderr, "invqctl: --queue-url: %s\n", err);
         return CTL_USAGE;
     }
-    if (qkeys_init(&c->keys, o->ns, o->queue) < 0) {
+    if (qkeys_init(&c->keys, o->ns, queue) < 0) {
         redis_url_deinit(&u);
         fprintf(stderr, "invqctl: out of memory\n");
         return CTL_SOFTWARE;

@@ -21,10 +21,14 @@ typedef struct conn {
 } conn;
 
 /* Connects (with the connect timeout, AUTH and SELECT from the URL) and
- * builds the key names. Returns 0, or CTL_USAGE (no/bad URL),
+ * builds the key names: of the queue, or of shard --shard of a sharded
+ * queue (without --shard a sharded queue is refused: CTL_USAGE, message
+ * printed; conn_open_shard names the shard itself). Returns 0, or CTL_USAGE (no/bad URL),
  * CTL_UNAVAILABLE (unreachable) or CTL_SOFTWARE, with the message printed. */
 int conn_open(conn *c, const ctl_common *o);
 void conn_close(conn *c);
+/* conn_open on shard i of a sharded queue (any i < o->queue_shards). */
+int conn_open_shard(conn *c, const ctl_common *o, unsigned i);
 
 /* "<ns>:{<queue>}:processing:<consumer>", malloc'd (caller frees); NULL on ENOMEM. */
 char *conn_processing_key(const conn *c, const char *consumer);

@@ -1,5 +1,7 @@
 /* `invqctl stats [--watch SECONDS]`: queue depths, consumers and lifetime
- * counters; with --watch, rates per second refreshed in place. */
+ * counters; with --watch, rates per second refreshed in place. A sharded
+ * queue (--queue-shards S) shows the totals over its shards, each shard's
+ * depths below them; --shard N shows one shard alone. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,9 @@ typedef struct stats_sample {
     size_t ncounters;
     char *names[MAX_COUNTERS];
     long long values[MAX_COUNTERS];
+    /* totals of a sharded queue: each shard's pending, delayed, processing, dead */
+    size_t nshards;
+    long long (*shard)[4];
 } stats_sample;
 
 typedef struct stats_opts {
@@ -39,7 +44,51 @@ static void sample_deinit(stats_sample *s)
     consumers_free(s->consumers, s->nconsumers);
     for (size_t i = 0; i < s->ncounters; i++)
         free(s->names[i]);
+    free(s->shard);
     memset(s, 0, sizeof *s);
+}
+
+/* Adds the sample of one shard (emptied) into the totals t. Returns 0 or
+ * CTL_SOFTWARE (out of memory). */
+static int sample_add(stats_sample *t, stats_sample *s, size_t shard, size_t nshards)
+{
+    if (t->shard == NULL && !(t->shard = calloc(nshards, sizeof *t->shard)))
+        return CTL_SOFTWARE;
+    t->nshards = nshards;
+    t->at_ms = s->at_ms;
+    t->pending += s->pending;
+    t->due += s->due;
+    t->later += s->later;
+    t->dead += s->dead;
+    t->processing += s->processing;
+    t->live += s->live;
+    t->stale += s->stale;
+    long long row[4] = {s->pending, s->due + s->later, s->processing, s->dead};
+    memcpy(t->shard[shard], row, sizeof row);
+    consumer_info *all = realloc(t->consumers, (t->nconsumers + s->nconsumers + 1) * sizeof *all);
+    if (!all)
+        return CTL_SOFTWARE;
+    t->consumers = all;
+    memcpy(all + t->nconsumers, s->consumers, s->nconsumers * sizeof *all);
+    t->nconsumers += s->nconsumers;
+    free(s->consumers); /* the ids belong to t now */
+    s->consumers = NULL;
+    s->nconsumers = 0;
+    for (size_t i = 0; i < s->ncounters; i++) {
+        size_t k = 0;
+        while (k < t->ncounters && strcmp(t->names[k], s->names[i]) != 0)
+            k++;
+        if (k == t->ncounters) {
+            if (k == MAX_COUNTERS)
+                continue;
+            t->names[k] = s->names[i];
+            s->names[i] = NULL;
+            t->values[k] = 0;
+            t->ncounters++;
+        }
+        t->values[k] += s->values[i];
+    }
+    return 0;
 }
 
 static int sample_take(conn *c, uint64_t stale_ms, stats_sample *s)
@@ -116,11 +165,20 @@ static double rate(const stats_sample *s, const stats_sample *prev, const char *
     return (double)((a < 0 ? 0 : a) - (b < 0 ? 0 : b)) / dt;
 }
 
-static json_t *sample_json(const conn *c, const stats_sample *s, const stats_sample *prev)
+static json_t *sample_json(const char *qname, const stats_sample *s, const stats_sample *prev)
 {
     json_t *o = json_object();
     json_object_set_new(o, "ts_ms", json_integer((json_int_t)s->at_ms));
-    json_object_set_new(o, "queue", output_json_bytes(c->keys.prefix, strlen(c->keys.prefix) - 1, 0));
+    json_object_set_new(o, "queue", output_json_bytes(qname, strlen(qname), 0));
+    if (s->nshards > 0) {
+        json_t *sh = json_array();
+        for (size_t i = 0; i < s->nshards; i++)
+            json_array_append_new(sh, json_pack("{s:I, s:I, s:I, s:I, s:I}", "shard", (json_int_t)i, "pending",
+                                                (json_int_t)s->shard[i][0], "delayed", (json_int_t)s->shard[i][1],
+                                                "processing", (json_int_t)s->shard[i][2], "dead",
+                                                (json_int_t)s->shard[i][3]));
+        json_object_set_new(o, "shards", sh);
+    }
     json_object_set_new(o, "pending", json_integer(s->pending));
     json_object_set_new(o, "delayed", json_pack("{s:I, s:I}", "due", (json_int_t)s->due, "later", (json_int_t)s->later));
     json_object_set_new(o, "processing", json_integer(s->processing));
@@ -153,10 +211,13 @@ static json_t *sample_json(const conn *c, const stats_sample *s, const stats_sam
 static const char *const known_counters[] = {"enqueued", "done", "retried", "dead", "reaped",
                                               "requeued", "deferred", "purged", "oversized", NULL};
 
-static void sample_print(const conn *c, const stats_sample *s, const stats_sample *prev, uint64_t stale_ms)
+static void sample_print(const char *qname, const stats_sample *s, const stats_sample *prev, uint64_t stale_ms)
 {
     char age[32];
-    printf("%-12s %.*s\n", "queue", (int)strlen(c->keys.prefix) - 1, c->keys.prefix);
+    printf("%-12s %s%s\n", "queue", qname, s->nshards > 0 ? " (totals over the shards)" : "");
+    for (size_t i = 0; i < s->nshards; i++)
+        printf("  shard %-4zu pending %lld, delayed %lld, processing %lld, dead %lld\n", i, s->shard[i][0],
+               s->shard[i][1], s->shard[i][2], s->shard[i][3]);
     printf("%-12s %lld\n", "pending", s->pending);
     printf("%-12s %lld (%lld due now, %lld later)\n", "delayed", s->due + s->later, s->due, s->later);
     printf("%-12s %lld\n", "processing", s->processing);
@@ -217,7 +278,9 @@ int cmd_stats(int argc, char **argv, ctl_common *common)
         "                    a terminal; with --json one object per interval);\n"
         "                    Ctrl-C ends it (exit 0)\n"
         "  --count N         with --watch: stop after N samples\n"
-        "  --stale-ms N      heartbeat age that makes a consumer stale (default 15000)\n";
+        "  --stale-ms N      heartbeat age that makes a consumer stale (default 15000)\n"
+        "A sharded queue (--queue-shards S): the totals over its shards and each\n"
+        "shard's depths; --shard N: that shard alone.\n";
     static const struct option opts[] = {
         {"watch", required_argument, NULL, OPT_WATCH},
         {"count", required_argument, NULL, OPT_COUNT},
@@ -235,28 +298,55 @@ int cmd_stats(int argc, char **argv, ctl_common *common)
         return args_usage_error("stats ", "unexpected argument '%s'", argv[pos]);
     if (o.count && !o.watch_s)
         return args_usage_error("stats ", "--count needs --watch");
-    conn c;
-    if ((rc = conn_open(&c, common)))
-        return rc;
+    /* every shard of a sharded queue without --shard, else the one queue */
+    size_t nconn = common->queue_shards > 1 && common->shard < 0 ? (size_t)common->queue_shards : 1;
+    conn *cs = calloc(nconn, sizeof *cs);
+    if (!cs)
+        return CTL_SOFTWARE;
+    for (size_t i = 0; i < nconn; i++) {
+        rc = nconn > 1 ? conn_open_shard(&cs[i], common, (unsigned)i) : conn_open(&cs[i], common);
+        if (rc) {
+            while (i-- > 0)
+                conn_close(&cs[i]);
+            free(cs);
+            return rc;
+        }
+    }
+    char qname[300];
+    if (nconn > 1)
+        snprintf(qname, sizeof qname, "%s:{%s.0..%s.%zu}", common->ns, common->queue, common->queue, nconn - 1);
+    else
+        snprintf(qname, sizeof qname, "%.*s", (int)strlen(cs[0].keys.prefix) - 1, cs[0].keys.prefix);
     bool tty = isatty(STDOUT_FILENO);
     stats_sample prev = {0}, cur;
     bool have_prev = false;
     if (o.watch_s)
         interrupt_install();
     for (uint64_t n = 1;; n++) {
-        rc = sample_take(&c, o.stale_ms, &cur);
+        if (nconn == 1) {
+            rc = sample_take(&cs[0], o.stale_ms, &cur);
+        } else {
+            memset(&cur, 0, sizeof cur);
+            for (size_t i = 0; i < nconn && !rc; i++) {
+                stats_sample one;
+                rc = sample_take(&cs[i], o.stale_ms, &one);
+                if (!rc)
+                    rc = sample_add(&cur, &one, i, nconn);
+                sample_deinit(&one);
+            }
+        }
         if (rc) {
             sample_deinit(&cur);
             break;
         }
         if (common->json) {
-            output_json_line(sample_json(&c, &cur, have_prev ? &prev : NULL));
+            output_json_line(sample_json(qname, &cur, have_prev ? &prev : NULL));
         } else {
             if (o.watch_s && tty)
                 fputs("\033[H\033[2J", stdout);
             else if (o.watch_s && n > 1)
                 fputc('\n', stdout);
-            sample_print(&c, &cur, have_prev ? &prev : NULL, o.stale_ms);
+            sample_print(qname, &cur, have_prev ? &prev : NULL, o.stale_ms);
         }
         fflush(stdout);
         sample_deinit(&prev);
@@ -271,6 +361,8 @@ int cmd_stats(int argc, char **argv, ctl_common *common)
             break;
     }
     sample_deinit(&prev);
-    conn_close(&c);
+    for (size_t i = 0; i < nconn; i++)
+        conn_close(&cs[i]);
+    free(cs);
     return rc;
 }

@@ -114,6 +114,15 @@ typedef enum invq_fsync_policy {
     INVQ_FSYNC_NEVER = 2,    /* leave it to the kernel */
 } invq_fsync_policy;
 
+/* How a producer of a sharded queue (invq_options.queue_shards > 1) picks
+ * the shard of a job. Within one shard jobs are taken in the order they
+ * were sent; across shards there is no order. */
+typedef enum invq_shard_pick {
+    INVQ_SHARD_ROUND_ROBIN = 0, /* each send (each invq_send_many call) to the next shard */
+    INVQ_SHARD_BY_KEY = 1,      /* by the hash of the job's first key: one key's jobs stay in one
+                                   shard, in order */
+} invq_shard_pick;
+
 /* Producer options. Initialise with invq_options_init(), then set fields.
  * All strings are borrowed for the duration of invq_producer_new() /
  * invq_async_new() only (they are copied). */
@@ -142,6 +151,11 @@ typedef struct invq_options {
                                      When set, every send checks each job's keys and ops against it first
                                      (invq_families_check_job) and refuses a job with INVQ_EFAMILY. The
                                      file's reserved namespace is `ns`. */
+    unsigned queue_shards;        /* shards of the queue, 1..1024 (default 1: the unsharded queue);
+                                     S > 1: the jobs go to the queues "<queue>.0" .. "<queue>.S-1",
+                                     each its own hash tag (both producers: a connection, or for
+                                     invq_async a link and a waiting list, per shard) */
+    invq_shard_pick shard_pick;   /* default INVQ_SHARD_ROUND_ROBIN */
 } invq_options;
 
 /* Fills o with the defaults above. */
@@ -193,7 +207,9 @@ INVQ_API void invq_producer_free(invq_producer *p);
 INVQ_API int invq_send(invq_producer *p, const invq_job *job);
 
 /* Sends n jobs in one pipelined round trip, atomically (MULTI, LPUSH of all
- * jobs, HINCRBY stats enqueued n, EXEC): all are queued or none. Jobs are
+ * jobs, HINCRBY stats enqueued n, EXEC): all are queued or none (a sharded
+ * queue with INVQ_SHARD_BY_KEY: one round trip per shard the jobs go to,
+ * each atomic on its own). Jobs are
  * validated first; one invalid job fails the call before anything is sent.
  * Returns INVQ_SENT, INVQ_SPOOLED (all n spooled) or a negative code. */
 INVQ_API int invq_send_many(invq_producer *p, const invq_job *const *jobs, size_t n);
@@ -318,9 +334,9 @@ typedef enum invq_wait_policy {
 /* Reader options. Initialise with invq_reader_options_init(), then set
  * fields. Strings are borrowed for the duration of invq_reader_new() only. */
 typedef struct invq_reader_options {
-    const char *url;              /* the cache Redis, same forms as invq_options.url except
-                                     redis-cluster:// (refused with INVQ_EURL: the reader does
-                                     not route by slot); default redis://127.0.0.1:6379 */
+    const char *url;              /* the cache Redis, same forms as invq_options.url (on
+                                     redis-cluster:// each command goes to its key's master,
+                                     following MOVED and ASK); default redis://127.0.0.1:6379 */
     int connect_timeout_ms;       /* connect + AUTH + SELECT; default 500 (0: none) */
     int command_timeout_ms;       /* one round trip; default 250 (0: none) */
     int down_retry_ms;            /* after a connection failure, answer from the loader without
