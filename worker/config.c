@@ -79,6 +79,9 @@ static const opt opts[] = {
     /* keybudget.c: a hard ceiling for this process, batches over it wait */
     { "cache-max-keys-per-s", "INVQ_CACHE_MAX_KEYS_PER_S", OPT_U64, OFF(cache_max_keys_per_s), 0, 1000000000,
       "send at most N cache keys a second from this process; a batch over budget waits (default 0: no ceiling)" },
+    { "dlq-overflow", "INVQ_DLQ_OVERFLOW", OPT_STR, OFF(dlq_overflow), 0, 0,
+      "at --dlq-max: hold (default: batches that would add dead letters wait) or spill:FILE (move the oldest "
+      "records to FILE in `invqctl dlq export` format)" },
     { "unlink", "INVQ_UNLINK", OPT_FLAG, OFF(unlink), 0, 0, "delete with UNLINK instead of DEL" },
     { "log-level", "INVQ_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0, "debug|info|warn|error (default info)" },
     { "log-format", "INVQ_LOG_FORMAT", OPT_FORMAT, OFF(log_format), 0, 0, "text|json (default text)" },
@@ -352,6 +355,15 @@ int config_parse(worker_config *c, int argc, char **argv, char *err, size_t errl
                  "), got \"%" PRIu64 "\"",
                  c->command_timeout_ms, c->cache_wait_timeout_ms);
         return -1;
+    }
+    c->dlq_spill = NULL;
+    if (c->dlq_overflow != NULL && strcmp(c->dlq_overflow, "hold") != 0) {
+        if (strncmp(c->dlq_overflow, "spill:", 6) != 0 || c->dlq_overflow[6] == '\0') {
+            snprintf(err, errlen, "invq-worker: --dlq-overflow: expected hold or spill:FILE, got \"%s\"",
+                     c->dlq_overflow);
+            return -1;
+        }
+        c->dlq_spill = c->dlq_overflow + 6;
     }
     if (c->backoff_max_ms < c->backoff_base_ms) {
         snprintf(err, errlen,

@@ -47,6 +47,10 @@ typedef struct worker_config {
     /* --dlq-max: most dead-letter records the queue holds (0: no cap); a
      * batch that would add dead letters beyond it is held. */
     uint64_t dlq_max;
+    /* --dlq-overflow: "hold" (default) or "spill:FILE"; dlq_spill is FILE
+     * (borrowed, inside dlq_overflow), NULL for hold. */
+    const char *dlq_overflow;
+    const char *dlq_spill;
     log_level log_level;
     log_format log_format;
     job_limits limits;

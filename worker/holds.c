@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "consumer.h"
+#include "dlq_spill.h"
 #include "log.h"
 #include "pool.h"
 
@@ -34,7 +35,9 @@ void holds_wait_result(consumer *c, bool short_, long long replicas)
     }
 }
 
-static void dlq_enter(consumer *c, long long len, uint64_t adding)
+/* spill_err: why --dlq-overflow's file could not take the records (NULL:
+ * the default policy, hold). */
+static void dlq_enter(consumer *c, long long len, uint64_t adding, const char *spill_err)
 {
     pool *p = c->p;
     if (c->dlq_full)
@@ -42,13 +45,17 @@ static void dlq_enter(consumer *c, long long len, uint64_t adding)
     c->dlq_full = true;
     if (p->dlq_full_n++ == 0) {
         char reason[200];
-        snprintf(reason, sizeof reason, "dead-letter list full: %lld of --dlq-max %" PRIu64
-                 " records; batches that would add more are held", len, p->cfg->dlq_max);
+        if (spill_err != NULL)
+            snprintf(reason, sizeof reason, "dead-letter list full and %s; batches that would add more are held",
+                     spill_err);
+        else
+            snprintf(reason, sizeof reason, "dead-letter list full: %lld of --dlq-max %" PRIu64
+                     " records; batches that would add more are held", len, p->cfg->dlq_max);
         log_event(LOG_ERROR,
                   "dead-letter list full: batches that would add dead letters are held until it is drained "
                   "(invqctl dlq requeue/purge) or --dlq-max is raised",
                   LOG_S("queue", p->keys.dead), LOG_N("length", len), LOG_N("dlq_max", p->cfg->dlq_max),
-                  LOG_N("adding", adding));
+                  LOG_N("adding", adding), LOG_S("spill_error", spill_err != NULL ? spill_err : ""));
         if (p->m != NULL)
             metrics_set_dlq_full(p->m, reason);
     }
@@ -65,6 +72,15 @@ void holds_dlq_clear(consumer *c)
         if (p->m != NULL)
             metrics_set_dlq_full(p->m, NULL);
     }
+}
+
+static void on_spilled(consumer *c, int verdict, long long len, const char *werr)
+{
+    holds_dlq_cb cb = c->dlq_cb;
+    c->dlq_cb = NULL;
+    if (verdict > 0 && werr != NULL)
+        dlq_enter(c, len, c->dlq_adding, werr);
+    cb(c, verdict);
 }
 
 static void on_llen(uvredis *r, int status, redisReply *reply, void *data)
@@ -87,7 +103,14 @@ static void on_llen(uvredis *r, int status, redisReply *reply, void *data)
     /* at the cap already: hold; below it, the batch may go past it by its
      * own dead letters (a batch larger than the cap never waits forever) */
     if (len > 0 && (uint64_t)len >= max) {
-        dlq_enter(c, len, adding);
+        /* --dlq-overflow spill:FILE: make room instead of holding */
+        if (c->p->cfg->dlq_spill != NULL) {
+            c->dlq_cb = cb; /* the consumer stays busy until the spill ends */
+            if (dlq_spill_start(c, len, adding, on_spilled) == 0)
+                return;
+            c->dlq_cb = NULL;
+        }
+        dlq_enter(c, len, adding, NULL);
         cb(c, 1);
         return;
     }

@@ -62,6 +62,7 @@ typedef struct pool {
     bool link_reset[2];    /* that error came from a reset after connecting (NOAUTH, ...) */
     unsigned wait_short_n; /* consumers whose last WAIT came back short (holds.c) */
     unsigned dlq_full_n;   /* consumers holding a batch for the dead-letter cap (holds.c) */
+    bool dlq_spilling;     /* a consumer is moving records to --dlq-overflow's file (dlq_spill.c) */
     bool releasing;
     bool closing;
     unsigned release_outstanding;

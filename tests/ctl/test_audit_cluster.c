@@ -11,19 +11,10 @@
 #include <sys/wait.h>
 
 #include "cluster_fixture.h"
+#include "ctltest.h"
 #include "wtest.h"
 
 #define USERS 300
-
-static const char *ctl_path(void)
-{
-    const char *p = getenv("INVQCTL");
-    if (p == NULL || *p == '\0') {
-        printf("# INVQCTL is not set: skipping\n");
-        exit(77);
-    }
-    return p;
-}
 
 /* Runs invqctl audit; returns its exit code, its output (stdout + stderr) in out. */
 static int audit(const char *dir, const char *url, const char *fam, char *out, size_t outlen)

@@ -11,36 +11,8 @@
 
 #include "sentinel_fixture.h"
 #include "tls_certs.h"
+#include "ctltest.h"
 #include "wtest.h"
-
-static const char *ctl_path(void)
-{
-    const char *p = getenv("INVQCTL");
-    if (p == NULL || *p == '\0') {
-        printf("# INVQCTL is not set: skipping\n");
-        exit(77);
-    }
-    return p;
-}
-
-/* Runs invqctl with args; returns its exit code, its output in out. */
-static int ctl(const char *dir, const char *url, const char *const *args, char *out, size_t outlen)
-{
-    const char *argv[16];
-    const char *cmd = args[0];
-    int n = 0;
-    argv[n++] = ctl_path();
-    argv[n++] = "--queue-url";
-    argv[n++] = url;
-    argv[n++] = "--connect-timeout-ms"; /* TLS under valgrind on a loaded machine takes seconds */
-    argv[n++] = "20000";
-    for (; *args != NULL && n < 15; args++)
-        argv[n++] = *args;
-    argv[n] = NULL;
-    int code = wt_run_output(argv, dir, "invqctl", out, outlen);
-    printf("# invqctl %s (%.60s...) -> %d: %.*s\n", cmd, url, code, (int)strcspn(out, "\n"), out);
-    return code;
-}
 
 int main(void)
 {
@@ -61,17 +33,17 @@ int main(void)
     redisContext *c = wt_connect(srv);
     const char *dir = rfix_dir(srv);
     snprintf(url, sizeof url, "rediss://127.0.0.1:%d?ssl_ca_certs=%s", rfix_port(srv), certs->ca);
-    WT_CHECK(ctl(dir, url, enqueue, out, sizeof out) == 0, "enqueue over TLS: %s", out);
+    WT_CHECK(ctl_run(dir, url, enqueue, out, sizeof out) == 0, "enqueue over TLS: %s", out);
     WT_CHECK(wt_llen(c, wt_qkey(key, sizeof key, "pending")) == 1, "the job is not on the queue");
-    WT_CHECK(ctl(dir, url, stats, out, sizeof out) == 0 && strstr(out, "pending"), "stats over TLS: %s", out);
+    WT_CHECK(ctl_run(dir, url, stats, out, sizeof out) == 0 && strstr(out, "pending"), "stats over TLS: %s", out);
     snprintf(url, sizeof url, "rediss://127.0.0.1:%d?ssl_ca_certs=%s", rfix_port(srv), certs->wrong_ca);
-    WT_CHECK(ctl(dir, url, stats, out, sizeof out) == 69 && strstr(out, "certificate verify failed"),
+    WT_CHECK(ctl_run(dir, url, stats, out, sizeof out) == 69 && strstr(out, "certificate verify failed"),
              "wrong CA: %s", out);
-    WT_CHECK(ctl(dir, url, enqueue, out, sizeof out) == 69 && strstr(out, "certificate verify failed"),
+    WT_CHECK(ctl_run(dir, url, enqueue, out, sizeof out) == 69 && strstr(out, "certificate verify failed"),
              "enqueue with the wrong CA: %s", out);
     WT_CHECK(wt_llen(c, key) == 1, "a job went through an unverified connection");
     snprintf(url, sizeof url, "rediss://127.0.0.1:%d?ssl_ca_certs=%s/missing.pem", rfix_port(srv), certs->dir);
-    WT_CHECK(ctl(dir, url, stats, out, sizeof out) == 64 && strstr(out, "ssl_ca_certs"), "missing CA: %s", out);
+    WT_CHECK(ctl_run(dir, url, stats, out, sizeof out) == 64 && strstr(out, "ssl_ca_certs"), "missing CA: %s", out);
     redisFree(c);
     wt_server_free(srv);
 
@@ -79,10 +51,10 @@ int main(void)
     srv = wt_server(&o);
     dir = rfix_dir(srv);
     snprintf(url, sizeof url, "rediss://127.0.0.1:%d?ssl_ca_certs=%s", rfix_port(srv), certs->ca);
-    WT_CHECK(ctl(dir, url, stats, out, sizeof out) == 69 && strstr(out, "ssl_certfile"), "no client cert: %s", out);
+    WT_CHECK(ctl_run(dir, url, stats, out, sizeof out) == 69 && strstr(out, "ssl_certfile"), "no client cert: %s", out);
     snprintf(url, sizeof url, "rediss://127.0.0.1:%d?ssl_ca_certs=%s&ssl_certfile=%s&ssl_keyfile=%s", rfix_port(srv),
              certs->ca, certs->client, certs->client_key);
-    WT_CHECK(ctl(dir, url, stats, out, sizeof out) == 0, "client cert: %s", out);
+    WT_CHECK(ctl_run(dir, url, stats, out, sizeof out) == 0, "client cert: %s", out);
     wt_server_free(srv);
 
     /* Sentinel */
@@ -93,11 +65,11 @@ int main(void)
     WT_CHECK(rc == 0, "sentinel set");
     c = rfix_connect(sfix_node(s, 0));
     dir = rfix_dir(sfix_node(s, 0));
-    WT_CHECK(ctl(dir, sfix_url(s), enqueue, out, sizeof out) == 0, "enqueue through Sentinel: %s", out);
+    WT_CHECK(ctl_run(dir, sfix_url(s), enqueue, out, sizeof out) == 0, "enqueue through Sentinel: %s", out);
     WT_CHECK(wt_llen(c, key) == 1, "the job is not on the master");
-    WT_CHECK(ctl(dir, sfix_url(s), stats, out, sizeof out) == 0 && strstr(out, "pending"), "stats: %s", out);
+    WT_CHECK(ctl_run(dir, sfix_url(s), stats, out, sizeof out) == 0 && strstr(out, "pending"), "stats: %s", out);
     snprintf(url, sizeof url, "redis-sentinel://%s#nosuchmaster", sfix_hosts(s));
-    WT_CHECK(ctl(dir, url, stats, out, sizeof out) == 69 && strstr(out, "nosuchmaster"), "unknown master: %s", out);
+    WT_CHECK(ctl_run(dir, url, stats, out, sizeof out) == 69 && strstr(out, "nosuchmaster"), "unknown master: %s", out);
     redisFree(c);
     sfix_free(s);
     rfix_certs_free(certs);

@@ -10,16 +10,6 @@
 #include "obs_e2e.h"
 #include "wtest.h"
 
-static void push_bad(wt_pair *p, int i)
-{
-    char key[32], id[32];
-    snprintf(key, sizeof key, "bad:%d", i);
-    snprintf(id, sizeof id, "bad-%d", i);
-    wt_cmd(p->cc, "SET %s notanumber", key);
-    const char *k[] = { key };
-    wt_push1(p->qc, id, JOB_OP_BUMP, k, 1, 0); /* INCR of a non-integer: dead after one attempt */
-}
-
 int main(void)
 {
     wt_worker_path();
@@ -34,11 +24,11 @@ int main(void)
     WT_CHECK(w != NULL, "worker");
     e2e_wait_status(port, "/readyz", 200, NULL, 0);
     for (int i = 0; i < 3; i++) {
-        push_bad(&p, i);
+        wt_push_bad(&p, i);
         WT_CHECK(wt_wait_llen(p.qc, dead, i + 1, WT_DEADLINE_MS), "dead letter %d", i);
     }
     /* at the cap: the next one is held */
-    push_bad(&p, 3);
+    wt_push_bad(&p, 3);
     e2e_wait_status(port, "/readyz", 503, body, sizeof body);
     wt_note("readyz at the cap: %s", body);
     WT_CHECK(strstr(body, "dead-letter list full") != NULL, "readyz: %s", body);

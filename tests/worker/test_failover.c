@@ -19,13 +19,6 @@
 #include "sentinel_fixture.h"
 #include "wtest.h"
 
-static const char *const node_errors[] = {
-    "READONLY You can't write against a read only replica.",
-    "LOADING Redis is loading the dataset in memory",
-    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
-    "NOREPLICAS Not enough good replicas to write.",
-};
-#define NERRORS (sizeof node_errors / sizeof node_errors[0])
 
 static const char *const strict[] = { "--max-attempts", "1", "--consumers", "2", NULL };
 
@@ -47,7 +40,7 @@ static void test_cache_node_errors(void)
     faultproxy *fp;
     WT_CHECK(faultproxy_new(&fp, rfix_socket(p.cache), NULL, 0) == 0, "proxy");
     long long done = 0;
-    for (size_t i = 0; i < NERRORS; i++) {
+    for (size_t i = 0; i < WT_NODE_ERRORS; i++) {
         /* a fresh worker per error: the reconnect backoff of one does not
          * slow the next down (it grows until a connection stays up 5 s) */
         wt_proc *w = wt_worker_start(rfix_url(p.queue), faultproxy_url(fp), p.log, strict);
@@ -58,28 +51,28 @@ static void test_cache_node_errors(void)
         snprintf(id, sizeof id, "fe-%zu", i);
         wt_cmd(p.cc, "SET %s x", key);
         wt_cmd(p.cc, "SET %s 7", vkey);
-        WT_CHECK(faultproxy_fail_next(fp, "DEL", 2, node_errors[i]) == 0, "rule");
+        WT_CHECK(faultproxy_fail_next(fp, "DEL", 2, wt_node_errors[i]) == 0, "rule");
         const char *k[] = { key };
         wt_push1(p.qc, id, JOB_OP_DEL, k, 1, 0);
         WT_CHECK(wt_wait_stat(p.qc, "done", ++done, WT_DEADLINE_MS), "%s: the DEL job was never acknowledged",
-                 node_errors[i]);
-        WT_CHECK(wt_exists(p.cc, key) == 0, "%s: %s still there", node_errors[i], key);
-        WT_CHECK(faultproxy_fail_next(fp, "INCR", 1, node_errors[i]) == 0, "rule");
+                 wt_node_errors[i]);
+        WT_CHECK(wt_exists(p.cc, key) == 0, "%s: %s still there", wt_node_errors[i], key);
+        WT_CHECK(faultproxy_fail_next(fp, "INCR", 1, wt_node_errors[i]) == 0, "rule");
         const char *v[] = { vkey };
         snprintf(id, sizeof id, "fe-bump-%zu", i);
         wt_push1(p.qc, id, JOB_OP_BUMP, v, 1, 0);
         WT_CHECK(wt_wait_stat(p.qc, "done", ++done, WT_DEADLINE_MS), "%s: the bump job was never acknowledged",
-                 node_errors[i]);
+                 wt_node_errors[i]);
         /* the refused INCRs never reached the server: applied exactly once */
-        WT_CHECK(wt_get_int(p.cc, vkey) == 8, "%s: %s is %lld, want 8", node_errors[i], vkey,
+        WT_CHECK(wt_get_int(p.cc, vkey) == 8, "%s: %s is %lld, want 8", wt_node_errors[i], vkey,
                  wt_get_int(p.cc, vkey));
-        check_clean(p.qc, node_errors[i]);
-        wt_note("cache %.*s: held, reconnected, applied; no attempt used", (int)strcspn(node_errors[i], " "),
-                node_errors[i]);
+        check_clean(p.qc, wt_node_errors[i]);
+        wt_note("cache %.*s: held, reconnected, applied; no attempt used", (int)strcspn(wt_node_errors[i], " "),
+                wt_node_errors[i]);
         wt_worker_stop(w);
     }
-    WT_CHECK(faultproxy_injected(fp) == (long)(NERRORS * 3), "injected %ld", faultproxy_injected(fp));
-    for (size_t i = 0; i < NERRORS; i++)
+    WT_CHECK(faultproxy_injected(fp) == (long)(WT_NODE_ERRORS * 3), "injected %ld", faultproxy_injected(fp));
+    for (size_t i = 0; i < WT_NODE_ERRORS; i++)
         wt_cmd(p.cc, "DEL fe:v:%d", (int)i); /* the version keys stay by design */
     WT_CHECK(wt_drained(p.qc, p.cc), "not drained");
     faultproxy_free(fp);
@@ -100,18 +93,18 @@ static void test_queue_node_errors(void)
     wt_proc *w = wt_worker_start(faultproxy_url(fp), rfix_url(p.cache), p.log, one);
     WT_CHECK(w != NULL, "worker");
     int n = 0;
-    for (size_t i = 0; i < NERRORS; i++) {
+    for (size_t i = 0; i < WT_NODE_ERRORS; i++) {
         char prefix[16];
         snprintf(prefix, sizeof prefix, "fq%zu", i);
-        WT_CHECK(faultproxy_fail_next(fp, "EVALSHA", 2, node_errors[i]) == 0, "rule");
+        WT_CHECK(faultproxy_fail_next(fp, "EVALSHA", 2, wt_node_errors[i]) == 0, "rule");
         wt_push_dels(p.qc, p.cc, prefix, 0, 50);
         n += 50;
-        WT_CHECK(wt_wait_stat(p.qc, "done", n, WT_DEADLINE_MS), "%s: done %lld of %d", node_errors[i],
+        WT_CHECK(wt_wait_stat(p.qc, "done", n, WT_DEADLINE_MS), "%s: done %lld of %d", wt_node_errors[i],
                  wt_stat(p.qc, "done"), n);
         char pat[32];
         snprintf(pat, sizeof pat, "%s:*", prefix);
-        WT_CHECK(wt_count_keys(p.cc, pat) == 0, "%s: keys left", node_errors[i]);
-        check_clean(p.qc, node_errors[i]);
+        WT_CHECK(wt_count_keys(p.cc, pat) == 0, "%s: keys left", wt_node_errors[i]);
+        check_clean(p.qc, wt_node_errors[i]);
         uint64_t t0 = wt_mono_ms();
         while (faultproxy_injected(fp) < (long)(2 * (i + 1)) && wt_mono_ms() - t0 < WT_DEADLINE_MS)
             rfix_sleep_ms(10);
@@ -120,7 +113,7 @@ static void test_queue_node_errors(void)
     WT_CHECK(wt_wait_stat(p.qc, "done", n + 1, WT_DEADLINE_MS), "the last job was not applied");
     wt_note("queue scripts refused with READONLY/LOADING/MASTERDOWN/NOREPLICAS: %ld refusals, nothing lost",
             faultproxy_injected(fp));
-    WT_CHECK(faultproxy_injected(fp) >= (long)NERRORS, "injected %ld", faultproxy_injected(fp));
+    WT_CHECK(faultproxy_injected(fp) >= (long)WT_NODE_ERRORS, "injected %ld", faultproxy_injected(fp));
     wt_worker_stop(w);
     faultproxy_free(fp);
     wt_pair_stop(&p);

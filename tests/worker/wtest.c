@@ -808,3 +808,20 @@ long long wt_cmdstat_calls(redisContext *c, const char *cmd)
     freeReplyObject(r);
     return n;
 }
+
+void wt_push_bad(wt_pair *p, int i)
+{
+    char key[32], id[32];
+    snprintf(key, sizeof key, "bad:%d", i);
+    snprintf(id, sizeof id, "bad-%d", i);
+    wt_cmd(p->cc, "SET %s notanumber", key);
+    const char *k[] = { key };
+    wt_push1(p->qc, id, JOB_OP_BUMP, k, 1, 0);
+}
+
+const char *const wt_node_errors[WT_NODE_ERRORS] = {
+    "READONLY You can't write against a read only replica.",
+    "LOADING Redis is loading the dataset in memory",
+    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+    "NOREPLICAS Not enough good replicas to write.",
+};

@@ -132,6 +132,16 @@ void wt_push_dels(redisContext *qc, redisContext *cc, const char *prefix, int fr
  * backlogs). */
 void wt_push_dels_bulk(redisContext *qc, redisContext *cc, const char *prefix, int from, int to);
 
+/* A BUMP job "bad-<i>" on key "bad:<i>", which is first SET to a text value
+ * on the pair's cache: INCR fails, dead-lettered after one attempt. */
+void wt_push_bad(wt_pair *p, int i);
+
+/* The replies of a node that is not a writable master (a failover), in
+ * full as Redis writes them without the '-': READONLY, LOADING, MASTERDOWN,
+ * NOREPLICAS. */
+#define WT_NODE_ERRORS 4
+extern const char *const wt_node_errors[WT_NODE_ERRORS];
+
 /* Runs argv (NULL-terminated, argv[0] the program) to completion within
  * WT_DEADLINE_MS with stdout and stderr into dir/<name>.out, reads that
  * (at most outlen - 1 bytes, NUL-terminated) into out and returns the exit

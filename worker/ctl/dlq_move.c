@@ -14,6 +14,7 @@
 #include "dlq_scan.h"
 #include "interrupt.h"
 #include "output.h"
+#include "redis_sync.h"
 
 #define WARN_MAX 5 /* warnings of one kind printed before summarising */
 
@@ -81,7 +82,8 @@ static int append_script(move_run *m, const dlq_entry *e, bool by_sha)
 }
 
 /* Reads one script reply into *state and the counters. Returns 0, or
- * CTL_UNAVAILABLE when the connection broke. */
+ * CTL_UNAVAILABLE when the connection broke or the node is not a writable
+ * master now (READONLY, LOADING, MASTERDOWN, NOREPLICAS). */
 static int read_script_reply(move_run *m, const dlq_entry *e, int *state)
 {
     void *v = NULL;
@@ -98,6 +100,13 @@ static int read_script_reply(move_run *m, const dlq_entry *e, int *state)
         *state = ST_DONE;
     } else if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         *state = ST_NOSCRIPT;
+    } else if (r->type == REDIS_REPLY_ERROR && redis_err_node_unavailable(r->str, r->len)) {
+        /* a failover: the node took no write, so nothing of this entry
+         * changed; stop, as for a lost connection */
+        fprintf(stderr, "invqctl: %s %s: redis: %s (the node cannot take writes now: run it again)\n", verb(m),
+                e->ref, r->str);
+        freeReplyObject(r);
+        return CTL_UNAVAILABLE;
     } else if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "QUEUEKEY ", 9) == 0) {
         /* the script checks its keys before writing: nothing changed */
         fprintf(stderr, "invqctl: %s %s: %s; nothing was changed: fix or remove that key, then run it again\n",

@@ -79,6 +79,7 @@ struct metrics {
     uint64_t wait_short;
     bool dlq_full;
     uint64_t dlq_max;
+    uint64_t dlq_spilled;
     char dlq_reason[200];
     fam_metrics *fam; /* created when a families file is loaded */
 };
@@ -282,6 +283,11 @@ void metrics_set_dlq_full(metrics *m, const char *reason)
     snprintf(m->dlq_reason, sizeof m->dlq_reason, "%s", reason != NULL ? reason : "");
 }
 
+void metrics_dlq_spilled(metrics *m, uint64_t n)
+{
+    m->dlq_spilled += n;
+}
+
 void metrics_set_dlq_max(metrics *m, uint64_t max)
 {
     m->dlq_max = max;
@@ -383,6 +389,11 @@ static int render_counters(const metrics *m, expo_buf *b)
                          "for: not acknowledged, applied again (no attempt used).");
     if (rc == 0)
         rc = expo_printf(b, "invq_cache_wait_short_total %" PRIu64 "\n", m->wait_short);
+    if (rc == 0)
+        rc = expo_header(b, "invq_dlq_spilled_total", "counter",
+                         "Dead-letter records moved to the --dlq-overflow spill file at the cap.");
+    if (rc == 0)
+        rc = expo_printf(b, "invq_dlq_spilled_total %" PRIu64 "\n", m->dlq_spilled);
     return rc;
 }
 

@@ -61,6 +61,8 @@ void metrics_cache_wait_short(metrics *m);
 /* Batches held because the dead-letter list is at --dlq-max (reason
  * copied, for /readyz), or NULL once none is. */
 void metrics_set_dlq_full(metrics *m, const char *reason);
+/* n dead-letter records moved to the --dlq-overflow spill file. */
+void metrics_dlq_spilled(metrics *m, uint64_t n);
 /* --dlq-max (0: no cap), for the alert that fires well before it. */
 void metrics_set_dlq_max(metrics *m, uint64_t max);
 
