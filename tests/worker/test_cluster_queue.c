@@ -21,6 +21,7 @@
 
 #include "cluster_fixture.h"
 #include "cluster_slot.h"
+#include "waves.h"
 #include "wtest.h"
 
 enum { WAVE = 300, PER_JOB = 5 };
@@ -29,41 +30,6 @@ static cfix *cl;
 static rfix *cache;
 static redisContext *cc;
 static char log_path[600], spool_dir[600];
-
-static void key_name(char *buf, size_t len, int wave, int i)
-{
-    snprintf(buf, len, "w%d:k:%d", wave, i);
-}
-
-/* SETs the keys of wave w on the cache (WAVE jobs of PER_JOB keys). */
-static void set_wave(int w)
-{
-    for (int i = 0; i < WAVE * PER_JOB; i++) {
-        char k[48];
-        key_name(k, sizeof k, w, i);
-        redisAppendCommand(cc, "SET %s x", k);
-    }
-    for (int i = 0; i < WAVE * PER_JOB; i++) {
-        redisReply *r = NULL;
-        WT_CHECK(redisGetReply(cc, (void **)&r) == REDIS_OK && r != NULL, "SET reply");
-        freeReplyObject(r);
-    }
-}
-
-static invq_job *wave_job(int w, int j)
-{
-    char k[PER_JOB][48];
-    const void *keys[PER_JOB];
-    size_t lens[PER_JOB];
-    for (int i = 0; i < PER_JOB; i++) {
-        key_name(k[i], sizeof k[i], w, j * PER_JOB + i);
-        keys[i] = k[i];
-        lens[i] = strlen(k[i]);
-    }
-    invq_job *job = invq_job_new();
-    WT_CHECK(job != NULL && invq_job_del(job, keys, lens, PER_JOB) == 0, "job");
-    return job;
-}
 
 static void options(invq_options *o, bool spool)
 {
@@ -81,7 +47,7 @@ static void options(invq_options *o, bool spool)
 static void send_sync(invq_producer *p, int w)
 {
     for (int j = 0; j < WAVE; j++) {
-        invq_job *job = wave_job(w, j);
+        invq_job *job = wave_job(w, j, PER_JOB);
         int rc = invq_send(p, job);
         WT_CHECK(rc == 0 || rc == INVQ_SPOOLED, "send %d/%d: %s: %s", w, j, invq_strerror(rc),
                  invq_producer_errstr(p));
@@ -99,38 +65,12 @@ static void send_sync(invq_producer *p, int w)
     }
 }
 
-static int async_left, async_failed;
-
-static void on_sent(invq_async *a, int status, void *data)
-{
-    (void)a, (void)data;
-    async_left--;
-    async_failed += status != INVQ_SENT;
-}
-
 /* Sends wave w with the async producer on its own loop. */
 static void send_async(int w)
 {
-    uv_loop_t loop;
-    invq_async *a = NULL;
     invq_options o;
-    char err[512];
     options(&o, false);
-    WT_CHECK(uv_loop_init(&loop) == 0, "loop");
-    WT_CHECK(invq_async_new(&loop, &o, &a, err, sizeof err) == 0, "async: %s", err);
-    async_left = WAVE;
-    for (int j = 0; j < WAVE; j++) {
-        invq_job *job = wave_job(w, j);
-        WT_CHECK(invq_async_send(a, job, on_sent, NULL) == 0, "async send");
-        invq_job_free(job);
-    }
-    long long deadline = rfix_now_ms() + WT_DEADLINE_MS;
-    while (async_left > 0 && rfix_now_ms() < deadline)
-        uv_run(&loop, UV_RUN_ONCE);
-    WT_CHECK(async_left == 0 && async_failed == 0, "async: %d left, %d failed", async_left, async_failed);
-    invq_async_close(a, NULL, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    WT_CHECK(uv_loop_close(&loop) == 0, "loop left busy");
+    wave_send_async(&o, w, WAVE, PER_JOB);
 }
 
 static redisContext *queue_master(void)
@@ -214,8 +154,8 @@ int main(void)
     char err[512];
     options(&o, true);
     WT_CHECK(invq_producer_new(&o, &p, err, sizeof err) == 0, "producer: %s", err);
-    set_wave(0);
-    set_wave(1);
+    wave_set(cc, 0, WAVE, PER_JOB);
+    wave_set(cc, 1, WAVE, PER_JOB);
     send_sync(p, 0);
     send_async(1);
     redisContext *mq = cfix_connect(cl, m);
@@ -236,12 +176,12 @@ int main(void)
     wt_note("killed node %d with %lld keys left", m, cache_keys());
 
     /* wave 2 while the failover runs: spooled or routed to the new master */
-    set_wave(2);
+    wave_set(cc, 2, WAVE, PER_JOB);
     send_sync(p, 2);
     WT_CHECK(cfix_wait_role(cl, r, "master", WT_DEADLINE_MS), "replica %d not promoted", r);
     WT_CHECK(cfix_wait_ok(cl, WT_DEADLINE_MS), "cluster not ok after the failover");
     wt_note("replica %d promoted after %lld ms", r, rfix_now_ms() - t0);
-    set_wave(3);
+    wave_set(cc, 3, WAVE, PER_JOB);
     send_async(3);
 
     WT_CHECK(wt_wait_for(drained, NULL, WT_DEADLINE_MS), "not drained: %lld cache keys left", cache_keys());

@@ -15,10 +15,10 @@
 #include <sys/wait.h>
 
 #include <invq/invq.h>
-#include <uv.h>
 
 #include "cluster_fixture.h"
 #include "cluster_slot.h"
+#include "waves.h"
 #include "wtest.h"
 
 enum { SHARDS = 3, WAVE = 150, PER_JOB = 4, WAVES = 4 };
@@ -34,25 +34,6 @@ static const char *queue_url(void)
     return cl != NULL ? cfix_url(cl) : rfix_url(single);
 }
 
-static void key_name(char *buf, size_t len, int wave, int i)
-{
-    snprintf(buf, len, "w%d:k:%d", wave, i);
-}
-
-static void set_wave(int w)
-{
-    for (int i = 0; i < WAVE * PER_JOB; i++) {
-        char k[48];
-        key_name(k, sizeof k, w, i);
-        redisAppendCommand(cc, "SET %s x", k);
-    }
-    for (int i = 0; i < WAVE * PER_JOB; i++) {
-        redisReply *r = NULL;
-        WT_CHECK(redisGetReply(cc, (void **)&r) == REDIS_OK && r != NULL, "SET reply");
-        freeReplyObject(r);
-    }
-}
-
 static void send_wave(int w, invq_shard_pick pick)
 {
     invq_options o;
@@ -64,65 +45,23 @@ static void send_wave(int w, invq_shard_pick pick)
     o.shard_pick = pick;
     WT_CHECK(invq_producer_new(&o, &p, err, sizeof err) == 0, "producer: %s", err);
     for (int j = 0; j < WAVE; j++) {
-        char k[PER_JOB][48];
-        const void *keys[PER_JOB];
-        size_t lens[PER_JOB];
-        for (int i = 0; i < PER_JOB; i++) {
-            key_name(k[i], sizeof k[i], w, j * PER_JOB + i);
-            keys[i] = k[i];
-            lens[i] = strlen(k[i]);
-        }
-        int rc = invq_delete_keys(p, keys, lens, PER_JOB);
+        invq_job *job = wave_job(w, j, PER_JOB);
+        int rc = invq_send(p, job);
+        invq_job_free(job);
         WT_CHECK(rc == 0, "send %d/%d: %s: %s", w, j, invq_strerror(rc), invq_producer_errstr(p));
     }
     invq_producer_free(p);
 }
 
-static int async_left, async_failed;
-
-static void on_sent(invq_async *a, int status, void *data)
-{
-    (void)a, (void)data;
-    async_left--;
-    async_failed += status != INVQ_SENT;
-}
-
 /* Wave w through the async producer on its own loop. */
 static void send_wave_async(int w, invq_shard_pick pick)
 {
-    uv_loop_t loop;
-    invq_async *a = NULL;
     invq_options o;
-    char err[512];
     invq_options_init(&o);
     o.url = queue_url();
     o.queue_shards = SHARDS;
     o.shard_pick = pick;
-    WT_CHECK(uv_loop_init(&loop) == 0, "loop");
-    WT_CHECK(invq_async_new(&loop, &o, &a, err, sizeof err) == 0, "async: %s", err);
-    async_left = WAVE;
-    async_failed = 0;
-    for (int j = 0; j < WAVE; j++) {
-        char k[PER_JOB][48];
-        const void *keys[PER_JOB];
-        size_t lens[PER_JOB];
-        for (int i = 0; i < PER_JOB; i++) {
-            key_name(k[i], sizeof k[i], w, j * PER_JOB + i);
-            keys[i] = k[i];
-            lens[i] = strlen(k[i]);
-        }
-        invq_job *job = invq_job_new();
-        WT_CHECK(job != NULL && invq_job_del(job, keys, lens, PER_JOB) == 0, "job");
-        WT_CHECK(invq_async_send(a, job, on_sent, NULL) == 0, "async send: %s", invq_async_errstr(a));
-        invq_job_free(job);
-    }
-    long long deadline = rfix_now_ms() + WT_DEADLINE_MS;
-    while (async_left > 0 && rfix_now_ms() < deadline)
-        uv_run(&loop, UV_RUN_ONCE);
-    WT_CHECK(async_left == 0 && async_failed == 0, "async: %d left, %d failed", async_left, async_failed);
-    invq_async_close(a, NULL, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    WT_CHECK(uv_loop_close(&loop) == 0, "loop left busy");
+    wave_send_async(&o, w, WAVE, PER_JOB);
 }
 
 /* A connection to the node holding shard i's keys. */
@@ -228,7 +167,7 @@ int main(int argc, char **argv)
     wt_set_log(log_path);
 
     for (int w = 0; w < WAVES; w++)
-        set_wave(w);
+        wave_set(cc, w, WAVE, PER_JOB);
     send_wave(0, INVQ_SHARD_ROUND_ROBIN);
     send_wave(1, INVQ_SHARD_BY_KEY);
     send_wave_async(2, INVQ_SHARD_BY_KEY);
