@@ -203,7 +203,9 @@ int main(int argc, char **argv)
     ctl(one, 0, "{default.1}");
     const char *dlq[] = { "dlq", "list", "--queue-shards", "3", "--shard", "2", NULL };
     ctl(dlq, 1, "no dead-letter entries matched");
-    const char *bad[] = { "dlq", "list", "--queue-shards", "3", NULL };
+    const char *all[] = { "dlq", "list", "--queue-shards", "3", NULL };
+    ctl(all, 1, "shard 2 of 3"); /* every shard in turn, none has an entry */
+    const char *bad[] = { "dlq", "import", "--queue-shards", "3", NULL };
     ctl(bad, 64, "name one with --shard N");
 
     wt_worker_stop(w1);

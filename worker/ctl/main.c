@@ -62,12 +62,64 @@ static void usage(FILE *f)
 /* True for the common flags that take a separate value. */
 static bool takes_value(const char *a)
 {
-    static const char *const flags[] = {"--queue-url", "--namespace", "--queue", "--connect-timeout-ms",
-                                        "--command-timeout-ms", NULL};
+    static const char *const flags[] = {"--queue-url",          "--namespace", "--queue", "--connect-timeout-ms",
+                                        "--command-timeout-ms", "--queue-shards", "--shard", NULL};
     for (size_t i = 0; flags[i]; i++)
         if (strcmp(a, flags[i]) == 0)
             return true;
     return false;
+}
+
+/* The value of --NAME V / --NAME=V in argv[1..argc-1] (the last one), or NULL. */
+static const char *flag_value(int argc, char **argv, const char *name)
+{
+    const char *v = NULL;
+    size_t n = strlen(name);
+    for (int k = 1; k < argc; k++) {
+        if (strcmp(argv[k], "--") == 0)
+            break;
+        if (strcmp(argv[k], name) == 0 && k + 1 < argc)
+            v = argv[++k];
+        else if (strncmp(argv[k], name, n) == 0 && argv[k][n] == '=')
+            v = argv[k] + n + 1;
+    }
+    return v;
+}
+
+/* A dlq command on a sharded queue without --shard: the command on every
+ * shard in turn (`dlq import` must name its shard). Exit code: the worst
+ * failure of any shard; else 0 when any shard matched, else 1. */
+static int dlq_every_shard(const command *cmd, int n, char **sub, unsigned long shards)
+{
+    char **argv2 = calloc((size_t)n + 3, sizeof *argv2);
+    if (!argv2)
+        return CTL_SOFTWARE;
+    int worst = CTL_OK, matched = 0;
+    char shard_flag[] = "--shard";
+    for (unsigned long s = 0; s < shards; s++) {
+        char num[24];
+        snprintf(num, sizeof num, "%lu", s);
+        memcpy(argv2, sub, (size_t)n * sizeof *argv2);
+        argv2[n] = shard_flag;
+        argv2[n + 1] = num;
+        argv2[n + 2] = NULL;
+        ctl_common common;
+        int rc = args_common_init(&common);
+        if (rc == 0) {
+            fprintf(stderr, "invqctl: shard %lu of %lu\n", s, shards);
+            fflush(stderr);
+            rc = cmd->fn(n + 2, argv2, &common);
+            fflush(stdout);
+        }
+        if (rc == CTL_OK)
+            matched++;
+        else if (rc != CTL_NOMATCH && rc > worst)
+            worst = rc;
+        if (rc == CTL_USAGE || rc == CTL_INTERRUPTED)
+            break; /* the same for every shard, or the operator stopped it */
+    }
+    free(argv2);
+    return worst != CTL_OK ? worst : matched ? CTL_OK : CTL_NOMATCH;
 }
 
 int main(int argc, char **argv)
@@ -125,7 +177,13 @@ int main(int argc, char **argv)
         sub[n++] = argv[k];
     for (int k = i + 1; k < argc; k++)
         sub[n++] = argv[k];
-    rc = cmd->fn(n, sub, &common);
+    const char *qs = flag_value(n, sub, "--queue-shards");
+    unsigned long shards = qs ? strtoul(qs, NULL, 10) : (unsigned long)common.queue_shards;
+    if (cmd->group && strcmp(cmd->group, "dlq") == 0 && strcmp(cmd->name, "import") != 0 && shards > 1 &&
+        shards <= 1024 && flag_value(n, sub, "--shard") == NULL)
+        rc = dlq_every_shard(cmd, n, sub, shards);
+    else
+        rc = cmd->fn(n, sub, &common);
     free(sub);
     if (fflush(stdout) != 0 && rc == CTL_OK)
         rc = CTL_SOFTWARE;
