@@ -8,8 +8,8 @@ set -u
 cd "$(dirname "$0")"
 ROOT=$(pwd)
 
-FUZZ_SECONDS=${INVQ_FUZZ_SECONDS:-60}
-FAMILIES_FUZZ_SECONDS=${INVQ_FUZZ_FAMILIES_SECONDS:-30}
+FUZZ_SECONDS=${INVQ_FUZZ_SECONDS:-45}
+FAMILIES_FUZZ_SECONDS=${INVQ_FUZZ_FAMILIES_SECONDS:-20}
 STEPS=${INVQ_TEST_STEPS:-"plain asan valgrind fuzz"}
 LOGS=""
 status=0
@@ -43,12 +43,12 @@ for s in $STEPS; do
             run_suite build-ci
         else status=1; fi ;;
     asan)
-        step "ASan+UBSan build and every suite"
+        step "ASan+UBSan build and every suite but slow (those run in the plain pass)"
         if setup build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false; then
             rm -f build-asan/meson-logs/testlog.json
             ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-                run_suite build-asan --timeout-multiplier 3
+                run_suite build-asan --timeout-multiplier 3 --no-suite slow
         else status=1; fi ;;
     valgrind)
         step "integration suites under valgrind"
