@@ -93,7 +93,7 @@ static redisReply *range(long long lo, long long hi, const char *host, long long
 {
     /* [lo, hi, [host, port, id], [replica host, port, id]] */
     return r_arr(4, r_int(lo), r_int(hi), r_arr(3, r_str(host), r_int(port), r_str("id")),
-                r_arr(3, r_str("10.0.0.9"), r_int(9999), r_str("rid")));
+                r_arr(3, r_str("127.0.0.9"), r_int(9999), r_str("rid")));
 }
 
 static void test_map(void)
@@ -102,23 +102,23 @@ static void test_map(void)
     char err[256];
     cmap_init(&m);
     CHECK(cmap_owner(&m, 0) == CMAP_NONE);
-    redisReply *r = r_arr(3, range(0, 5460, "10.0.0.1", 7000), range(5461, 10922, "", 7001),
-                         range(10923, 16383, "10.0.0.3", 7002));
-    CHECK(cmap_load(&m, r, "10.0.0.2", err, sizeof err) == CLUSTER_SLOTS);
+    redisReply *r = r_arr(3, range(0, 5460, "127.0.0.1", 7000), range(5461, 10922, "", 7001),
+                         range(10923, 16383, "127.0.0.3", 7002));
+    CHECK(cmap_load(&m, r, "127.0.0.2", err, sizeof err) == CLUSTER_SLOTS);
     CHECK(m.nnodes == 3 && m.loads == 1);
     unsigned a = cmap_owner(&m, 0), b = cmap_owner(&m, 5461), c = cmap_owner(&m, 16383);
-    CHECK(strcmp(m.nodes[a].host, "10.0.0.1") == 0 && m.nodes[a].port == 7000);
-    CHECK(strcmp(m.nodes[b].host, "10.0.0.2") == 0 && m.nodes[b].port == 7001); /* empty host: the node asked */
-    CHECK(strcmp(m.nodes[c].host, "10.0.0.3") == 0);
+    CHECK(strcmp(m.nodes[a].host, "127.0.0.1") == 0 && m.nodes[a].port == 7000);
+    CHECK(strcmp(m.nodes[b].host, "127.0.0.2") == 0 && m.nodes[b].port == 7001); /* empty host: the node asked */
+    CHECK(strcmp(m.nodes[c].host, "127.0.0.3") == 0);
     CHECK(cmap_owner(&m, 5460) == a && cmap_owner(&m, 10922) == b && cmap_owner(&m, 10923) == c);
     freeReplyObject(r);
 
     /* a MOVED patch, then a reload: indices stay stable, new nodes are appended */
-    int d = cmap_add_node(&m, "10.0.0.4", 7003);
-    CHECK(d == 3 && cmap_add_node(&m, "10.0.0.4", 7003) == 3);
+    int d = cmap_add_node(&m, "127.0.0.4", 7003);
+    CHECK(d == 3 && cmap_add_node(&m, "127.0.0.4", 7003) == 3);
     cmap_set(&m, 42, (unsigned)d);
     CHECK(cmap_owner(&m, 42) == 3 && cmap_owner(&m, 43) == a);
-    r = r_arr(2, range(0, 99, "10.0.0.4", 7003), range(100, 16000, "10.0.0.1", 7000));
+    r = r_arr(2, range(0, 99, "127.0.0.4", 7003), range(100, 16000, "127.0.0.1", 7000));
     CHECK(cmap_load(&m, r, "x", err, sizeof err) == 16001);
     CHECK(cmap_owner(&m, 42) == 3 && cmap_owner(&m, 100) == a && cmap_owner(&m, 16001) == CMAP_NONE);
     CHECK(m.nnodes == 4);

@@ -148,8 +148,8 @@ int main(void)
         CHECK(streq(n.host, "s2") && n.port == 26380 && !n.user && streq(n.password, "sp") && n.db == 0 &&
               !n.require_master);
         redis_url_deinit(&n);
-        CHECK(redis_url_node(&u, 0, "10.0.0.9", 6390, &n) == 0); /* the master: the URL's credentials */
-        CHECK(streq(n.host, "10.0.0.9") && n.port == 6390 && streq(n.user, "bob") && n.db == 3 && n.require_master);
+        CHECK(redis_url_node(&u, 0, "127.0.0.9", 6390, &n) == 0); /* the master: the URL's credentials */
+        CHECK(streq(n.host, "127.0.0.9") && n.port == 6390 && streq(n.user, "bob") && n.db == 3 && n.require_master);
         redis_url_deinit(&n);
         redis_url_describe(&u, d, sizeof d);
         CHECK(strcmp(d, "redis-sentinel://s1:26379,s2:26380,[::1]:7/3#my master") == 0);
@@ -169,8 +169,8 @@ int main(void)
     {
         redis_url n;
         char d[200];
-        CHECK(redis_url_cluster_node(&u, "10.0.0.9", 7005, &n) == 0);
-        CHECK(streq(n.host, "10.0.0.9") && n.port == 7005 && streq(n.user, "bob") && streq(n.password, "p@w") &&
+        CHECK(redis_url_cluster_node(&u, "127.0.0.9", 7005, &n) == 0);
+        CHECK(streq(n.host, "127.0.0.9") && n.port == 7005 && streq(n.user, "bob") && streq(n.password, "p@w") &&
               n.db == 0 && !n.require_master && !n.cluster && n.nnodes == 0);
         redis_url_deinit(&n);
         redis_url_describe(&u, d, sizeof d);
