@@ -80,19 +80,10 @@ static redisContext *queue_master(void)
     return cfix_connect(cl, m);
 }
 
-static long long cache_keys(void)
-{
-    redisReply *r = redisCommand(cc, "DBSIZE");
-    WT_CHECK(r != NULL && r->type == REDIS_REPLY_INTEGER, "DBSIZE");
-    long long n = r->integer;
-    freeReplyObject(r);
-    return n;
-}
-
 static bool drained(void *ctx)
 {
     (void)ctx;
-    if (cache_keys() != 0)
+    if (wt_dbsize(cc) != 0)
         return false;
     redisContext *q = queue_master();
     if (q == NULL)
@@ -105,7 +96,7 @@ static bool drained(void *ctx)
 
 static bool some_done(void *ctx)
 {
-    return cache_keys() < *(long long *)ctx;
+    return wt_dbsize(cc) < *(long long *)ctx;
 }
 
 static void ctl(const char *const *args, int want_status, const char *want)
@@ -169,11 +160,11 @@ int main(void)
     /* the worker drains; once it has deleted some keys the master dies */
     const char *extra[] = { "--batch", "8", "--consumers", "2", NULL };
     wt_proc *w = wt_worker_start(cfix_url(cl), rfix_url(cache), log_path, extra);
-    long long before = cache_keys();
+    long long before = wt_dbsize(cc);
     WT_CHECK(wt_wait_for(some_done, &before, WT_DEADLINE_MS), "the worker deleted nothing");
     long long t0 = rfix_now_ms();
     WT_CHECK(rfix_kill(cfix_node(cl, m)) == 0, "kill -9 the queue's master");
-    wt_note("killed node %d with %lld keys left", m, cache_keys());
+    wt_note("killed node %d with %lld keys left", m, wt_dbsize(cc));
 
     /* wave 2 while the failover runs: spooled or routed to the new master */
     wave_set(cc, 2, WAVE, PER_JOB);
@@ -184,7 +175,7 @@ int main(void)
     wave_set(cc, 3, WAVE, PER_JOB);
     send_async(3);
 
-    WT_CHECK(wt_wait_for(drained, NULL, WT_DEADLINE_MS), "not drained: %lld cache keys left", cache_keys());
+    WT_CHECK(wt_wait_for(drained, NULL, WT_DEADLINE_MS), "not drained: %lld cache keys left", wt_dbsize(cc));
     wt_note("drained %lld ms after the kill", rfix_now_ms() - t0);
     redisContext *nq = queue_master();
     WT_CHECK(nq != NULL, "new queue master");

@@ -103,19 +103,10 @@ static long long shard_left(int i)
     return n;
 }
 
-static long long cache_keys(void)
-{
-    redisReply *r = redisCommand(cc, "DBSIZE");
-    WT_CHECK(r != NULL && r->type == REDIS_REPLY_INTEGER, "DBSIZE");
-    long long n = r->integer;
-    freeReplyObject(r);
-    return n;
-}
-
 static bool drained(void *ctx)
 {
     (void)ctx;
-    if (cache_keys() != 0)
+    if (wt_dbsize(cc) != 0)
         return false;
     for (int i = 0; i < SHARDS; i++)
         if (shard_left(i) != 0)
@@ -185,7 +176,7 @@ int main(int argc, char **argv)
     const char *extra[] = { "--batch", "8", "--consumers", "2", "--queue-shards", "3", NULL };
     wt_proc *w1 = wt_worker_start(queue_url(), rfix_url(cache), log_path, extra);
     wt_proc *w2 = wt_worker_start(queue_url(), rfix_url(cache), log_path, extra);
-    WT_CHECK(wt_wait_for(drained, NULL, WT_DEADLINE_MS), "not drained: %lld cache keys left", cache_keys());
+    WT_CHECK(wt_wait_for(drained, NULL, WT_DEADLINE_MS), "not drained: %lld cache keys left", wt_dbsize(cc));
     long long done = 0;
     for (int i = 0; i < SHARDS; i++) {
         long long d = shard_counter(i, "done");
