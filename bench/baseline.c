@@ -1,10 +1,18 @@
 /* The simplest reliable consumer, the everyday-rate baseline of bench/run:
  * BLMOVE pending → processing (one job), DEL its keys on a separate cache
  * connection, LREM it from processing; one command and one round trip each,
- * nothing batched, nothing else (no stats, no retries, no DLQ). Runs until
- * SIGTERM/SIGINT; prints the jobs it applied. */
+ * nothing batched, nothing else (no stats, no retries, no DLQ).
+ *
+ * With --pipelined it is the leanest reliable consumer of one job per
+ * wake-up, the everyday scenario's floor: the same BLMOVE and DEL, and the
+ * job's removal (LTRIM processing 0 -2: processing holds only that job)
+ * sent in one write with the next BLMOVE, so each job costs the queue
+ * connection one round trip and three commands in all.
+ *
+ * Runs until SIGTERM/SIGINT; prints the jobs it applied. */
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,14 +56,71 @@ static int apply(redisContext *cache, const invq_job *job)
     return rc;
 }
 
+/* Decodes and applies one BLMOVEd job; a job that does not decode is only
+ * removed (the bench sends none). Returns 0 or -1 (printed). */
+static int apply_reply(redisContext *cache, const job_limits *lim, const redisReply *r)
+{
+    invq_job *job = NULL;
+    job_error err;
+    if (job_decode((const uint8_t *)r->str, r->len, lim, &job, &err) != 0)
+        return 0;
+    int rc = apply(cache, job);
+    job_free(job);
+    if (rc != 0)
+        fprintf(stderr, "baseline: DEL failed\n");
+    return rc;
+}
+
+/* --pipelined: [LTRIM processing 0 -2 (the job just applied), BLMOVE] per
+ * wake-up; returns the exit status. */
+static int run_pipelined(redisContext *q, redisContext *c, const char *pending, const char *processing,
+                         const job_limits *lim, unsigned long long *applied)
+{
+    bool held = false; /* processing holds the job applied last */
+    while (!stop) {
+        if (held)
+            redisAppendCommand(q, "LTRIM %s 0 -2", processing);
+        redisAppendCommand(q, "BLMOVE %s %s RIGHT LEFT 1", pending, processing);
+        redisReply *r = NULL;
+        if (held) {
+            if (redisGetReply(q, (void **)&r) != REDIS_OK || r->type != REDIS_REPLY_STATUS) {
+                if (!stop)
+                    fprintf(stderr, "baseline: LTRIM failed\n");
+                freeReplyObject(r);
+                return stop ? 0 : 1;
+            }
+            freeReplyObject(r);
+            held = false;
+        }
+        if (redisGetReply(q, (void **)&r) != REDIS_OK) {
+            if (stop)
+                return 0;
+            fprintf(stderr, "baseline: BLMOVE: %s\n", q->errstr);
+            return 1;
+        }
+        int rc = 0;
+        if (r->type == REDIS_REPLY_STRING) {
+            rc = apply_reply(c, lim, r);
+            held = true;
+            (*applied)++;
+        }
+        freeReplyObject(r);
+        if (rc != 0)
+            return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *host = "127.0.0.1", *ns = "invq", *queue = "default";
     int port = 0, cache_db = 1;
+    bool pipelined = false;
     static const struct option longopts[] = {
         { "host", required_argument, NULL, 'h' },   { "port", required_argument, NULL, 'p' },
         { "cache-db", required_argument, NULL, 'D' }, { "namespace", required_argument, NULL, 'n' },
-        { "queue", required_argument, NULL, 'q' },  { NULL, 0, NULL, 0 },
+        { "queue", required_argument, NULL, 'q' },  { "pipelined", no_argument, NULL, 'P' },
+        { NULL, 0, NULL, 0 },
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -65,8 +130,10 @@ int main(int argc, char **argv)
         case 'D': cache_db = atoi(optarg); break;
         case 'n': ns = optarg; break;
         case 'q': queue = optarg; break;
+        case 'P': pipelined = true; break;
         default:
-            fprintf(stderr, "usage: baseline --port P [--host H] [--cache-db 1] [--namespace invq] [--queue default]\n");
+            fprintf(stderr, "usage: baseline --port P [--host H] [--cache-db 1] [--namespace invq] [--queue default] "
+                            "[--pipelined]\n");
             return 64;
         }
     }
@@ -101,6 +168,13 @@ int main(int argc, char **argv)
     job_limits_default(&lim);
     unsigned long long applied = 0;
     int rc = 0;
+    if (pipelined) {
+        rc = run_pipelined(q, c, pending, processing, &lim, &applied);
+        printf("{\"applied\":%llu}\n", applied);
+        redisFree(q);
+        redisFree(c);
+        return rc;
+    }
     while (!stop) {
         r = redisCommand(q, "BLMOVE %s %s RIGHT LEFT 1", pending, processing);
         if (r == NULL) {
@@ -111,15 +185,7 @@ int main(int argc, char **argv)
             break;
         }
         if (r->type == REDIS_REPLY_STRING) {
-            invq_job *job = NULL;
-            job_error err;
-            if (job_decode((const uint8_t *)r->str, r->len, &lim, &job, &err) == 0) {
-                if (apply(c, job) != 0) {
-                    fprintf(stderr, "baseline: DEL failed\n");
-                    rc = 1;
-                }
-                job_free(job);
-            }
+            rc = apply_reply(c, &lim, r);
             redisReply *l = redisCommand(q, "LREM %s 1 %b", processing, r->str, r->len);
             if (l == NULL || l->type != REDIS_REPLY_INTEGER) {
                 fprintf(stderr, "baseline: LREM failed\n");

@@ -1,9 +1,11 @@
 """The everyday-rate scenario of bench/run: at 1,000 and 10,000 jobs/s offered
 (one LPUSH per job, open loop, bench/loadgen), what one job costs the queue
 Redis — its CPU (INFO cpu / /proc) and the commands the consumer sent — for
-invq-worker and for the simplest reliable consumer (bench/baseline: BLMOVE →
-DEL → LREM) in the same run, plus push → applied latency; and the Redis CPU
-per job of a full-speed del1 drain."""
+invq-worker, for the simplest reliable consumer (bench/baseline: BLMOVE →
+DEL → LREM) and for the leanest one of one job per wake-up (bench/baseline
+--pipelined: the removal sent with the next BLMOVE) in the same run, plus
+push → applied latency; and the Redis CPU per job of a full-speed del1 drain
+beside what the same deletions cost alone."""
 import os
 import subprocess
 import time
@@ -65,8 +67,8 @@ def _worker_processing(server):
 
 
 def _start(b, server, kind, tag):
-    """Starts a consumer of `kind` (worker | baseline); returns (stop(), pid,
-    processing_keys()) once it waits for jobs."""
+    """Starts a consumer of `kind` (worker | baseline | lean); returns (stop(),
+    pid, processing_keys()) once it waits for jobs."""
     if kind == "worker":
         w = Worker(b.worker, server, b.workdir, tag=tag)
         deadline = time.monotonic() + 10
@@ -75,6 +77,8 @@ def _start(b, server, kind, tag):
         keys = _worker_processing(server)
         return w.stop, w.pid, lambda: keys
     argv = [b.baseline, "--port", str(server.port), "--cache-db", str(CACHE_DB)]
+    if kind == "lean":
+        argv.append("--pipelined")
     proc = spawn(argv, os.path.join(b.workdir, tag + ".log"))
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -122,6 +126,30 @@ def _one(b, server, kind, rate, seconds, run, measure_latency):
             "stats": stats}
 
 
+def _deletions_alone(b, server, n, chunk=128, depth=8):
+    """The Redis CPU per key (µs) of deleting n keys set as the del1 drain's
+    were (bk:<12 digits> in the cache database), by one client sending DEL
+    commands of `chunk` keys, `depth` of them per write: what the drain's
+    deletions cost without any queue work."""
+    server.flushall()
+    prefill_keys(b, server, "bk:", n)
+    c0 = _redis_cpu_us(server)
+    with server.client(CACHE_DB) as c:
+        cmds = []
+        for start in range(0, n, chunk):
+            cmds.append(["DEL"] + ["bk:%012d" % i for i in range(start, min(start + chunk, n))])
+            if len(cmds) == depth:
+                c.pipe(*cmds)
+                cmds = []
+        if cmds:
+            c.pipe(*cmds)
+        left = c.call("DBSIZE")
+    c1 = _redis_cpu_us(server)
+    if left:
+        raise RuntimeError("deletions alone: %d keys left" % left)
+    return (c1 - c0) / n
+
+
 def everyday(b, sz, budget):
     seconds = 2 if sz.runs == 1 else 5
     rows = []
@@ -141,16 +169,26 @@ def everyday(b, sz, budget):
             r_pw = Row("everyday", "%s: p99 push → applied, invq-worker, ms (checker upper bound)" % label, "ms",
                        target="< 1 ms")
             r_pb = Row("everyday", "%s: p99 push → applied, baseline, ms" % label, "ms")
-            rows += [r_w, r_b, r_ratio, r_cw, r_cb, r_pw, r_pb]
+            r_l = Row("everyday", "%s: queue-Redis CPU per job, lean consumer (BLMOVE → DEL → LTRIM sent with "
+                      "the next BLMOVE), µs" % label, "ms")
+            r_lratio = Row("everyday", "%s: CPU per job, lean consumer ÷ baseline (same run): the floor of one "
+                           "job per wake-up" % label, "ratio")
+            r_wl = Row("everyday", "%s: CPU per job, invq-worker ÷ lean consumer (same run)" % label, "ratio")
+            rows += [r_w, r_b, r_ratio, r_cw, r_cb, r_pw, r_pb, r_l, r_lratio, r_wl]
             for run in range(sz.runs):
-                if budget.left() < 4 * seconds + budget.reserve:
+                if budget.left() < 5 * seconds + budget.reserve:
                     r_ratio.add(None, note="skipped: suite time bound")
                     continue
-                # alternate which consumer goes first, so load drifts hit both
-                order = ("worker", "baseline") if run % 2 == 0 else ("baseline", "worker")
+                # rotate which consumer goes first, so load drifts hit each
+                kinds = ("worker", "baseline", "lean")
+                order = kinds[run % 3:] + kinds[:run % 3]
                 res = {k: _one(b, server, k, rate, seconds, run, False) for k in order}
-                lat = {k: _one(b, server, k, rate, seconds, run, True) for k in order}
-                w, bl = res["worker"], res["baseline"]
+                lat = {k: _one(b, server, k, rate, seconds, run, True) for k in order if k != "lean"}
+                w, bl, lean = res["worker"], res["baseline"], res["lean"]
+                r_l.add(lean["cpu_us_per_job"], worker_cpu=lean["consumer_cpu_pct"],
+                        note=None if lean["ok"] else "a run did not drain")
+                r_lratio.add(lean["cpu_us_per_job"] / bl["cpu_us_per_job"] if bl["cpu_us_per_job"] else None)
+                r_wl.add(w["cpu_us_per_job"] / lean["cpu_us_per_job"] if lean["cpu_us_per_job"] else None)
                 note = "" if w["ok"] and bl["ok"] else "a run did not drain"
                 r_w.add(w["cpu_us_per_job"], worker_cpu=w["consumer_cpu_pct"], note=note)
                 r_b.add(bl["cpu_us_per_job"], worker_cpu=bl["consumer_cpu_pct"])
@@ -165,7 +203,10 @@ def everyday(b, sz, budget):
         full = Row("everyday", "full-speed del1 drain of {:,} jobs: Redis CPU per job, µs".format(sz.del1), "ms",
                    target="≤ 1.0 µs")
         rate_row = Row("everyday", "full-speed del1 drain: jobs/s", "rate")
-        rows += [full, rate_row]
+        alone = Row("everyday", "the same deletions alone (pipelined DEL of 128 keys, no queue): Redis CPU per key, µs",
+                    "ms")
+        queue_part = Row("everyday", "full-speed del1: the queue's part (drain − deletions alone), µs per job", "ms")
+        rows += [full, rate_row, alone, queue_part]
         spec = DrainSpec("del", "bk:", sz.del1, prefill=sz.del1, expect_keys=0)
         for run in range(sz.runs):
             if budget.left() < budget.reserve:
@@ -179,6 +220,9 @@ def everyday(b, sz, budget):
                      worker_cpu=res["worker_cpu"], note=res["note"])
             rate_row.add(res["jobs_s"])
             b.commandstats["everyday full-speed del1"] = (res["commandstats"], res["redis_cpu_seconds"], spec)
+            per_key = _deletions_alone(b, server, sz.del1)
+            alone.add(per_key)
+            queue_part.add(res["redis_cpu_seconds"] * 1e6 / spec.jobs - per_key)
     finally:
         server.stop()
     return rows

@@ -1,10 +1,17 @@
 /* Checks the benchmark's helper programs against a real redis-server: the
  * prefill tool writes exactly the keyspace and jobs the scenarios rely on,
- * and the load generator pushes at its rate and its checker sees keys go. */
+ * the load generator pushes at its rate and its checker sees keys go, and
+ * both reference consumers of the everyday scenario apply every job and
+ * leave nothing on their processing list. */
 #include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "btest.h"
 #include "job.h"
@@ -138,10 +145,64 @@ static void test_loadgen(rfix *f, const char *loadgen, const char *port)
     CHECK(strstr(out, "\"push_to_gone\":{\"seen\":0,") != NULL, "no key was deleted, yet: %s", out);
 }
 
+/* Keys in database 1, or -1. */
+static long long cache_dbsize(rfix *f)
+{
+    redisContext *c = rfix_connect(f);
+    if (c == NULL)
+        return -1;
+    redisReply *r = redisCommand(c, "SELECT 1");
+    freeReplyObject(r);
+    r = redisCommand(c, "DBSIZE");
+    long long n = r != NULL && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    redisFree(c);
+    return n;
+}
+
+/* bench/baseline (pipelined or not) drains 300 one-key delete jobs: every key
+ * goes, pending and its processing list end empty, SIGTERM ends it with 0. */
+static void test_baseline(rfix *f, const char *prefill, const char *baseline, const char *port, bool pipelined)
+{
+    char out[256];
+    flushall(f);
+    const char *keys[] = { prefill, "--port", port, "keys", "--prefix", "bl:", "--count", "300", "--db", "1", NULL };
+    const char *jobs[] = { prefill, "--port", port, "jobs", "--kind", "del", "--prefix", "bl:", "--count", "300", NULL };
+    CHECK(btest_run(keys, out, sizeof out) == 0 && btest_run(jobs, out, sizeof out) == 0, "prefill failed");
+    CHECK(cache_dbsize(f) == 300, "expected 300 keys to delete");
+    pid_t pid = fork();
+    if (pid == 0) {
+        const char *argv[] = { baseline, "--port", port, "--cache-db", "1", pipelined ? "--pipelined" : NULL, NULL };
+        if (freopen("/dev/null", "w", stdout) == NULL)
+            _exit(127);
+        execv(baseline, (char *const *)argv);
+        _exit(127);
+    }
+    CHECK(pid > 0, "fork failed");
+    if (pid <= 0)
+        return;
+    long long left = -1, pending = -1, processing = -1;
+    for (int i = 0; i < 500; i++) { /* up to 10 s */
+        left = cache_dbsize(f);
+        pending = integer(f, "LLEN %s", "invq:{default}:pending");
+        processing = integer(f, "LLEN %s", "invq:{default}:processing:baseline");
+        if (left == 0 && pending == 0 && processing == 0)
+            break;
+        nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
+    }
+    CHECK(left == 0, "%s: %lld keys left", pipelined ? "--pipelined" : "baseline", left);
+    CHECK(pending == 0 && processing == 0, "%s: pending %lld, processing %lld", pipelined ? "--pipelined" : "baseline",
+          pending, processing);
+    kill(pid, SIGTERM);
+    int st = 0;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s did not end cleanly on SIGTERM",
+          pipelined ? "--pipelined" : "baseline");
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: test_bench_tools PREFILL LOADGEN\n");
+    if (argc != 4) {
+        fprintf(stderr, "usage: test_bench_tools PREFILL LOADGEN BASELINE\n");
         return 2;
     }
     rfix_opts opts = { .tcp = true };
@@ -154,6 +215,8 @@ int main(int argc, char **argv)
     test_prefill_keys(f, argv[1], port);
     test_prefill_jobs(f, argv[1], port);
     test_loadgen(f, argv[2], port);
+    test_baseline(f, argv[1], argv[3], port, false);
+    test_baseline(f, argv[1], argv[3], port, true);
     rfix_free(f);
     if (btest_failures == 0)
         printf("ok\n");
