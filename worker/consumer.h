@@ -50,6 +50,9 @@ typedef struct consumer {
     long long take_hlen;  /* HLEN reaped after the BLMOVE */
     bool take_failed;     /* a reply of the pipeline was an error (reported) */
     bool take_more;       /* a plain finish saw more jobs in pending than the BLMOVE takes */
+    bool take_idle;       /* the last BLMOVE waited for its job: the queue is idle (take.c) */
+    uint64_t take_mark_ns; /* when the reply ahead of the BLMOVE came (uv_hrtime) */
+    bool plain_len;       /* the plain finish in flight asks LLEN pending */
     bool settled_plain;   /* the settlement is all done, no records: may finish without the script */
     size_t plain_n;       /* jobs of the plain finish in flight */
     bool plain_uncounted; /* its HINCRBY was refused */

@@ -25,6 +25,11 @@
  * finish.lua (send_plain_finish). */
 #define TAKE_PLAIN_MAX 4
 
+/* A BLMOVE that waited longer than this for its job (after the reply just
+ * ahead of it) found the queue idle: the next plain finish does not ask
+ * LLEN pending whether more is waiting (send_plain_finish). */
+#define TAKE_IDLE_NS (250 * 1000)
+
 /* A failure inside the take pipeline: reported at once, retried once the
  * pipeline's last reply is in (take_done). */
 static void take_fault(consumer *c, const char *what, const char *cmd, const char *err)
@@ -41,6 +46,13 @@ void take_stash_free(consumer *c)
     free(c->stash);
     c->stash = NULL;
     c->stash_len = 0;
+}
+
+/* The reply just ahead of the pipeline's BLMOVE is in: the BLMOVE's wait
+ * is timed from here (on_blmoved). */
+static void take_mark(consumer *c)
+{
+    c->take_mark_ns = uv_hrtime();
 }
 
 /* Adds the jobs of a script's reply (`jobs`, `counts`: reap counts of the
@@ -156,8 +168,10 @@ static void on_finished(uvredis *r, int status, redisReply *reply, void *data)
     if (!take_reply(c, "finish", reply, reply->element[1], reply->element[2], reply->element[3]))
         return;
     int rc;
-    if (piped)
+    if (piped) {
+        take_mark(c);
         return; /* the BLMOVE and HLEN replies follow */
+    }
     if (c->stash != NULL) {
         /* a BLMOVE brought this job while the batch could not be finished:
          * it is the only job left on the list */
@@ -279,31 +293,43 @@ static void on_plain_counted(uvredis *r, int status, redisReply *reply, void *da
     }
 }
 
+/* The plain finish's last reply (the LTRIM's, or the LLEN's when it was
+ * sent) is in: the finish is over. False when the connection was lost. */
+static bool plain_over(consumer *c, int status, const redisReply *reply)
+{
+    c->finishing = false;
+    if (status < 0 || reply == NULL) {
+        c->fetching = false;
+        return false; /* connection lost: the batch is released after reconnecting */
+    }
+    take_mark(c);
+    if (!c->take_failed)
+        consumer_queue_ok(c);
+    return true;
+}
+
 static void on_plain_trimmed(uvredis *r, int status, redisReply *reply, void *data)
 {
     consumer *c = data;
-    if (status < 0 || reply == NULL)
-        return;
-    if (reply->type == REDIS_REPLY_ERROR) {
-        take_fault(c, "finish", "LTRIM processing", reply->str); /* not trimmed: the batch is held */
-        return;
+    bool last = !c->plain_len;
+    if (status >= 0 && reply != NULL) {
+        if (reply->type == REDIS_REPLY_ERROR) {
+            take_fault(c, "finish", "LTRIM processing", reply->str); /* not trimmed: the batch is held */
+        } else {
+            consumer_reset_batch(c); /* trimmed: the batch is finished */
+            if (c->plain_uncounted)
+                c->carry_done += c->plain_n;
+        }
     }
-    consumer_reset_batch(c); /* trimmed: the batch is finished */
-    if (c->plain_uncounted)
-        c->carry_done += c->plain_n;
+    if (last)
+        (void)plain_over(c, status, reply);
 }
 
 static void on_plain_len(uvredis *r, int status, redisReply *reply, void *data)
 {
     consumer *c = data;
-    c->finishing = false;
-    if (status < 0 || reply == NULL) {
-        c->fetching = false;
-        return; /* connection lost: the batch is released after reconnecting */
-    }
-    c->take_more = reply->type == REDIS_REPLY_INTEGER && reply->integer > 1;
-    if (!c->take_failed)
-        consumer_queue_ok(c);
+    if (plain_over(c, status, reply))
+        c->take_more = reply->type == REDIS_REPLY_INTEGER && reply->integer > 1;
 }
 
 /* An all-done batch of at most TAKE_PLAIN_MAX jobs, settled without a
@@ -313,8 +339,10 @@ static void on_plain_len(uvredis *r, int status, redisReply *reply, void *data)
  * can fail and comes before the trim: a stats key that refuses it leaves the
  * batch finished uncounted, the fault reported, and the count carried to the
  * next finish.lua. When pending held more than the job the BLMOVE takes,
- * fetch.lua takes the rest afterwards (take_done). Returns false when
- * nothing was sent. */
+ * fetch.lua takes the rest afterwards (take_done). The LLEN is left out
+ * while the queue is idle (the last BLMOVE waited for its job, TAKE_IDLE_NS):
+ * then the BLMOVE takes the next job and the one after it comes with the
+ * next take. Returns false when nothing was sent. */
 static bool send_plain_finish(consumer *c)
 {
     pool *p = c->p;
@@ -327,10 +355,11 @@ static bool send_plain_finish(consumer *c)
     size_t hl[] = { 7, strlen(hincr[1]), 4, strlen(n) }, tl[] = { 5, strlen(trim[1]), 1, strlen(stop) },
            ll[] = { 4, strlen(llen[1]) };
     c->plain_n = c->b.n;
+    c->plain_len = !c->take_idle;
     if (rlink_command(&c->q, 4, hincr, hl, on_plain_counted, c) < 0)
         return false;
     if (rlink_command(&c->q, 4, trim, tl, on_plain_trimmed, c) < 0 ||
-        rlink_command(&c->q, 2, llen, ll, on_plain_len, c) < 0) {
+        (c->plain_len && rlink_command(&c->q, 2, llen, ll, on_plain_len, c) < 0)) {
         /* counted but not trimmed: start afresh (the list is released after
          * reconnecting; the jobs are applied again and counted again) */
         consumer_queue_broken(c, "finish (out of memory)", NULL);
@@ -422,8 +451,10 @@ static void on_fetched(uvredis *r, int status, redisReply *reply, void *data)
     }
     if (!take_reply(c, "fetch", reply, reply->element[0], reply->element[1], reply->element[2]))
         return;
-    if (piped)
+    if (piped) {
+        take_mark(c);
         return; /* the BLMOVE and HLEN replies follow */
+    }
     c->fetching = false;
     if (c->b.n == 0) {
         consumer_kick(c);
@@ -440,8 +471,10 @@ static void on_blmoved(uvredis *r, int status, redisReply *reply, void *data)
         c->fetching = false;
         return;
     }
-    if (reply->type == REDIS_REPLY_NIL)
+    if (reply->type == REDIS_REPLY_NIL) {
+        c->take_idle = true; /* timed out */
         return;
+    }
     if (reply->type == REDIS_REPLY_ERROR) {
         char cmd[600];
         snprintf(cmd, sizeof cmd, "BLMOVE %s %s", c->p->keys.pending, c->processing);
@@ -452,6 +485,7 @@ static void on_blmoved(uvredis *r, int status, redisReply *reply, void *data)
         consumer_queue_broken(c, "blmove", reply);
         return;
     }
+    c->take_idle = uv_hrtime() - c->take_mark_ns > TAKE_IDLE_NS;
     /* the job is in the list now: it must become part of a batch (even
      * when draining) so that finish.lua's trim stays exact */
     if (c->has_batch) {

@@ -1,6 +1,7 @@
 /* The plain finish of a small all-done batch (worker/take.c): jobs that
  * arrive one at a time are settled with HINCRBY stats + LTRIM processing
- * instead of finish.lua, every one applied and counted once; and when the
+ * instead of finish.lua, every one applied and counted once, and without
+ * asking LLEN pending while the queue is idle; and when the
  * stats hash refuses the HINCRBY (a field that is not a number) the job,
  * already applied, is trimmed, and its count is carried to the next
  * finish.lua, which holds it until the key is fixed: nothing lost, nothing
@@ -29,20 +30,29 @@ static void test_one_at_a_time(void)
     wt_pair_start(&p, NULL, NULL);
     wt_proc *w = wt_worker_start(rfix_url(p.queue), rfix_url(p.cache), p.log, extra);
     WT_CHECK(w != NULL, "worker did not start");
-    int plain = 0; /* jobs finished with no script run between their push and their count */
+    int plain = 0;   /* jobs finished with no script run between their push and their count */
+    int no_llen = 0; /* of those, finished without an LLEN (the BLMOVE had waited for them) */
     for (int i = 0; i < NJOBS; i++) {
         WT_CHECK(wt_wait_for(blocked, p.qc, WT_DEADLINE_MS), "the consumer never waited in BLMOVE");
-        long long scripts = wt_cmdstat_calls(p.qc, "evalsha");
+        long long scripts = wt_cmdstat_calls(p.qc, "evalsha"), llens = wt_cmdstat_calls(p.qc, "llen");
         wt_push_dels(p.qc, p.cc, "one", i, i + 1);
+        /* the finish's commands run in one go ahead of the BLMOVE: once
+         * the count is in, so is its LLEN if it sent one */
         WT_CHECK(wt_wait_stat(p.qc, "done", i + 1, WT_DEADLINE_MS), "job %d not done (done=%lld)", i,
                  wt_stat(p.qc, "done"));
-        plain += wt_cmdstat_calls(p.qc, "evalsha") == scripts;
+        if (wt_cmdstat_calls(p.qc, "evalsha") == scripts) {
+            plain++;
+            no_llen += wt_cmdstat_calls(p.qc, "llen") == llens;
+        }
     }
     WT_CHECK(wt_drained(p.qc, p.cc), "not drained: cache holds %lld keys", wt_dbsize(p.cc));
     WT_CHECK(wt_stat(p.qc, "done") == NJOBS, "done=%lld, want %d", wt_stat(p.qc, "done"), NJOBS);
-    wt_note("%d jobs one at a time, %d finished without a script", NJOBS, plain);
+    wt_note("%d jobs one at a time, %d finished without a script, %d of them without LLEN", NJOBS, plain, no_llen);
     /* (a BLMOVE timing out meanwhile runs fetch.lua: not every job counts) */
     WT_CHECK(plain >= NJOBS / 2, "the plain finish was not used (%d of %d jobs)", plain, NJOBS);
+    /* only the first take of the run asks, before any BLMOVE has waited */
+    WT_CHECK(no_llen >= plain - 1, "LLEN pending asked while the queue was idle (%d of %d plain finishes)",
+             plain - no_llen, plain);
     wt_worker_stop(w);
     wt_pair_stop(&p);
 }
