@@ -30,6 +30,21 @@ static void flushall(rfix *f)
     freeReplyObject(rfix_command(f, "FLUSHALL"));
 }
 
+/* Keys in database 1, or -1. */
+static long long cache_dbsize(rfix *f)
+{
+    redisContext *c = rfix_connect(f);
+    if (c == NULL)
+        return -1;
+    redisReply *r = redisCommand(c, "SELECT 1");
+    freeReplyObject(r);
+    r = redisCommand(c, "DBSIZE");
+    long long n = r != NULL && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    redisFree(c);
+    return n;
+}
+
 static void test_prefill_keys(rfix *f, const char *prefill, const char *port)
 {
     char out[256];
@@ -46,14 +61,7 @@ static void test_prefill_keys(rfix *f, const char *prefill, const char *port)
                         "--count", "7", "--db", "1", NULL };
     CHECK(btest_run(argv_db, out, sizeof out) == 0, "prefill keys --db failed");
     CHECK(integer(f, "DBSIZE", NULL) == 2500, "--db 1 wrote into db 0");
-    redisContext *c = rfix_connect(f);
-    redisReply *r = c ? redisCommand(c, "SELECT 1") : NULL;
-    freeReplyObject(r);
-    r = c ? redisCommand(c, "DBSIZE") : NULL;
-    CHECK(r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 7, "expected 7 keys in db 1");
-    freeReplyObject(r);
-    if (c)
-        redisFree(c);
+    CHECK(cache_dbsize(f) == 7, "expected 7 keys in db 1");
 }
 
 /* Decodes job i (oldest first) of the pending list and checks its keys. */
@@ -143,21 +151,6 @@ static void test_loadgen(rfix *f, const char *loadgen, const char *port)
                       "--grace-ms", "200", NULL };
     CHECK(btest_run(argv2, out, sizeof out) == 0, "loadgen failed: %s", out);
     CHECK(strstr(out, "\"push_to_gone\":{\"seen\":0,") != NULL, "no key was deleted, yet: %s", out);
-}
-
-/* Keys in database 1, or -1. */
-static long long cache_dbsize(rfix *f)
-{
-    redisContext *c = rfix_connect(f);
-    if (c == NULL)
-        return -1;
-    redisReply *r = redisCommand(c, "SELECT 1");
-    freeReplyObject(r);
-    r = redisCommand(c, "DBSIZE");
-    long long n = r != NULL && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
-    freeReplyObject(r);
-    redisFree(c);
-    return n;
 }
 
 /* bench/baseline (pipelined or not) drains 300 one-key delete jobs: every key
