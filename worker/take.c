@@ -80,6 +80,7 @@ static bool take_reply(consumer *c, const char *what, const redisReply *reply, c
                        const redisReply *counts, const redisReply *diverted)
 {
     consumer_queue_ok(c);
+    take_mark(c); /* a BLMOVE pipelined behind the script is timed from here */
     pool_diverted(c->p, c->id, diverted);
     int rc = take_jobs(c, jobs, counts);
     if (rc == -ENOMEM)
@@ -168,10 +169,8 @@ static void on_finished(uvredis *r, int status, redisReply *reply, void *data)
     if (!take_reply(c, "finish", reply, reply->element[1], reply->element[2], reply->element[3]))
         return;
     int rc;
-    if (piped) {
-        take_mark(c);
+    if (piped)
         return; /* the BLMOVE and HLEN replies follow */
-    }
     if (c->stash != NULL) {
         /* a BLMOVE brought this job while the batch could not be finished:
          * it is the only job left on the list */
@@ -451,10 +450,8 @@ static void on_fetched(uvredis *r, int status, redisReply *reply, void *data)
     }
     if (!take_reply(c, "fetch", reply, reply->element[0], reply->element[1], reply->element[2]))
         return;
-    if (piped) {
-        take_mark(c);
+    if (piped)
         return; /* the BLMOVE and HLEN replies follow */
-    }
     c->fetching = false;
     if (c->b.n == 0) {
         consumer_kick(c);
