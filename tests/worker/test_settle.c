@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "wtest.h"
 
@@ -34,6 +35,10 @@ static void test_one_at_a_time(void)
     int no_llen = 0; /* of those, finished without an LLEN (the BLMOVE had waited for them) */
     for (int i = 0; i < NJOBS; i++) {
         WT_CHECK(wt_wait_for(blocked, p.qc, WT_DEADLINE_MS), "the consumer never waited in BLMOVE");
+        /* Redis blocks the BLMOVE as soon as it reads it; the worker times
+         * the wait from the reply ahead of it, which a slow worker (under
+         * valgrind) may read only later: the push comes well after that */
+        nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
         long long scripts = wt_cmdstat_calls(p.qc, "evalsha"), llens = wt_cmdstat_calls(p.qc, "llen");
         wt_push_dels(p.qc, p.cc, "one", i, i + 1);
         /* the finish's commands run in one go ahead of the BLMOVE: once
