@@ -7,7 +7,9 @@
  * wake-up, the everyday scenario's floor: the same BLMOVE and DEL, and the
  * job's removal (LTRIM processing 0 -2: processing holds only that job)
  * sent in one write with the next BLMOVE, so each job costs the queue
- * connection one round trip and three commands in all.
+ * connection one round trip and three commands in all. --reply-skip and
+ * --early-take are two variants of it (lean_opts), and --cache-port puts
+ * the cache on a Redis of its own.
  *
  * Runs until SIGTERM/SIGINT; prints the jobs it applied. */
 #include <getopt.h>
@@ -71,18 +73,47 @@ static int apply_reply(redisContext *cache, const job_limits *lim, const redisRe
     return rc;
 }
 
-/* --pipelined: [LTRIM processing 0 -2 (the job just applied), BLMOVE] per
- * wake-up; returns the exit status. */
-static int run_pipelined(redisContext *q, redisContext *c, const char *pending, const char *processing,
-                         const job_limits *lim, unsigned long long *applied)
+/* The lean consumer's variants (bench/README.md, "Everyday rates: the
+ * floor"): with reply_skip, `CLIENT REPLY SKIP` goes ahead of each LTRIM,
+ * so Redis writes no reply for it; with early, the removal of the job
+ * applied last and the next BLMOVE go out as soon as a BLMOVE brings a job,
+ * before that job is applied (so job n's removal rides with the BLMOVE sent
+ * when job n+1 arrives). */
+typedef struct {
+    bool reply_skip;
+    bool early;
+} lean_opts;
+
+/* Appends the removal of the job processing's tail holds (when held) and
+ * the next BLMOVE; returns the replies that come ahead of the BLMOVE's. */
+static int append_take(redisContext *q, const char *pending, const char *processing, bool held, const lean_opts *o)
 {
-    bool held = false; /* processing holds the job applied last */
+    int ahead = 0;
+    if (held) {
+        if (o->reply_skip)
+            redisAppendCommand(q, "CLIENT REPLY SKIP");
+        redisAppendCommand(q, "LTRIM %s 0 -2", processing);
+        ahead = o->reply_skip ? 0 : 1;
+    }
+    redisAppendCommand(q, "BLMOVE %s %s RIGHT LEFT 1", pending, processing);
+    return ahead;
+}
+
+/* --pipelined: [LTRIM processing 0 -2 (the job applied last), BLMOVE] in
+ * one write per wake-up; returns the exit status. */
+static int run_pipelined(redisContext *q, redisContext *c, const char *pending, const char *processing,
+                         const job_limits *lim, const lean_opts *o, unsigned long long *applied)
+{
+    bool held = false; /* processing's tail holds a job applied, not yet removed */
+    bool sent = false; /* the next BLMOVE is already on its way (early) */
+    int ahead = 0;     /* replies due ahead of that BLMOVE's */
     while (!stop) {
-        if (held)
-            redisAppendCommand(q, "LTRIM %s 0 -2", processing);
-        redisAppendCommand(q, "BLMOVE %s %s RIGHT LEFT 1", pending, processing);
+        if (!sent) {
+            ahead = append_take(q, pending, processing, held, o);
+            held = false;
+        }
         redisReply *r = NULL;
-        if (held) {
+        for (; ahead > 0; ahead--) {
             if (redisGetReply(q, (void **)&r) != REDIS_OK || r->type != REDIS_REPLY_STATUS) {
                 if (!stop)
                     fprintf(stderr, "baseline: LTRIM failed\n");
@@ -90,13 +121,26 @@ static int run_pipelined(redisContext *q, redisContext *c, const char *pending, 
                 return stop ? 0 : 1;
             }
             freeReplyObject(r);
-            held = false;
         }
         if (redisGetReply(q, (void **)&r) != REDIS_OK) {
             if (stop)
                 return 0;
             fprintf(stderr, "baseline: BLMOVE: %s\n", q->errstr);
             return 1;
+        }
+        sent = false;
+        if (o->early) {
+            int done = 0;
+            ahead = append_take(q, pending, processing, held, o);
+            held = false;
+            while (!done) {
+                if (redisBufferWrite(q, &done) != REDIS_OK) {
+                    fprintf(stderr, "baseline: write: %s\n", q->errstr);
+                    freeReplyObject(r);
+                    return 1;
+                }
+            }
+            sent = true;
         }
         int rc = 0;
         if (r->type == REDIS_REPLY_STRING) {
@@ -114,12 +158,15 @@ static int run_pipelined(redisContext *q, redisContext *c, const char *pending, 
 int main(int argc, char **argv)
 {
     const char *host = "127.0.0.1", *ns = "invq", *queue = "default";
-    int port = 0, cache_db = 1;
+    int port = 0, cache_port = 0, cache_db = 1;
     bool pipelined = false;
+    lean_opts lean = { false, false };
     static const struct option longopts[] = {
         { "host", required_argument, NULL, 'h' },   { "port", required_argument, NULL, 'p' },
         { "cache-db", required_argument, NULL, 'D' }, { "namespace", required_argument, NULL, 'n' },
         { "queue", required_argument, NULL, 'q' },  { "pipelined", no_argument, NULL, 'P' },
+        { "cache-port", required_argument, NULL, 'C' }, { "reply-skip", no_argument, NULL, 'S' },
+        { "early-take", no_argument, NULL, 'E' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
@@ -131,14 +178,27 @@ int main(int argc, char **argv)
         case 'n': ns = optarg; break;
         case 'q': queue = optarg; break;
         case 'P': pipelined = true; break;
+        case 'C': cache_port = atoi(optarg); break;
+        case 'S': lean.reply_skip = true; break;
+        case 'E': lean.early = true; break;
         default:
-            fprintf(stderr, "usage: baseline --port P [--host H] [--cache-db 1] [--namespace invq] [--queue default] "
-                            "[--pipelined]\n");
+            fprintf(stderr, "usage: baseline --port P [--host H] [--cache-port P] [--cache-db 1] [--namespace invq] "
+                            "[--queue default] [--pipelined [--reply-skip] [--early-take]]\n");
             return 64;
         }
     }
     if (port <= 0 || port > 65535) {
         fprintf(stderr, "baseline: --port is required\n");
+        return 64;
+    }
+    if (cache_port == 0)
+        cache_port = port; /* the cache: another database of the queue's Redis */
+    if (cache_port < 0 || cache_port > 65535) {
+        fprintf(stderr, "baseline: --cache-port must be a TCP port, not %d\n", cache_port);
+        return 64;
+    }
+    if ((lean.reply_skip || lean.early) && !pipelined) {
+        fprintf(stderr, "baseline: --reply-skip and --early-take are variants of --pipelined\n");
         return 64;
     }
     struct sigaction sa;
@@ -151,7 +211,7 @@ int main(int argc, char **argv)
     char pending[256], processing[256];
     snprintf(pending, sizeof pending, "%s:{%s}:pending", ns, queue);
     snprintf(processing, sizeof processing, "%s:{%s}:processing:baseline", ns, queue);
-    redisContext *q = bench_connect(host, port), *c = bench_connect(host, port);
+    redisContext *q = bench_connect(host, port), *c = bench_connect(host, cache_port);
     if (q == NULL || c == NULL)
         return 1;
     /* BLMOVE blocks up to 1 s: no read timeout shorter than that */
@@ -169,7 +229,7 @@ int main(int argc, char **argv)
     unsigned long long applied = 0;
     int rc = 0;
     if (pipelined) {
-        rc = run_pipelined(q, c, pending, processing, &lim, &applied);
+        rc = run_pipelined(q, c, pending, processing, &lim, &lean, &applied);
         printf("{\"applied\":%llu}\n", applied);
         redisFree(q);
         redisFree(c);

@@ -24,6 +24,7 @@ typedef struct loadgen {
     char list[256];
     char stats[256];
     const char *prefix;
+    int cache_port;    /* the checker's Redis (the queue's by default) */
     uint64_t cache_db; /* the checker SELECTs this database */
     uint64_t rate;     /* jobs per second */
     double seconds;
@@ -144,7 +145,7 @@ static int produce(loadgen *g)
 static void *check(void *arg)
 {
     loadgen *g = arg;
-    redisContext *c = bench_connect(g->host, g->port);
+    redisContext *c = bench_connect(g->host, g->cache_port);
     if (c == NULL)
         return (void *)1;
     if (g->cache_db != 0 &&
@@ -245,7 +246,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: loadgen [--host H] --port P --rate JOBS_PER_S --seconds S [--prefix lt:]\n"
                "               [--sample-every 100] [--poll-us 100] [--grace-ms 5000]\n"
-               "               [--namespace invq] [--queue default] [--cache-db 0]\n"
+               "               [--namespace invq] [--queue default] [--cache-port P] [--cache-db 0]\n"
                "Job j deletes <prefix><12-digit j> (prefill them first). Prints one JSON line.\n");
 }
 
@@ -270,6 +271,7 @@ int main(int argc, char **argv)
         { "namespace", required_argument, NULL, 'n' },
         { "queue", required_argument, NULL, 'q' },
         { "cache-db", required_argument, NULL, 'D' },
+        { "cache-port", required_argument, NULL, 'C' },
         { "help", no_argument, NULL, 'H' },
         { NULL, 0, NULL, 0 },
     };
@@ -288,6 +290,7 @@ int main(int argc, char **argv)
         case 'n': ns = optarg; break;
         case 'q': queue = optarg; break;
         case 'D': g.cache_db = strtoull(optarg, &end, 10); break;
+        case 'C': g.cache_port = (int)strtol(optarg, &end, 10); break;
         case 'H': usage(stdout); return 0;
         default: usage(stderr); return 64;
         }
@@ -296,7 +299,10 @@ int main(int argc, char **argv)
             return 64;
         }
     }
-    if (g.port <= 0 || g.port > 65535 || g.rate == 0 || g.seconds <= 0 || g.every == 0 || optind != argc) {
+    if (g.cache_port == 0)
+        g.cache_port = g.port;
+    if (g.port <= 0 || g.port > 65535 || g.cache_port < 0 || g.cache_port > 65535 || g.rate == 0 || g.seconds <= 0 ||
+        g.every == 0 || optind != argc) {
         usage(stderr);
         return 64;
     }

@@ -37,8 +37,9 @@ class _Poller:
     """Waits until every job is applied, counting the commands it sends so
     that they can be taken out of the consumer's."""
 
-    def __init__(self, server):
+    def __init__(self, server, cache):
         self.server = server
+        self.cache = cache
         self.sent = {}
 
     def _pipe(self, conn, *cmds):
@@ -49,7 +50,7 @@ class _Poller:
 
     def drained(self, processing_keys, timeout):
         t0 = time.monotonic()
-        with self.server.client() as q, self.server.client(CACHE_DB) as c:
+        with self.server.client() as q, self.cache.client(CACHE_DB) as c:
             while time.monotonic() - t0 < timeout:
                 cmds = [("LLEN", QUEUE + ":pending")] + [("LLEN", k) for k in processing_keys()]
                 lens = self._pipe(q, *cmds)
@@ -66,19 +67,24 @@ def _worker_processing(server):
     return [QUEUE + ":processing:" + i.decode() for i in ids]
 
 
-def _start(b, server, kind, tag):
-    """Starts a consumer of `kind` (worker | baseline | lean); returns (stop(),
-    pid, processing_keys()) once it waits for jobs."""
+# bench/baseline's flags for each reference consumer
+BASELINE_FLAGS = {"baseline": [], "lean": ["--pipelined"], "lean-skip": ["--pipelined", "--reply-skip"],
+                  "lean-early": ["--pipelined", "--early-take"]}
+
+
+def _start(b, server, kind, tag, cache):
+    """Starts a consumer of `kind` (worker, or a key of BASELINE_FLAGS) with
+    the cache on `cache`; returns (stop(), pid, processing_keys()) once it
+    waits for jobs."""
     if kind == "worker":
-        w = Worker(b.worker, server, b.workdir, tag=tag)
+        w = Worker(b.worker, server, b.workdir, tag=tag, cache_server=cache)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not _worker_processing(server):
             time.sleep(0.02)
         keys = _worker_processing(server)
         return w.stop, w.pid, lambda: keys
-    argv = [b.baseline, "--port", str(server.port), "--cache-db", str(CACHE_DB)]
-    if kind == "lean":
-        argv.append("--pipelined")
+    argv = [b.baseline, "--port", str(server.port), "--cache-port", str(cache.port),
+            "--cache-db", str(CACHE_DB)] + BASELINE_FLAGS[kind]
     proc = spawn(argv, os.path.join(b.workdir, tag + ".log"))
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -90,24 +96,29 @@ def _start(b, server, kind, tag):
     return (lambda: stop_process(proc, 5.0)), proc.pid, lambda: [QUEUE + ":processing:baseline"]
 
 
-def _one(b, server, kind, rate, seconds, run, measure_latency):
-    """One open-loop run; returns a dict of figures."""
+def _one(b, server, kind, rate, seconds, run, measure_latency, cache=None):
+    """One open-loop run, the cache in database 1 of `server` or of `cache`;
+    returns a dict of figures: the Redis CPU per job is `server`'s (with the
+    cache's work when it is the same server), the cache Redis's apart."""
+    cache = cache or server
     server.flushall()
+    if cache is not server:
+        cache.flushall()
     n = int(rate * seconds)
     prefix = "ev%d.%s.%d.%d:" % (rate, kind, run, int(measure_latency))
-    prefill_keys(b, server, prefix, n)
-    stop, pid, processing = _start(b, server, kind, "everyday-%s-%d-%d" % (kind, rate, run))
+    prefill_keys(b, cache, prefix, n)
+    stop, pid, processing = _start(b, server, kind, "everyday-%s-%d-%d" % (kind, rate, run), cache)
     try:
         with server.client() as q:
             q.call("CONFIG", "RESETSTAT")
-        c0, p0 = _redis_cpu_us(server), cpu_seconds(pid) or 0.0
+        c0, p0, k0 = _redis_cpu_us(server), cpu_seconds(pid) or 0.0, _redis_cpu_us(cache)
         # CPU pass: one sampled job (the checker is idle once it is gone);
         # latency pass: 1,000 keys a second polled every 100 µs, as `latency`.
         every = max(1, rate // 1000) if measure_latency else n
-        out = loadgen(b, server, rate, seconds, prefix, every)
-        poller = _Poller(server)
+        out = loadgen(b, server, rate, seconds, prefix, every, cache=cache)
+        poller = _Poller(server, cache)
         ok = poller.drained(processing, 30.0)
-        c1, p1 = _redis_cpu_us(server), cpu_seconds(pid) or 0.0
+        c1, p1, k1 = _redis_cpu_us(server), cpu_seconds(pid) or 0.0, _redis_cpu_us(cache)
         with server.client() as q:
             stats = commandstats(q.call("INFO", "commandstats"))
     finally:
@@ -121,9 +132,67 @@ def _one(b, server, kind, rate, seconds, run, measure_latency):
         cnt -= poller.sent.get(name, 0)
         calls += max(0, cnt)
     return {"ok": ok and out["ok"], "jobs": n, "cpu_us_per_job": (c1 - c0) / n,
+            "cache_cpu_us_per_job": (k1 - k0) / n if cache is not server else None,
             "cmds_per_job": calls / n, "consumer_cpu_pct": 100.0 * (p1 - p0) / max(seconds, 1e-9),
             "p99_ms": out["push_to_gone"]["p99_us"] / 1000.0 if measure_latency else None,
             "stats": stats}
+
+
+SPLIT_RATE = 1_000
+SPLIT_KINDS = ("baseline", "lean", "lean-skip", "lean-early", "worker")
+SPLIT_NAMES = {"baseline": "baseline (BLMOVE → DEL → LREM)", "lean": "lean consumer",
+               "lean-skip": "lean consumer, CLIENT REPLY SKIP ahead of its LTRIM",
+               "lean-early": "lean consumer, removal and next BLMOVE sent before the job is applied",
+               "worker": "invq-worker"}
+
+
+def _producer_alone(b, server, rate, seconds):
+    """The queue Redis's CPU per job (µs) of the load generator's pushes with
+    no consumer at all (the jobs pile up; its one sampled key never goes)."""
+    server.flushall()
+    c0 = _redis_cpu_us(server)
+    loadgen(b, server, rate, seconds, "evp:", int(rate * seconds), grace_ms=100)
+    c1 = _redis_cpu_us(server)
+    server.flushall()
+    return (c1 - c0) / int(rate * seconds)
+
+
+def _split(b, sz, budget, server, seconds):
+    """1,000 jobs/s with the cache on a Redis of its own, so that the queue
+    Redis's INFO cpu holds only queue work: the producer alone, then each
+    reference consumer and the worker, rotating which goes first."""
+    from .procs import RedisServer
+    label = "{:,} jobs/s, cache on a Redis of its own".format(SPLIT_RATE)
+    alone = Row("everyday", "%s: queue-Redis CPU per job, the producer alone (no consumer), µs" % label, "ms")
+    rows = [alone]
+    q_rows, c_rows, ratio_rows = {}, {}, {}
+    for k in SPLIT_KINDS:
+        q_rows[k] = Row("everyday", "%s: queue-Redis CPU per job, %s, µs" % (label, SPLIT_NAMES[k]), "ms")
+        c_rows[k] = Row("everyday", "%s: cache-Redis CPU per job, %s, µs" % (label, SPLIT_NAMES[k]), "ms")
+        rows += [q_rows[k], c_rows[k]]
+        if k != "baseline":
+            ratio_rows[k] = Row("everyday", "%s: queue-Redis CPU per job, %s ÷ baseline (same run)"
+                                % (label, SPLIT_NAMES[k]), "ratio", target="≤ 0.7" if k == "worker" else "")
+            rows.append(ratio_rows[k])
+    cache = RedisServer(b.workdir, "everyday-cache").start()
+    try:
+        for run in range(sz.runs):
+            if budget.left() < 6 * seconds + budget.reserve:
+                alone.add(None, note="skipped: suite time bound")
+                continue
+            alone.add(_producer_alone(b, server, SPLIT_RATE, seconds))
+            order = SPLIT_KINDS[run % len(SPLIT_KINDS):] + SPLIT_KINDS[:run % len(SPLIT_KINDS)]
+            res = {k: _one(b, server, k, SPLIT_RATE, seconds, 200 + run, False, cache=cache) for k in order}
+            base = res["baseline"]["cpu_us_per_job"]
+            for k in SPLIT_KINDS:
+                note = None if res[k]["ok"] else "a run did not drain"
+                q_rows[k].add(res[k]["cpu_us_per_job"], worker_cpu=res[k]["consumer_cpu_pct"], note=note)
+                c_rows[k].add(res[k]["cache_cpu_us_per_job"])
+                if k in ratio_rows:
+                    ratio_rows[k].add(res[k]["cpu_us_per_job"] / base if base else None)
+    finally:
+        cache.stop()
+    return rows
 
 
 def _deletions_alone(b, server, n, chunk=128, depth=8):
@@ -199,6 +268,7 @@ def everyday(b, sz, budget):
                 r_pb.add(lat["baseline"]["p99_ms"])
                 b.commandstats["everyday %s, invq-worker" % label] = (
                     w["stats"], w["cpu_us_per_job"] * w["jobs"] / 1e6, DrainSpec("del", "", w["jobs"]))
+        rows += _split(b, sz, budget, server, seconds)
         # full speed: Redis CPU per job of a del1 drain (1,000,000 jobs; 100,000 with --quick)
         full = Row("everyday", "full-speed del1 drain of {:,} jobs: Redis CPU per job, µs".format(sz.del1), "ms",
                    target="≤ 1.0 µs")

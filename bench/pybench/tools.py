@@ -81,9 +81,12 @@ def redis_benchmark(b, server, command, n, prefill_prefix=None):
     return rps, 100.0 * (c1 - c0) / (t1 - t0)
 
 
-def loadgen(b, server, rate, seconds, prefix, every, grace_ms=5000):
+def loadgen(b, server, rate, seconds, prefix, every, grace_ms=5000, cache=None):
+    """bench/loadgen against `server`'s queue, its checker on `cache` (the
+    same server by default)."""
     out = run_checked([b.loadgen, "--port", str(server.port), "--rate", str(rate),
                        "--seconds", str(seconds), "--prefix", prefix, "--sample-every", str(every),
+                       "--cache-port", str((cache or server).port),
                        "--cache-db", str(CACHE_DB), "--grace-ms", str(grace_ms)],
                       seconds + grace_ms / 1000 + 60)
     return json.loads(out.strip().splitlines()[-1])

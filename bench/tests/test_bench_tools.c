@@ -153,19 +153,30 @@ static void test_loadgen(rfix *f, const char *loadgen, const char *port)
     CHECK(strstr(out, "\"push_to_gone\":{\"seen\":0,") != NULL, "no key was deleted, yet: %s", out);
 }
 
-/* bench/baseline (pipelined or not) drains 300 one-key delete jobs: every key
- * goes, pending and its processing list end empty, SIGTERM ends it with 0. */
-static void test_baseline(rfix *f, const char *prefill, const char *baseline, const char *port, bool pipelined)
+/* bench/baseline with `flags` (NULL-terminated, at most 3) drains 300
+ * one-key delete jobs of q's queue, the keys on cache (q itself, database
+ * 1, or a Redis of its own reached with --cache-port): every key goes,
+ * pending and its processing list end empty, SIGTERM ends it with 0. */
+static void test_baseline(rfix *q, rfix *cache, const char *prefill, const char *baseline, const char *const *flags)
 {
-    char out[256];
-    flushall(f);
-    const char *keys[] = { prefill, "--port", port, "keys", "--prefix", "bl:", "--count", "300", "--db", "1", NULL };
+    char out[256], port[16], cport[16], what[96] = "baseline";
+    snprintf(port, sizeof port, "%d", rfix_port(q));
+    snprintf(cport, sizeof cport, "%d", rfix_port(cache));
+    for (size_t i = 0; flags[i] != NULL; i++)
+        snprintf(what + strlen(what), sizeof what - strlen(what), " %s", flags[i]);
+    if (cache != q)
+        snprintf(what + strlen(what), sizeof what - strlen(what), " --cache-port");
+    flushall(q);
+    flushall(cache);
+    const char *keys[] = { prefill, "--port", cport, "keys", "--prefix", "bl:", "--count", "300", "--db", "1", NULL };
     const char *jobs[] = { prefill, "--port", port, "jobs", "--kind", "del", "--prefix", "bl:", "--count", "300", NULL };
     CHECK(btest_run(keys, out, sizeof out) == 0 && btest_run(jobs, out, sizeof out) == 0, "prefill failed");
-    CHECK(cache_dbsize(f) == 300, "expected 300 keys to delete");
+    CHECK(cache_dbsize(cache) == 300, "%s: expected 300 keys to delete", what);
     pid_t pid = fork();
     if (pid == 0) {
-        const char *argv[] = { baseline, "--port", port, "--cache-db", "1", pipelined ? "--pipelined" : NULL, NULL };
+        const char *argv[12] = { baseline, "--port", port, "--cache-port", cport, "--cache-db", "1" };
+        for (size_t i = 0; flags[i] != NULL && i < 3; i++)
+            argv[7 + i] = flags[i];
         if (freopen("/dev/null", "w", stdout) == NULL)
             _exit(127);
         execv(baseline, (char *const *)argv);
@@ -176,20 +187,19 @@ static void test_baseline(rfix *f, const char *prefill, const char *baseline, co
         return;
     long long left = -1, pending = -1, processing = -1;
     for (int i = 0; i < 500; i++) { /* up to 10 s */
-        left = cache_dbsize(f);
-        pending = integer(f, "LLEN %s", "invq:{default}:pending");
-        processing = integer(f, "LLEN %s", "invq:{default}:processing:baseline");
+        left = cache_dbsize(cache);
+        pending = integer(q, "LLEN %s", "invq:{default}:pending");
+        processing = integer(q, "LLEN %s", "invq:{default}:processing:baseline");
         if (left == 0 && pending == 0 && processing == 0)
             break;
         nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
     }
-    CHECK(left == 0, "%s: %lld keys left", pipelined ? "--pipelined" : "baseline", left);
-    CHECK(pending == 0 && processing == 0, "%s: pending %lld, processing %lld", pipelined ? "--pipelined" : "baseline",
-          pending, processing);
+    CHECK(left == 0, "%s: %lld keys left", what, left);
+    CHECK(pending == 0 && processing == 0, "%s: pending %lld, processing %lld", what, pending, processing);
     kill(pid, SIGTERM);
     int st = 0;
     CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s did not end cleanly on SIGTERM",
-          pipelined ? "--pipelined" : "baseline");
+          what);
 }
 
 int main(int argc, char **argv)
@@ -208,8 +218,22 @@ int main(int argc, char **argv)
     test_prefill_keys(f, argv[1], port);
     test_prefill_jobs(f, argv[1], port);
     test_loadgen(f, argv[2], port);
-    test_baseline(f, argv[1], argv[3], port, false);
-    test_baseline(f, argv[1], argv[3], port, true);
+    static const char *const plain[] = { NULL }, *const lean[] = { "--pipelined", NULL },
+                             *const skip[] = { "--pipelined", "--reply-skip", NULL },
+                             *const early[] = { "--pipelined", "--early-take", NULL },
+                             *const both[] = { "--pipelined", "--reply-skip", "--early-take", NULL };
+    test_baseline(f, f, argv[1], argv[3], plain);
+    test_baseline(f, f, argv[1], argv[3], lean);
+    test_baseline(f, f, argv[1], argv[3], skip);
+    test_baseline(f, f, argv[1], argv[3], early);
+    rfix *cache = NULL;
+    rc = rfix_start(&cache, &opts);
+    CHECK(rc == 0, "a second redis-server (the cache's) did not start");
+    if (rc == 0) {
+        test_baseline(f, cache, argv[1], argv[3], plain);
+        test_baseline(f, cache, argv[1], argv[3], both);
+        rfix_free(cache);
+    }
     rfix_free(f);
     if (btest_failures == 0)
         printf("ok\n");
