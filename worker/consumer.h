@@ -50,6 +50,8 @@ typedef struct consumer {
     long long take_hlen;  /* HLEN reaped after the BLMOVE */
     bool take_failed;     /* a reply of the pipeline was an error (reported) */
     bool take_more;       /* a plain finish saw more jobs in pending than the BLMOVE takes */
+    bool take_store;      /* finish.lua may store the next jobs: an LRANGE of processing follows it */
+    long long take_stored; /* jobs finish.lua stored on processing (-1: none, it returned them) */
     bool take_idle;       /* the last BLMOVE waited for its job: the queue is idle (take.c) */
     uint64_t take_mark_ns; /* when the reply ahead of the BLMOVE came (uv_hrtime) */
     bool plain_len;       /* the plain finish in flight asks LLEN pending */
@@ -60,7 +62,7 @@ typedef struct consumer {
     uint64_t carried;     /* of those, the ones finish_argv counts */
     char *stash;          /* owned: a job BLMOVEd behind a batch whose finish failed */
     size_t stash_len;
-    int at_max, at_leave; /* finish_argv indices of finish.lua's max and leave */
+    int at_max, at_leave, at_store; /* finish_argv indices of finish.lua's max, leave and store */
     bool rating;          /* rate.lua outstanding */
     bool rate_wait;       /* the rate timer runs: the batch waits for its families' rate */
     bool budget_wait;     /* the rate timer runs: the batch waits for the process's key budget */

@@ -9,7 +9,10 @@
  * `BLMOVE pending processing RIGHT LEFT 1`, which takes that job at once or
  * waits for the next one, then `HLEN reaped`, which says whether the job the
  * BLMOVE brought may have been reaped before. The replies come in that
- * order; the third ends the step (take_done). */
+ * order; the last ends the step (take_done). A finish.lua that may store
+ * the next jobs on processing instead of returning them (its ARGV "store")
+ * has `LRANGE processing 0 -1` between it and the BLMOVE, which brings
+ * them (on_stored_range). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,14 +161,22 @@ static void on_finished(uvredis *r, int status, redisReply *reply, void *data)
             consumer_queue_fault(c, "finish", NULL, reply, RETRY_KICK);
         return;
     }
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4 || reply->element[0]->type != REDIS_REPLY_INTEGER ||
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 6 || reply->element[0]->type != REDIS_REPLY_INTEGER ||
         reply->element[1]->type != REDIS_REPLY_ARRAY || reply->element[2]->type != REDIS_REPLY_ARRAY ||
-        reply->element[3]->type != REDIS_REPLY_ARRAY) {
+        reply->element[3]->type != REDIS_REPLY_ARRAY || reply->element[4]->type != REDIS_REPLY_INTEGER ||
+        reply->element[5]->type != REDIS_REPLY_INTEGER || (reply->element[4]->integer > 0 && !c->take_store)) {
         consumer_queue_broken(c, "finish", reply);
         return;
     }
     c->carry_done -= c->carried;
     consumer_reset_batch(c);
+    c->take_stored = reply->element[4]->integer;
+    if (reply->element[5]->integer != 0 && !c->p->sort_refused) {
+        c->p->sort_refused = true;
+        log_event(LOG_WARN, "the queue Redis refused SORT: jobs are taken through the script, at more Redis CPU",
+                  LOG_S("consumer", c->id),
+                  LOG_S("hint", "allow +sort to the worker's Redis user (deploy/redis-acl/users.acl)"));
+    }
     if (!take_reply(c, "finish", reply, reply->element[1], reply->element[2], reply->element[3]))
         return;
     int rc;
@@ -210,7 +221,8 @@ static int settle(consumer *c)
     if (rc >= 0)
         rc = argv_push_str(a, p->keys.oversized);
     c->at_leave = argv_push_u64(a, 0);
-    if (rc < 0 || at_n < 0 || at_counts[3] < 0 || c->at_max < 0 || c->at_leave < 0)
+    c->at_store = argv_push_u64(a, 0);
+    if (rc < 0 || at_n < 0 || at_counts[3] < 0 || c->at_max < 0 || c->at_leave < 0 || c->at_store < 0)
         return -ENOMEM;
     batch_outcome oc;
     rc = batch_settle(&c->b, c->b.napply > 0 ? c->ct.results : NULL, &c->policy, pool_now_ms(), &p->rng, p->m,
@@ -224,7 +236,7 @@ static int settle(consumer *c)
     argv_set_u64(a, at_counts[3], oc.deferred);
     /* every job done, nothing to schedule, dead-letter or clear: finish.lua's
      * work is a counter and a trim (take_send_finish may send those plainly) */
-    c->settled_plain = oc.done == c->b.n && (size_t)c->at_leave + 1 == a->n && c->carried == 0;
+    c->settled_plain = oc.done == c->b.n && (size_t)c->at_store + 1 == a->n && c->carried == 0;
     argv_finalize(a);
     c->settled = true;
     c->settled_dead = oc.dead;
@@ -249,6 +261,48 @@ static void on_dlq_checked(consumer *c, int verdict)
 static void on_blmoved(uvredis *r, int status, redisReply *reply, void *data);
 static void on_reaped_len(uvredis *r, int status, redisReply *reply, void *data);
 
+/* The LRANGE behind a finish.lua that may store the next jobs on processing
+ * (finish.lua's "stored"): they are its first elements, newest first, and
+ * join the batch oldest first, ahead of the job the BLMOVE brings. */
+static void on_stored_range(uvredis *r, int status, redisReply *reply, void *data)
+{
+    consumer *c = data;
+    if (status < 0 || reply == NULL)
+        return; /* connection lost: the BLMOVE's reply says so too */
+    take_mark(c); /* the BLMOVE pipelined behind is timed from here */
+    if (c->take_failed || c->take_stored <= 0)
+        return; /* nothing was stored: the script failed, or returned its jobs */
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < (size_t)c->take_stored) {
+        consumer_queue_broken(c, "finish (LRANGE processing)", reply);
+        return;
+    }
+    for (size_t i = (size_t)c->take_stored; i-- > 0;) {
+        const redisReply *j = reply->element[i];
+        if (j->type != REDIS_REPLY_STRING) {
+            consumer_queue_broken(c, "finish (LRANGE processing)", reply);
+            return;
+        }
+        if (batch_add(&c->b, j->str, j->len, 0) < 0) {
+            consumer_queue_broken(c, "take (out of memory)", NULL);
+            return;
+        }
+    }
+}
+
+/* Sends `LRANGE processing 0 -1` behind the finish.lua just sent; false
+ * (the connection being reset) when it could not be queued. */
+static bool send_stored_range(consumer *c)
+{
+    const char *argv[] = { "LRANGE", c->processing, "0", "-1" };
+    size_t lens[] = { 6, strlen(c->processing), 1, 2 };
+    if (rlink_command(&c->q, 4, argv, lens, on_stored_range, c) < 0) {
+        /* the script may store jobs no reply would bring: start afresh */
+        consumer_queue_broken(c, "finish (out of memory)", NULL);
+        return false;
+    }
+    return true;
+}
+
 /* Sends BLMOVE and HLEN reaped behind the script just sent. */
 static void send_blmove(consumer *c)
 {
@@ -267,6 +321,8 @@ static void send_blmove(consumer *c)
 static void begin_take(consumer *c, bool piped)
 {
     c->take_piped = piped;
+    c->take_store = false;
+    c->take_stored = -1;
     c->take_more = false;
     c->take_blmoved = false;
     c->take_hlen = 0;
@@ -390,17 +446,23 @@ void take_send_finish(consumer *c)
     bool piped = pool_may_fetch(c->p) && c->c.up && c->retries == 0 && c->stash == NULL && c->has_batch;
     argv_set_u64(a, c->at_max, piped ? c->p->cfg->batch - 1 : 0);
     argv_set_u64(a, c->at_leave, piped ? 1 : 0);
+    bool store = false;
     if (piped && c->settled_plain && c->b.n <= TAKE_PLAIN_MAX) {
         if (!send_plain_finish(c))
             return;
     } else {
         /* the script's SHA1 may have been reloaded: argv[1] points at it */
         a->argv[1] = c->p->sc.sha[SCRIPT_FINISH];
+        store = piped && !c->p->sort_refused;
+        argv_set_u64(a, c->at_store, store ? 1 : 0);
         if (rlink_command(&c->q, (int)a->n, a->argv, a->lens, on_finished, c) < 0)
+            return;
+        if (store && !send_stored_range(c))
             return;
     }
     c->finishing = true;
     begin_take(c, piped);
+    c->take_store = store;
     if (piped) {
         c->fetching = true;
         send_blmove(c);

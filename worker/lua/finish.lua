@@ -5,8 +5,9 @@
 -- ARGV: n (jobs in the batch: the oldest n of processing), done, retried,
 -- dead, deferred (counts for stats), max (jobs to take next; 0: none), the
 -- byte limit, consumer id, now (ms), the prefix of oversized keys, '1' to
--- leave the newest job of pending for the BLMOVE pipelined behind, then a
--- flat list of records:
+-- leave the newest job of pending for the BLMOVE pipelined behind, '1' to
+-- store the next jobs rather than return them (below), then a flat list of
+-- records:
 --   'z' score member   ZADD delayed (retry, deferral or redo copy)
 --   'd' record         LPUSH dead (an encoded dead-letter record)
 --   'h' job            HDEL reaped sha1hex(job)
@@ -14,13 +15,21 @@
 -- (anything else: a job a BLMOVE brought after a failed finish; the
 -- consumer then fetches it with fetch.lua). Returns { n, jobs taken oldest
 -- first, their reap counts ({} when nothing was ever reaped), diverted as
--- { key, size, ... } }.
+-- { key, size, ... }, stored, 1 when SORT was refused else 0 }.
+-- Stored: with store set, nothing ever reaped and SORT allowed, the next
+-- jobs go from pending to processing in one SORT ... STORE that replaces
+-- the batch (queue_take_store), none is read into Lua or returned, and
+-- stored is how many: the worker reads them, newest first, from the
+-- `LRANGE processing 0 -1` it sends right behind. Otherwise stored is -1
+-- and the jobs are returned as before (a job over the byte limit cannot be
+-- moved aside without being read: one that is stored reaches the worker's
+-- reply limit, which drops the connection, and release.lua moves it aside).
 -- Every key is checked and pending is read before the first write, the
 -- stats counters (those of moved-aside jobs included) are the first write
 -- (taken back if one is not a number), and the batch is trimmed off
 -- processing last: a script that fails changes nothing, and the worker
 -- keeps the batch.
-local FIRST = 12
+local FIRST = 13
 local argc = #ARGV
 local has = {}
 local i = FIRST
@@ -58,12 +67,23 @@ if bad then
 end
 local ctx = { dead = KEYS[3], prefix = ARGV[10], consumer = ARGV[8], now = ARGV[9], limit = tonumber(ARGV[7]),
               seq = 0 }
-local got, nreaped, big = {}, 0, 0
+local got, nreaped, big, stored, plen, refused = {}, 0, 0, -1, 0, 0
 if max > 0 and have == n then
   nreaped, bad = queue_read(KEYS[4], 'hash')
   if bad then
     return bad
   end
+  if ARGV[12] == '1' and nreaped == 0 then
+    stored, bad, plen = queue_store_plan(KEYS[6], max, ARGV[11] == '1')
+    if bad then
+      return bad
+    end
+    if stored < 0 then
+      refused = 1
+    end
+  end
+end
+if stored < 0 and max > 0 and have == n then
   got, bad = queue_take_read(KEYS[6], max, ARGV[11] == '1')
   if bad then
     return bad
@@ -95,8 +115,13 @@ while i <= argc do
     i = i + 2
   end
 end
+if stored > 0 then
+  -- processing holds exactly the batch (have == n): replaced, not trimmed
+  queue_take_store(KEYS[6], KEYS[1], stored, plen)
+  return { n, {}, {}, {}, stored, 0 }
+end
 local jobs, diverted = queue_take_write(KEYS[6], KEYS[1], got, big, ctx)
 if n > 0 then
   redis.call('LTRIM', KEYS[1], 0, -(n + 1))
 end
-return { n, jobs, queue_reap_counts(KEYS[4], nreaped, argc + 1, jobs), diverted }
+return { n, jobs, queue_reap_counts(KEYS[4], nreaped, argc + 1, jobs), diverted, stored, refused }

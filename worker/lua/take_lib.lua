@@ -75,3 +75,41 @@ local function queue_reap_counts(reaped, nreaped, from, jobs)
   end
   return counts
 end
+
+-- How many jobs queue_take_store may move (writes nothing): up to max of
+-- the oldest of pending, leaving its newest for the BLMOVE when leave is
+-- set (as queue_take_read). Returns k (-1 when the caller may not run
+-- SORT: the worker's ACL predates it), nil and pending's length; or nil
+-- and the error reply naming pending when it is not a list.
+local function queue_store_plan(pending, max, leave)
+  local len, bad = queue_read(pending, 'list')
+  if bad then
+    return nil, bad
+  end
+  local k = len
+  if leave then
+    k = len - 1
+  end
+  if k > max then
+    k = max
+  end
+  if k <= 0 then
+    return 0, nil, len
+  end
+  if queue_failed(redis.pcall('SORT', pending, 'BY', 'nosort', 'LIMIT', 0, 0)) then
+    return -1, nil, len
+  end
+  return k, nil, len
+end
+
+-- Moves the k oldest jobs of pending (len long, queue_store_plan) onto
+-- processing without reading them into Lua: SORT BY nosort copies that
+-- range in pending's order (the newest at the head) and STORE replaces
+-- processing with it, so processing must hold nothing the consumer still
+-- needs (the batch being finished, trimmed by the replacement); then the
+-- range is trimmed off pending. The worker reads the jobs with the LRANGE
+-- it pipelines right behind the script.
+local function queue_take_store(pending, processing, k, len)
+  redis.call('SORT', pending, 'BY', 'nosort', 'LIMIT', len - k, k, 'STORE', processing)
+  redis.call('LTRIM', pending, 0, -(k + 1))
+end
