@@ -28,6 +28,12 @@
  * finish.lua (send_plain_finish). */
 #define TAKE_PLAIN_MAX 4
 
+/* A finish.lua settling a batch of at least this many jobs (a backlog is
+ * draining) may store the next jobs on processing instead of returning them
+ * (send_stored_range); below it the jobs are few, the Lua copy is cheap,
+ * and the LRANGE and SORTs would be commands more. */
+#define TAKE_STORE_MIN 64
+
 /* A BLMOVE that waited longer than this for its job (after the reply just
  * ahead of it) found the queue idle: the next plain finish does not ask
  * LLEN pending whether more is waiting (send_plain_finish). */
@@ -453,7 +459,7 @@ void take_send_finish(consumer *c)
     } else {
         /* the script's SHA1 may have been reloaded: argv[1] points at it */
         a->argv[1] = c->p->sc.sha[SCRIPT_FINISH];
-        store = piped && !c->p->sort_refused;
+        store = piped && !c->p->sort_refused && c->b.n >= TAKE_STORE_MIN;
         argv_set_u64(a, c->at_store, store ? 1 : 0);
         if (rlink_command(&c->q, (int)a->n, a->argv, a->lens, on_finished, c) < 0)
             return;
