@@ -366,6 +366,9 @@ static void migrate_slot(int slot, int a, int b, const char *ida, const char *id
         if (mctx[i] != NULL && i != a && i != b)
             wt_cmd(mctx[i], "CLUSTER SETSLOT %d NODE %s", slot, idb);
     owner[slot] = b;
+    /* b's claim carries the highest config epoch, so that no node's gossip
+     * of the old owner (an equal or higher epoch) can win it back */
+    wt_cmd(mctx[b], "CLUSTER BUMPEPOCH");
     /* every node agrees before the next move (a quick next move could race
      * the config epochs of this one) */
     uint64_t deadline = wt_mono_ms() + WT_DEADLINE_MS;
