@@ -82,17 +82,17 @@ if max > 0 and have == n then
       refused = 1
     end
   end
-end
-if stored < 0 and max > 0 and have == n then
-  got, bad = queue_take_read(KEYS[6], max, ARGV[11] == '1')
-  if bad then
-    return bad
-  end
-  big = queue_count_over(got, ctx.limit)
-  if big > 0 and not has.d then
-    bad = queue_check_types({ KEYS[3] }, { 'list' })
+  if stored < 0 then
+    got, bad = queue_take_read(KEYS[6], max, ARGV[11] == '1')
     if bad then
       return bad
+    end
+    big = queue_count_over(got, ctx.limit)
+    if big > 0 and not has.d then
+      bad = queue_check_types({ KEYS[3] }, { 'list' })
+      if bad then
+        return bad
+      end
     end
   end
 end

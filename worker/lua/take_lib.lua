@@ -1,6 +1,23 @@
 -- take_lib.lua: taking jobs from pending onto a consumer's processing list,
 -- shared by fetch.lua and finish.lua (embed.py places it after queue_lib.lua).
 
+-- How many of pending's len jobs a take of at most max moves: all of them,
+-- or all but the newest with leave set (it stays for the BLMOVE), and never
+-- more than max.
+local function queue_take_count(len, max, leave)
+  local k = len
+  if leave then
+    k = len - 1
+  end
+  if k > max then
+    k = max
+  end
+  if k < 0 then
+    k = 0
+  end
+  return k
+end
+
 -- Reads (writes nothing) up to max of the oldest jobs of pending, oldest
 -- first. With leave set, the newest job of pending stays there for the
 -- BLMOVE the consumer pipelines behind the script: when pending holds k <=
@@ -15,10 +32,8 @@ local function queue_take_read(pending, max, leave)
     if bad then
       return nil, bad
     end
-    if len - 1 < max then
-      max = len - 1
-    end
-    if max <= 0 then
+    max = queue_take_count(len, max, true)
+    if max == 0 then
       return {}
     end
   end
@@ -86,14 +101,8 @@ local function queue_store_plan(pending, max, leave)
   if bad then
     return nil, bad
   end
-  local k = len
-  if leave then
-    k = len - 1
-  end
-  if k > max then
-    k = max
-  end
-  if k <= 0 then
+  local k = queue_take_count(len, max, leave)
+  if k == 0 then
     return 0, nil, len
   end
   if queue_failed(redis.pcall('SORT', pending, 'BY', 'nosort', 'LIMIT', 0, 0)) then
