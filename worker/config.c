@@ -76,6 +76,9 @@ static const opt opts[] = {
     { "cache-window-keys", "INVQ_CACHE_WINDOW_KEYS", OPT_SIZE, OFF(cache_window_keys), 1, 1000000,
       "most cache keys in flight per cache connection; smaller is kinder to the cache's other clients, "
       "larger drains faster (default 256)" },
+    { "take-linger-ms", "INVQ_TAKE_LINGER_MS", OPT_U64, OFF(take_linger_ms), 0, 1000,
+      "after a batch that was not full, wait up to MS before settling it and taking the next, so that the jobs "
+      "arriving meanwhile share one take: fewer queue commands per job, up to MS more lag (default 0: no wait)" },
     /* keybudget.c: a hard ceiling for this process, batches over it wait */
     { "cache-max-keys-per-s", "INVQ_CACHE_MAX_KEYS_PER_S", OPT_U64, OFF(cache_max_keys_per_s), 0, 1000000000,
       "send at most N cache keys a second from this process; a batch over budget waits (default 0: no ceiling)" },

@@ -37,6 +37,9 @@ typedef struct worker_config {
     uint64_t connect_timeout_ms;
     uint64_t cache_max_keys_per_s; /* 0: no ceiling (keybudget.h) */
     size_t cache_window_keys;      /* keys in flight per cache connection (cache_target.h) */
+    /* --take-linger-ms: an applied batch that was not full waits this long
+     * before its finish takes the next (take.c); 0: no wait */
+    uint64_t take_linger_ms;
     bool unlink;
     /* --cache-wait-replicas: after a batch's commands, WAIT for this many
      * replicas (0: off) for at most cache_wait_timeout_ms before it is

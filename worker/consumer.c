@@ -29,10 +29,11 @@ static void send_release(consumer *c);
 
 void consumer_reset_batch(consumer *c)
 {
-    if (c->rate_wait || c->budget_wait) {
+    if (c->rate_wait || c->budget_wait || c->linger_wait) {
         uv_timer_stop(&c->rate_timer);
-        c->rate_wait = c->budget_wait = false;
+        c->rate_wait = c->budget_wait = c->linger_wait = false;
     }
+    c->lingered = false;
     batch_reset(&c->b);
     argv_reset(&c->finish_argv);
     c->has_batch = false;
@@ -330,7 +331,7 @@ void consumer_kick(consumer *c)
                 c->held = true;
             return;
         }
-        if (c->q_ready)
+        if (c->q_ready && !c->linger_wait)
             take_send_finish(c);
         return;
     }

@@ -49,7 +49,7 @@ typedef struct consumer {
     bool take_blmoved;    /* the BLMOVE brought a job into the batch */
     long long take_hlen;  /* HLEN reaped after the BLMOVE */
     bool take_failed;     /* a reply of the pipeline was an error (reported) */
-    bool take_more;       /* a plain finish saw more jobs in pending than the BLMOVE takes */
+    size_t take_more;     /* jobs a plain finish saw in pending beyond the one the BLMOVE takes */
     bool take_store;      /* finish.lua may store the next jobs: an LRANGE of processing follows it */
     long long take_stored; /* jobs finish.lua stored on processing (-1: none, it returned them) */
     bool take_idle;       /* the last BLMOVE waited for its job: the queue is idle (take.c) */
@@ -66,7 +66,9 @@ typedef struct consumer {
     bool rating;          /* rate.lua outstanding */
     bool rate_wait;       /* the rate timer runs: the batch waits for its families' rate */
     bool budget_wait;     /* the rate timer runs: the batch waits for the process's key budget */
-    uv_timer_t rate_timer;
+    bool linger_wait;     /* the rate timer runs: the applied batch waits --take-linger-ms (take.c) */
+    bool lingered;        /* the batch has waited its --take-linger-ms */
+    uv_timer_t rate_timer; /* the batch's waits: its families' rate, the key budget, the linger */
     uint64_t rate_since_ns; /* when the current wait began */
     argv_buf rate_argv;
     uv_timer_t retry;     /* after a queue fault: when to try again */

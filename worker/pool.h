@@ -41,6 +41,7 @@ typedef struct pool {
     fampolicy *fam; /* the families file new batches are planned with (a reference); NULL: none */
     scripts sc;
     bool sort_refused; /* the queue Redis refused finish.lua's SORT (an older ACL): jobs are returned by the script */
+    bool lmove_refused; /* the queue Redis refused LMOVE (an older ACL): waiting jobs are taken by fetch.lua */
     qfault faults; /* sites: the consumers, then POOL_SITE_* after them */
     char reap_list_cmd[300]; /* the command named in its faults */
     int64_t heartbeat_sent_ms; /* host clock when the last heartbeat was sent */

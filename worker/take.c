@@ -12,7 +12,10 @@
  * order; the last ends the step (take_done). A finish.lua that may store
  * the next jobs on processing instead of returning them (its ARGV "store")
  * has `LRANGE processing 0 -1` between it and the BLMOVE, which brings
- * them (on_stored_range). */
+ * them (on_stored_range). A small all-done batch is finished without the
+ * script (send_plain_finish), and a few jobs its LLEN saw waiting come with
+ * an LMOVE each (send_series). With --take-linger-ms, an applied batch that
+ * was not full waits that long before its finish takes the next (linger). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +36,11 @@
  * (send_stored_range); below it the jobs are few, the Lua copy is cheap,
  * and the LRANGE and SORTs would be commands more. */
 #define TAKE_STORE_MIN 64
+
+/* At most this many jobs seen waiting by a plain finish's LLEN, beyond the
+ * one its BLMOVE takes, are taken with an LMOVE each (send_series); more
+ * go to fetch.lua, whose eight commands cost less than that many LMOVEs. */
+#define TAKE_SERIES_MAX 8
 
 /* A BLMOVE that waited longer than this for its job (after the reply just
  * ahead of it) found the queue idle: the next plain finish does not ask
@@ -112,6 +120,8 @@ static void plan_batch(consumer *c)
     consumer_kick(c);
 }
 
+static void send_series(consumer *c, size_t k);
+
 static void take_done(consumer *c)
 {
     c->fetching = false;
@@ -134,10 +144,16 @@ static void take_done(consumer *c)
         take_send_fetch(c, c->b.n, false);
         return;
     }
-    if (c->take_blmoved && c->take_more && c->b.n < c->p->cfg->batch) {
+    if (c->take_blmoved && c->take_more > 0 && c->b.n < c->p->cfg->batch) {
         /* a plain finish saw more jobs waiting than the BLMOVE took */
+        size_t more = c->p->cfg->batch - c->b.n;
+        if (c->take_more < more)
+            more = c->take_more;
         c->take_blmoved = false;
-        take_send_fetch(c, c->b.n, false);
+        if (more <= TAKE_SERIES_MAX && !c->p->lmove_refused)
+            send_series(c, more);
+        else
+            take_send_fetch(c, c->b.n, false);
         return;
     }
     plan_batch(c);
@@ -329,10 +345,71 @@ static void begin_take(consumer *c, bool piped)
     c->take_piped = piped;
     c->take_store = false;
     c->take_stored = -1;
-    c->take_more = false;
+    c->take_more = 0;
     c->take_blmoved = false;
     c->take_hlen = 0;
     c->take_failed = false;
+}
+
+/* One LMOVE of a series (send_series): the job joins the batch; nil when
+ * another consumer took it first. A queue Redis whose ACL predates LMOVE
+ * refuses it: said once, and the pool takes the rest with fetch.lua from
+ * then on (nothing fails; the jobs stay in pending for the next take). */
+static void on_series_moved(uvredis *r, int status, redisReply *reply, void *data)
+{
+    consumer *c = data;
+    if (status < 0 || reply == NULL) {
+        c->fetching = false;
+        return;
+    }
+    if (reply->type == REDIS_REPLY_NIL)
+        return;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        if (strncmp(reply->str, "NOPERM", 6) == 0) {
+            if (!c->p->lmove_refused)
+                log_event(LOG_WARN, "the queue Redis refused LMOVE: the few jobs a finish sees waiting are taken "
+                          "by fetch.lua, at more commands", LOG_S("consumer", c->id),
+                          LOG_S("hint", "allow +lmove to the worker's Redis user (deploy/redis-acl/users.acl)"));
+            c->p->lmove_refused = true;
+            return;
+        }
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "LMOVE %s %s", c->p->keys.pending, c->processing);
+        take_fault(c, "lmove", cmd, reply->str);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_STRING) {
+        consumer_queue_broken(c, "lmove", reply);
+        return;
+    }
+    if (batch_add(&c->b, reply->str, reply->len, 0) < 0) {
+        consumer_queue_broken(c, "lmove (out of memory)", NULL);
+        return;
+    }
+    c->take_blmoved = true;
+}
+
+/* Jobs a plain finish's LLEN saw waiting beyond the one its BLMOVE took:
+ * k LMOVEs (one comes back nil when another consumer took its job first),
+ * then HLEN reaped, which says whether any of them may have been reaped;
+ * the last reply ends the step as after any take (take_done). */
+static void send_series(consumer *c, size_t k)
+{
+    const char *argv[] = { "LMOVE", c->p->keys.pending, c->processing, "RIGHT", "LEFT" };
+    size_t lens[5];
+    for (int i = 0; i < 5; i++)
+        lens[i] = strlen(argv[i]);
+    begin_take(c, true);
+    c->fetching = true;
+    for (size_t i = 0; i < k; i++) {
+        if (rlink_command(&c->q, 5, argv, lens, on_series_moved, c) < 0) {
+            consumer_queue_broken(c, "take (out of memory)", NULL); /* the list is released on reconnect */
+            return;
+        }
+    }
+    const char *hl[] = { "HLEN", c->p->keys.reaped };
+    size_t hlens[] = { 4, strlen(c->p->keys.reaped) };
+    rlink_command(&c->q, 2, hl, hlens, on_reaped_len, c);
 }
 
 /* The plain finish's three replies (send_plain_finish), in order; the
@@ -390,7 +467,7 @@ static void on_plain_len(uvredis *r, int status, redisReply *reply, void *data)
 {
     consumer *c = data;
     if (plain_over(c, status, reply))
-        c->take_more = reply->type == REDIS_REPLY_INTEGER && reply->integer > 1;
+        c->take_more = reply->type == REDIS_REPLY_INTEGER && reply->integer > 1 ? (size_t)reply->integer - 1 : 0;
 }
 
 /* An all-done batch of at most TAKE_PLAIN_MAX jobs, settled without a
@@ -416,7 +493,7 @@ static bool send_plain_finish(consumer *c)
     size_t hl[] = { 7, strlen(hincr[1]), 4, strlen(n) }, tl[] = { 5, strlen(trim[1]), 1, strlen(stop) },
            ll[] = { 4, strlen(llen[1]) };
     c->plain_n = c->b.n;
-    c->plain_len = !c->take_idle;
+    c->plain_len = !c->take_idle || c->lingered; /* after a linger jobs are likely waiting */
     if (rlink_command(&c->q, 4, hincr, hl, on_plain_counted, c) < 0)
         return false;
     if (rlink_command(&c->q, 4, trim, tl, on_plain_trimmed, c) < 0 ||
@@ -426,6 +503,29 @@ static bool send_plain_finish(consumer *c)
         consumer_queue_broken(c, "finish (out of memory)", NULL);
         return false;
     }
+    return true;
+}
+
+static void on_lingered(uv_timer_t *t)
+{
+    consumer *c = t->data;
+    c->linger_wait = false;
+    consumer_kick(c);
+}
+
+/* --take-linger-ms: an applied batch that was not full (the queue had no
+ * more when it was taken) waits once before its finish takes the next, so
+ * that the jobs arriving meanwhile come in that one take instead of one
+ * BLMOVE each. A full batch (a backlog) and a shutdown do not wait. True
+ * when the wait began. */
+static bool linger(consumer *c, bool piped)
+{
+    uint64_t ms = c->p->cfg->take_linger_ms;
+    if (ms == 0 || !piped || c->lingered || c->b.n >= c->p->cfg->batch)
+        return false;
+    c->lingered = true;
+    c->linger_wait = true;
+    uv_timer_start(&c->rate_timer, on_lingered, ms, 0);
     return true;
 }
 
@@ -450,6 +550,8 @@ void take_send_finish(consumer *c)
     /* take the next batch in the same call, unless a queue fault is being
      * retried or a job is stashed behind this batch */
     bool piped = pool_may_fetch(c->p) && c->c.up && c->retries == 0 && c->stash == NULL && c->has_batch;
+    if (linger(c, piped))
+        return;
     argv_set_u64(a, c->at_max, piped ? c->p->cfg->batch - 1 : 0);
     argv_set_u64(a, c->at_leave, piped ? 1 : 0);
     bool store = false;
