@@ -72,12 +72,25 @@ BASELINE_FLAGS = {"baseline": [], "lean": ["--pipelined"], "lean-skip": ["--pipe
                   "lean-early": ["--pipelined", "--early-take"]}
 
 
+def worker_flags(kind):
+    """invq-worker's flags for a worker kind: "worker" as it comes (2
+    consumers), "-c<N>" for N consumers, "-l<MS>" for --take-linger-ms MS
+    (pybench/linger.py); None when kind is not a worker's."""
+    parts = kind.split("-")
+    if parts[0] != "worker":
+        return None
+    flags = []
+    for p in parts[1:]:
+        flags += {"c": ["--consumers"], "l": ["--take-linger-ms"]}[p[0]] + [p[1:]]
+    return flags
+
+
 def _start(b, server, kind, tag, cache):
-    """Starts a consumer of `kind` (worker, or a key of BASELINE_FLAGS) with
-    the cache on `cache`; returns (stop(), pid, processing_keys()) once it
-    waits for jobs."""
-    if kind == "worker":
-        w = Worker(b.worker, server, b.workdir, tag=tag, cache_server=cache)
+    """Starts a consumer of `kind` (a worker kind, worker_flags, or a key of BASELINE_FLAGS)
+    with the cache on `cache`; returns (stop(), pid, processing_keys()) once
+    it waits for jobs."""
+    if worker_flags(kind) is not None:
+        w = Worker(b.worker, server, b.workdir, tag=tag, cache_server=cache, extra=worker_flags(kind))
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not _worker_processing(server):
             time.sleep(0.02)
