@@ -280,6 +280,36 @@ static void on_dlq_checked(consumer *c, int verdict)
     consumer_kick(c);
 }
 
+/* A reply of `cmd` (BLMOVE or LMOVE) of pending onto processing that is
+ * not nil: true when it brought a job; an error is the step's fault (named
+ * `what`), any other type resets the connection. */
+static bool moved_job(consumer *c, const char *what, const char *cmd, const redisReply *reply)
+{
+    if (reply->type == REDIS_REPLY_ERROR) {
+        char full[600];
+        snprintf(full, sizeof full, "%s %s %s", cmd, c->p->keys.pending, c->processing);
+        take_fault(c, what, full, reply->str);
+        return false;
+    }
+    if (reply->type != REDIS_REPLY_STRING) {
+        consumer_queue_broken(c, what, reply);
+        return false;
+    }
+    return true;
+}
+
+/* The job a BLMOVE or LMOVE brought joins the batch. */
+static void add_moved(consumer *c, const char *what, const redisReply *reply)
+{
+    if (batch_add(&c->b, reply->str, reply->len, 0) < 0) {
+        char why[64];
+        snprintf(why, sizeof why, "%s (out of memory)", what);
+        consumer_queue_broken(c, why, NULL);
+        return;
+    }
+    c->take_blmoved = true;
+}
+
 static void on_blmoved(uvredis *r, int status, redisReply *reply, void *data);
 static void on_reaped_len(uvredis *r, int status, redisReply *reply, void *data);
 
@@ -364,29 +394,16 @@ static void on_series_moved(uvredis *r, int status, redisReply *reply, void *dat
     }
     if (reply->type == REDIS_REPLY_NIL)
         return;
-    if (reply->type == REDIS_REPLY_ERROR) {
-        if (strncmp(reply->str, "NOPERM", 6) == 0) {
-            if (!c->p->lmove_refused)
-                log_event(LOG_WARN, "the queue Redis refused LMOVE: the few jobs a finish sees waiting are taken "
-                          "by fetch.lua, at more commands", LOG_S("consumer", c->id),
-                          LOG_S("hint", "allow +lmove to the worker's Redis user (deploy/redis-acl/users.acl)"));
-            c->p->lmove_refused = true;
-            return;
-        }
-        char cmd[600];
-        snprintf(cmd, sizeof cmd, "LMOVE %s %s", c->p->keys.pending, c->processing);
-        take_fault(c, "lmove", cmd, reply->str);
+    if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOPERM", 6) == 0) {
+        if (!c->p->lmove_refused)
+            log_event(LOG_WARN, "the queue Redis refused LMOVE: the few jobs a finish sees waiting are taken "
+                      "by fetch.lua, at more commands", LOG_S("consumer", c->id),
+                      LOG_S("hint", "allow +lmove to the worker's Redis user (deploy/redis-acl/users.acl)"));
+        c->p->lmove_refused = true;
         return;
     }
-    if (reply->type != REDIS_REPLY_STRING) {
-        consumer_queue_broken(c, "lmove", reply);
-        return;
-    }
-    if (batch_add(&c->b, reply->str, reply->len, 0) < 0) {
-        consumer_queue_broken(c, "lmove (out of memory)", NULL);
-        return;
-    }
-    c->take_blmoved = true;
+    if (moved_job(c, "lmove", "LMOVE", reply))
+        add_moved(c, "lmove", reply);
 }
 
 /* Jobs a plain finish's LLEN saw waiting beyond the one its BLMOVE took:
@@ -642,16 +659,8 @@ static void on_blmoved(uvredis *r, int status, redisReply *reply, void *data)
         c->take_idle = true; /* timed out */
         return;
     }
-    if (reply->type == REDIS_REPLY_ERROR) {
-        char cmd[600];
-        snprintf(cmd, sizeof cmd, "BLMOVE %s %s", c->p->keys.pending, c->processing);
-        take_fault(c, "blmove", cmd, reply->str);
+    if (!moved_job(c, "blmove", "BLMOVE", reply))
         return;
-    }
-    if (reply->type != REDIS_REPLY_STRING) {
-        consumer_queue_broken(c, "blmove", reply);
-        return;
-    }
     c->take_idle = uv_hrtime() - c->take_mark_ns > TAKE_IDLE_NS;
     /* the job is in the list now: it must become part of a batch (even
      * when draining) so that finish.lua's trim stays exact */
@@ -667,11 +676,7 @@ static void on_blmoved(uvredis *r, int status, redisReply *reply, void *data)
         c->stash_len = reply->len;
         return;
     }
-    if (batch_add(&c->b, reply->str, reply->len, 0) < 0) {
-        consumer_queue_broken(c, "blmove (out of memory)", NULL);
-        return;
-    }
-    c->take_blmoved = true;
+    add_moved(c, "blmove", reply);
 }
 
 static void on_reaped_len(uvredis *r, int status, redisReply *reply, void *data)

@@ -15,15 +15,6 @@
 
 enum { NJOBS = 10, GAP_MS = 30 };
 
-static bool blocked(void *ctx)
-{
-    redisContext *c = ctx;
-    redisReply *r = redisCommand(c, "INFO clients");
-    bool yes = r != NULL && r->type == REDIS_REPLY_STRING && strstr(r->str, "blocked_clients:1\r") != NULL;
-    freeReplyObject(r);
-    return yes;
-}
-
 static void sleep_ms(long ms)
 {
     nanosleep(&(struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L }, NULL);
@@ -48,7 +39,7 @@ static long long spaced_jobs(const char *linger_ms, const char *prefix, bool no_
         snprintf(url, sizeof url, "%s", rfix_url(p.queue));
     wt_proc *w = wt_worker_start(url, rfix_url(p.cache), p.log, extra);
     WT_CHECK(w != NULL, "worker did not start");
-    WT_CHECK(wt_wait_for(blocked, p.qc, WT_DEADLINE_MS), "the consumer never waited in BLMOVE");
+    WT_CHECK(wt_wait_for(wt_one_blocked, p.qc, WT_DEADLINE_MS), "the consumer never waited in BLMOVE");
     sleep_ms(20); /* the worker times the BLMOVE's wait from the reply ahead of it */
     long long before = wt_cmdstat_calls(p.qc, "hincrby"), lpush0 = wt_cmdstat_calls(p.qc, "lpush");
     for (int i = 0; i < NJOBS; i++) {
@@ -106,7 +97,7 @@ static void test_first_not_held(void)
     wt_pair_start(&p, NULL, NULL);
     wt_proc *w = wt_worker_start(rfix_url(p.queue), rfix_url(p.cache), p.log, extra);
     WT_CHECK(w != NULL, "worker did not start");
-    WT_CHECK(wt_wait_for(blocked, p.qc, WT_DEADLINE_MS), "the consumer never waited in BLMOVE");
+    WT_CHECK(wt_wait_for(wt_one_blocked, p.qc, WT_DEADLINE_MS), "the consumer never waited in BLMOVE");
     wt_push_dels(p.qc, p.cc, "first", 0, 1);
     WT_CHECK(wt_wait_gone(p.cc, "first:0", WT_DEADLINE_MS), "the job was not applied");
     /* applied, and its finish waits: still on the list, not yet counted */

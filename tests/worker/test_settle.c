@@ -13,15 +13,6 @@
 
 #include "wtest.h"
 
-static bool blocked(void *ctx)
-{
-    redisContext *c = ctx;
-    redisReply *r = redisCommand(c, "INFO clients");
-    bool yes = r != NULL && r->type == REDIS_REPLY_STRING && strstr(r->str, "blocked_clients:1\r") != NULL;
-    freeReplyObject(r);
-    return yes;
-}
-
 /* Jobs pushed one at a time once the consumer waits in BLMOVE. */
 static void test_one_at_a_time(void)
 {
@@ -34,7 +25,7 @@ static void test_one_at_a_time(void)
     int plain = 0;   /* jobs finished with no script run between their push and their count */
     int no_llen = 0; /* of those, finished without an LLEN (the BLMOVE had waited for them) */
     for (int i = 0; i < NJOBS; i++) {
-        WT_CHECK(wt_wait_for(blocked, p.qc, WT_DEADLINE_MS), "the consumer never waited in BLMOVE");
+        WT_CHECK(wt_wait_for(wt_one_blocked, p.qc, WT_DEADLINE_MS), "the consumer never waited in BLMOVE");
         /* Redis blocks the BLMOVE as soon as it reads it; the worker times
          * the wait from the reply ahead of it, which a slow worker (under
          * valgrind) may read only later: the push comes well after that */
@@ -70,7 +61,7 @@ static void test_stats_refused(void)
     wt_pair_start(&p, NULL, NULL);
     wt_proc *w = wt_worker_start(rfix_url(p.queue), rfix_url(p.cache), p.log, extra);
     WT_CHECK(w != NULL, "worker did not start");
-    WT_CHECK(wt_wait_for(blocked, p.qc, WT_DEADLINE_MS), "the consumer never waited in BLMOVE");
+    WT_CHECK(wt_wait_for(wt_one_blocked, p.qc, WT_DEADLINE_MS), "the consumer never waited in BLMOVE");
     wt_cmd(p.qc, "HSET invq:{default}:stats done abc");
     wt_push_dels(p.qc, p.cc, "refused", 0, 1);
     WT_CHECK(wt_wait_gone(p.cc, "refused:0", WT_DEADLINE_MS), "the job was not applied");

@@ -825,3 +825,12 @@ const char *const wt_node_errors[WT_NODE_ERRORS] = {
     "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
     "NOREPLICAS Not enough good replicas to write.",
 };
+
+bool wt_one_blocked(void *ctx)
+{
+    redisContext *c = ctx;
+    redisReply *r = redisCommand(c, "INFO clients");
+    bool yes = r != NULL && r->type == REDIS_REPLY_STRING && strstr(r->str, "blocked_clients:1\r") != NULL;
+    freeReplyObject(r);
+    return yes;
+}

@@ -49,6 +49,9 @@ uint64_t wt_mono_ms(void);
 /* Polls pred(ctx) every few ms until it returns true or timeout_ms passes;
  * returns whether it became true. */
 bool wt_wait_for(bool (*pred)(void *ctx), void *ctx, int timeout_ms);
+/* A wt_wait_for() predicate: ctx, a redisContext, sees exactly one client
+ * of its server blocked (a consumer waiting in BLMOVE). */
+bool wt_one_blocked(void *ctx);
 
 /* Path of the invq-worker binary: $INVQ_TEST_WORKER. Exits 77 (skip) when unset. */
 /* True in the valgrind pass (INVQ_TEST_VALGRIND=1): workers run under memcheck. */
