@@ -107,6 +107,16 @@ static bool take_reply(consumer *c, const char *what, const redisReply *reply, c
     return rc == 0;
 }
 
+/* The queue Redis refused a command the worker's ACL may predate (SORT,
+ * LMOVE): `*flag` makes the pool take another way from then on; the first
+ * refusal is logged, with the ACL rule that would allow it. */
+static void refused_once(consumer *c, bool *flag, const char *msg, const char *hint)
+{
+    if (!*flag)
+        log_event(LOG_WARN, msg, LOG_S("consumer", c->id), LOG_S("hint", hint));
+    *flag = true;
+}
+
 static void plan_batch(consumer *c)
 {
     if (batch_plan_all(&c->b, &c->policy, c->p->fam, pool_now_ms(), &c->p->rng) < 0) {
@@ -193,12 +203,10 @@ static void on_finished(uvredis *r, int status, redisReply *reply, void *data)
     c->carry_done -= c->carried;
     consumer_reset_batch(c);
     c->take_stored = reply->element[4]->integer;
-    if (reply->element[5]->integer != 0 && !c->p->sort_refused) {
-        c->p->sort_refused = true;
-        log_event(LOG_WARN, "the queue Redis refused SORT: jobs are taken through the script, at more Redis CPU",
-                  LOG_S("consumer", c->id),
-                  LOG_S("hint", "allow +sort to the worker's Redis user (deploy/redis-acl/users.acl)"));
-    }
+    if (reply->element[5]->integer != 0)
+        refused_once(c, &c->p->sort_refused,
+                     "the queue Redis refused SORT: jobs are taken through the script, at more Redis CPU",
+                     "allow +sort to the worker's Redis user (deploy/redis-acl/users.acl)");
     if (!take_reply(c, "finish", reply, reply->element[1], reply->element[2], reply->element[3]))
         return;
     int rc;
@@ -395,11 +403,10 @@ static void on_series_moved(uvredis *r, int status, redisReply *reply, void *dat
     if (reply->type == REDIS_REPLY_NIL)
         return;
     if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOPERM", 6) == 0) {
-        if (!c->p->lmove_refused)
-            log_event(LOG_WARN, "the queue Redis refused LMOVE: the few jobs a finish sees waiting are taken "
-                      "by fetch.lua, at more commands", LOG_S("consumer", c->id),
-                      LOG_S("hint", "allow +lmove to the worker's Redis user (deploy/redis-acl/users.acl)"));
-        c->p->lmove_refused = true;
+        refused_once(c, &c->p->lmove_refused,
+                     "the queue Redis refused LMOVE: the few jobs a finish sees waiting are taken by fetch.lua, "
+                     "at more commands",
+                     "allow +lmove to the worker's Redis user (deploy/redis-acl/users.acl)");
         return;
     }
     if (moved_job(c, "lmove", "LMOVE", reply))

@@ -72,6 +72,10 @@ BASELINE_FLAGS = {"baseline": [], "lean": ["--pipelined"], "lean-skip": ["--pipe
                   "lean-early": ["--pipelined", "--early-take"]}
 
 
+# the parts of a worker kind's name after "worker-": a letter, then the value
+WORKER_PARTS = {"c": "--consumers", "l": "--take-linger-ms"}
+
+
 def worker_flags(kind):
     """invq-worker's flags for a worker kind: "worker" as it comes (2
     consumers), "-c<N>" for N consumers, "-l<MS>" for --take-linger-ms MS
@@ -81,7 +85,7 @@ def worker_flags(kind):
         return None
     flags = []
     for p in parts[1:]:
-        flags += {"c": ["--consumers"], "l": ["--take-linger-ms"]}[p[0]] + [p[1:]]
+        flags += [WORKER_PARTS[p[0]], p[1:]]
     return flags
 
 

@@ -10,7 +10,7 @@ what a linger buys and what it costs are read off one table. Each consumer
 lingers on its own while the others wait in BLMOVE, so a take gathers
 about rate × linger ÷ consumers jobs: the one-consumer rows show a linger
 at its best."""
-from .everyday import RATES, _one
+from .everyday import RATES, _one, worker_flags
 from .procs import RedisServer
 from .report import Row
 
@@ -19,10 +19,7 @@ SECONDS = 4  # of load per pass (2 with --quick): 13 passes per rate and run
 
 
 def _name(kind):
-    name = "invq-worker"
-    for p in kind.split("-")[1:]:
-        name += {"c": " --consumers ", "l": " --take-linger-ms "}[p[0]] + p[1:]
-    return name
+    return " ".join(["invq-worker"] + worker_flags(kind))
 
 
 def linger(b, sz, budget):
