@@ -90,11 +90,12 @@ def worker_flags(kind):
 
 
 def _start(b, server, kind, tag, cache):
-    """Starts a consumer of `kind` (a worker kind, worker_flags, or a key of BASELINE_FLAGS)
-    with the cache on `cache`; returns (stop(), pid, processing_keys()) once
-    it waits for jobs."""
-    if worker_flags(kind) is not None:
-        w = Worker(b.worker, server, b.workdir, tag=tag, cache_server=cache, extra=worker_flags(kind))
+    """Starts a consumer of `kind` (a worker kind, see worker_flags, or a key
+    of BASELINE_FLAGS) with the cache on `cache`; returns (stop(), pid,
+    processing_keys()) once it waits for jobs."""
+    flags = worker_flags(kind)
+    if flags is not None:
+        w = Worker(b.worker, server, b.workdir, tag=tag, cache_server=cache, extra=flags)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not _worker_processing(server):
             time.sleep(0.02)
