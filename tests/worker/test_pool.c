@@ -1,5 +1,12 @@
 /* Three invq-worker processes on one queue: every job is applied at least
- * once; jobs applied more than once are counted and reported. */
+ * once; jobs applied more than once are counted and reported.
+ *
+ * Each job deletes k:<i> and bumps ver:<i>, keys no other job names. A
+ * version key shared by several jobs could not tell: a batch touches each
+ * distinct key once, so two jobs of one batch bumping the same key raise it
+ * by one, and a batch can hold jobs taken far apart in the queue (the job a
+ * BLMOVE brought, and those a later take added while other consumers took
+ * a hundred more). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +15,7 @@
 
 #include "wtest.h"
 
-enum { NJOBS = 3000, NVER = 100, NWORKERS = 3 };
+enum { NJOBS = 3000, NWORKERS = 3 };
 
 typedef struct drained {
     redisContext *qc;
@@ -61,7 +68,7 @@ int main(void)
         size_t len;
         uint8_t *bytes;
         snprintf(key, sizeof(key), "k:%d", i);
-        snprintf(ver, sizeof(ver), "ver:%d", i % NVER);
+        snprintf(ver, sizeof(ver), "ver:%d", i);
         snprintf(id, sizeof(id), "pool-%d", i);
         wt_cmd(cc, "SET %s v", key);
         WT_CHECK(job != NULL && job_set_id(job, id) == 0, "job");
@@ -78,12 +85,12 @@ int main(void)
     d = (drained){qc, cc};
     WT_CHECK(wt_wait_for(all_applied, &d, WT_DEADLINE_MS), "not all applied: done=%lld keys left=%lld",
              wt_stat(qc, "done"), wt_count_keys(cc, "k:*"));
-    for (int i = 0; i < NVER; i++) {
+    for (int i = 0; i < NJOBS; i++) {
         char ver[32];
         long long v;
         snprintf(ver, sizeof(ver), "ver:%d", i);
         v = wt_get_int(cc, ver);
-        WT_CHECK(v >= NJOBS / NVER, "%s = %lld: a bump was lost", ver, v);
+        WT_CHECK(v >= 1, "%s = %lld: the bump of job pool-%d was lost", ver, v, i);
         bumps += v;
     }
     done = wt_stat(qc, "done");
